@@ -1,0 +1,52 @@
+"""The one error hierarchy of voice-coach.
+
+Everything below the CLI raises one of these instead of printing or exiting, so the
+CLI can turn any failure into a single line and an exit status in one place.
+Status 2 means "what you asked for is wrong" (a bad file, option or value); status 1
+means "what you asked for is fine but the machine could not do it" (no sound device,
+an unwritable folder, a failed synthesis).
+"""
+
+from __future__ import annotations
+
+
+class VoiceCoachError(Exception):
+    """A failure the user can act on: a one-line message and, where it helps, a hint."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and hint on one line, with no control characters from user text."""
+        text = self.message if not self.hint else f"{self.message} ({self.hint})"
+        return " ".join(text.split())
+
+
+class UsageError(VoiceCoachError):
+    """An option or argument that cannot be right."""
+
+    exit_code = 2
+
+
+class ProtocolError(UsageError):
+    """A protocol file, or the session it describes, that cannot be used."""
+
+
+class TimingError(UsageError):
+    """A session whose words cannot be spoken in the time the pace gives them."""
+
+
+class SpeechError(VoiceCoachError):
+    """The speech engine is missing or failed to speak a phrase."""
+
+
+class AudioDeviceError(VoiceCoachError):
+    """No output device, or one that failed to open or play."""
+
+
+class ExportError(VoiceCoachError):
+    """An audio file or its sidecars could not be written."""

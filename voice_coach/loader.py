@@ -1,0 +1,332 @@
+"""Protocol files (TOML) and the built-in protocols, read into ``Protocol`` values.
+
+Every problem a hand-written file can have becomes one ``ProtocolError`` line that
+names the file, the field (or TOML's line and column) and what would be right.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from voice_coach.errors import ProtocolError
+from voice_coach.protocol import (
+    MAX_LEAD_IN_S,
+    MAX_PHASE_S,
+    MAX_REPS,
+    MAX_REST_S,
+    MAX_SETS,
+    MAX_TEXT_CHARS,
+    MIN_PHASE_S,
+    Phase,
+    Protocol,
+    SessionCues,
+    Translation,
+    check_count,
+    check_seconds,
+    check_session_length,
+    check_text,
+)
+
+DEFAULT_PROTOCOL = "glute-squeeze"
+MAX_FILE_BYTES = 256 * 1024
+MAX_PHASES = 20
+MAX_NUMBERS = 120
+BUILTIN_PACKAGE = "voice_coach.protocols"
+NUMBERS_FILE = "numbers.toml"
+
+TOP_KEYS = {
+    "name", "title", "description", "about", "language",
+    "session", "phases", "cues", "numbers", "translations",
+}  # fmt: skip
+SESSION_KEYS = {"reps", "sets", "rest_s", "lead_in_s", "set_intro_s"}
+PHASE_KEYS = {"name", "seconds", "say", "tone", "kind", "count"}
+CUE_TEXT_KEYS = {"start", "set_start", "halfway", "last_rep", "rest", "end"}
+CUE_KEYS = CUE_TEXT_KEYS | {"rest_countdown"}
+TRANSLATION_KEYS = {"title", "description", "about", "phases", "cues", "numbers"}
+PHASE_KINDS = ("hold", "relax", "other")
+COUNT_STYLES = ("up", "down")
+
+
+def builtin_names() -> list[str]:
+    """The built-in protocols, default first."""
+    files = importlib.resources.files(BUILTIN_PACKAGE)
+    names = sorted(
+        entry.name.removesuffix(".toml")
+        for entry in files.iterdir()
+        if entry.name.endswith(".toml") and entry.name != NUMBERS_FILE
+    )
+    return sorted(names, key=lambda name: name != DEFAULT_PROTOCOL)
+
+
+def load_protocol(name_or_path: str | Path | None = None) -> Protocol:
+    """A built-in by name, or a protocol file by path; the default when ``None``."""
+    if name_or_path is None:
+        name_or_path = DEFAULT_PROTOCOL
+    text = str(name_or_path)
+    if isinstance(name_or_path, str) and text in builtin_names():
+        resource = importlib.resources.files(BUILTIN_PACKAGE) / f"{text}.toml"
+        return parse_protocol(resource.read_bytes(), f"built-in {text}", "built-in")
+    path = Path(name_or_path)
+    if not path.exists():
+        close = difflib.get_close_matches(text, builtin_names(), n=3)
+        hint = f"did you mean {' or '.join(close)}?" if close else "see: voice-coach protocols"
+        raise ProtocolError(f"{text}: no such file or built-in protocol", hint)
+    if path.is_dir():
+        raise ProtocolError(f"{text}: is a folder, not a protocol file (.toml)")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ProtocolError(
+                f"{text}: is {size:,} bytes; a protocol file is at most {MAX_FILE_BYTES:,}"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProtocolError(f"{text}: cannot be read ({exc.strerror or exc})") from None
+    return parse_protocol(data, text, str(path))
+
+
+def parse_protocol(data: bytes, where: str, source: str) -> Protocol:
+    """A protocol from the bytes of a TOML file; ``where`` names it in errors."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ProtocolError(f"{where}: is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(
+            f"{where}: is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProtocolError(f"{where}: is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(f"{where}: is nested too deeply to be a protocol") from None
+    return _protocol_from(raw, where, source)
+
+
+def _protocol_from(raw: dict[str, Any], where: str, source: str) -> Protocol:
+    _known_keys(raw, TOP_KEYS, where, "")
+    name = _text(raw, "name", where, "", required=True)
+    language = _text(raw, "language", where, "", required=False) or "en"
+    session = _table(raw, "session", where, "")
+    _known_keys(session, SESSION_KEYS, where, "session.")
+    phases = _phases(raw, where)
+    cues = _cues(_table(raw, "cues", where, ""), where, "cues.")
+    numbers = _numbers(raw.get("numbers"), where, "numbers") or builtin_numbers(language)
+    translations = _translations(_table(raw, "translations", where, ""), where, phases)
+    protocol = Protocol(
+        name=name or "",
+        title=_text(raw, "title", where, "", required=False) or name or "",
+        description=_text(raw, "description", where, "", required=True) or "",
+        about=_text(raw, "about", where, "", required=False, limit=4000) or "",
+        language=language,
+        phases=phases,
+        reps=_whole(session, "reps", where, 10, MAX_REPS),
+        sets=_whole(session, "sets", where, 1, MAX_SETS),
+        rest_s=_seconds(session, "rest_s", where, 30.0, 0.0, MAX_REST_S),
+        lead_in_s=_seconds(session, "lead_in_s", where, 5.0, 0.0, MAX_LEAD_IN_S),
+        set_intro_s=_seconds(session, "set_intro_s", where, 3.0, 0.5, 60.0),
+        cues=cues,
+        numbers=numbers,
+        translations=translations,
+        source=source,
+    )
+    try:
+        check_session_length(protocol)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{where}: {exc.message}", exc.hint) from None
+    return protocol
+
+
+def builtin_numbers(language: str) -> tuple[str, ...]:
+    """Count words shipped for a language (``one``, ``two``...), or none."""
+    resource = importlib.resources.files(BUILTIN_PACKAGE) / NUMBERS_FILE
+    table = tomllib.loads(resource.read_text(encoding="utf-8"))
+    code = language.lower()
+    words = table.get(code) or table.get(code.split("-")[0]) or []
+    return tuple(words)
+
+
+def _phases(raw: Mapping[str, Any], where: str) -> tuple[Phase, ...]:
+    items = raw.get("phases")
+    if items is None:
+        raise ProtocolError(f"{where}: missing [[phases]]: a protocol needs at least one phase")
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ProtocolError(f"{where}: phases: must be a list of [[phases]] tables")
+    if not items:
+        raise ProtocolError(f"{where}: phases: is empty; a protocol needs at least one phase")
+    if len(items) > MAX_PHASES:
+        raise ProtocolError(f"{where}: phases: {len(items)} phases; the limit is {MAX_PHASES}")
+    phases = []
+    seen: set[str] = set()
+    for index, item in enumerate(items, start=1):
+        prefix = f"phases[{index}]."
+        _known_keys(item, PHASE_KEYS, where, prefix)
+        name = _text(item, "name", where, prefix, required=True) or ""
+        if name in seen:
+            raise ProtocolError(f"{where}: {prefix}name: {name!r} is used twice; names must differ")
+        seen.add(name)
+        kind = _choice(item, "kind", where, prefix, PHASE_KINDS) or "other"
+        count = _choice(item, "count", where, prefix, COUNT_STYLES)
+        if "seconds" not in item:
+            raise ProtocolError(f"{where}: {prefix}seconds: missing; how long the phase lasts")
+        phases.append(
+            Phase(
+                name=name,
+                seconds=_seconds(item, "seconds", where, None, MIN_PHASE_S, MAX_PHASE_S, prefix),
+                say=_text(item, "say", where, prefix, required=False),
+                tone=_text(item, "tone", where, prefix, required=False),
+                kind=kind,  # type: ignore[arg-type]
+                count=count,  # type: ignore[arg-type]
+            )
+        )
+    return tuple(phases)
+
+
+def _cues(table: Mapping[str, Any], where: str, prefix: str) -> SessionCues:
+    _known_keys(table, CUE_KEYS, where, prefix)
+    texts = {key: _text(table, key, where, prefix, required=False) for key in CUE_TEXT_KEYS}
+    countdown = table.get("rest_countdown", 3)
+    if isinstance(countdown, bool) or not isinstance(countdown, int) or not 0 <= countdown <= 10:
+        raise ProtocolError(
+            f"{where}: {prefix}rest_countdown: must be a whole number from 0 to 10, "
+            f"got {countdown!r}"
+        )
+    return SessionCues(rest_countdown=countdown, **texts)
+
+
+def _translations(
+    table: Mapping[str, Any], where: str, phases: tuple[Phase, ...]
+) -> dict[str, Translation]:
+    result = {}
+    phase_names = [phase.name for phase in phases]
+    for code, words in table.items():
+        prefix = f"translations.{code}."
+        if not isinstance(words, dict):
+            raise ProtocolError(f"{where}: translations.{code}: must be a table of words")
+        _known_keys(words, TRANSLATION_KEYS, where, prefix)
+        phase_words = _table(words, "phases", where, prefix)
+        _known_keys(phase_words, set(phase_names), where, prefix + "phases.")
+        said = {}
+        for phase_name, entry in phase_words.items():
+            entry_prefix = f"{prefix}phases.{phase_name}."
+            if not isinstance(entry, dict):
+                raise ProtocolError(f"{where}: {entry_prefix[:-1]}: must be a table with say = ...")
+            _known_keys(entry, {"say"}, where, entry_prefix)
+            said[phase_name] = _text(entry, "say", where, entry_prefix, required=True)
+        cue_words = _table(words, "cues", where, prefix)
+        _known_keys(cue_words, CUE_TEXT_KEYS, where, prefix + "cues.")
+        result[code] = Translation(
+            title=_text(words, "title", where, prefix, required=False),
+            description=_text(words, "description", where, prefix, required=False),
+            about=_text(words, "about", where, prefix, required=False, limit=4000),
+            phases=said,
+            cues={
+                key: _text(cue_words, key, where, prefix + "cues.", required=True)
+                for key in cue_words
+            },
+            numbers=_numbers(words.get("numbers"), where, prefix + "numbers")
+            or builtin_numbers(code)
+            or None,
+        )
+    return result
+
+
+def _numbers(value: Any, where: str, field: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or len(value) > MAX_NUMBERS:
+        raise ProtocolError(
+            f"{where}: {field}: must be a list of 1 to {MAX_NUMBERS} words, one, two, three..."
+        )
+    return tuple(
+        _text({"n": word}, "n", where, f"{field}[{i}]", required=True) or ""
+        for i, word in enumerate(value, 1)
+    )
+
+
+def _known_keys(table: Mapping[str, Any], known: set[str], where: str, prefix: str) -> None:
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.5)
+            hint = (
+                f"did you mean {prefix}{close[0]}?"
+                if close
+                else f"known: {', '.join(sorted(known))}"
+            )
+            raise ProtocolError(f"{where}: {prefix}{key}: unknown key; {hint}")
+
+
+def _table(raw: Mapping[str, Any], key: str, where: str, prefix: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{where}: {prefix}{key}: must be a table ([{prefix}{key}])")
+    return value
+
+
+def _text(
+    raw: Mapping[str, Any],
+    key: str,
+    where: str,
+    prefix: str,
+    *,
+    required: bool,
+    limit: int = MAX_TEXT_CHARS,
+) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise ProtocolError(f"{where}: {prefix}{key}: missing; it is required")
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(f"{where}: {prefix}{key}: must be text in quotes, got {value!r}")
+    if limit > MAX_TEXT_CHARS:
+        if len(value) > limit:
+            raise ProtocolError(
+                f"{where}: {prefix}{key}: is {len(value)} characters; limit {limit}"
+            )
+        return value
+    try:
+        return check_text(f"{prefix}{key}", value)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{where}: {exc.message}") from None
+
+
+def _choice(
+    raw: Mapping[str, Any], key: str, where: str, prefix: str, choices: tuple[str, ...]
+) -> str | None:
+    value = raw.get(key)
+    if value is None or value is False:
+        return None
+    if value not in choices:
+        raise ProtocolError(
+            f"{where}: {prefix}{key}: must be one of {', '.join(choices)}, got {value!r}"
+        )
+    return str(value)
+
+
+def _whole(raw: Mapping[str, Any], key: str, where: str, default: int, high: int) -> int:
+    try:
+        return check_count(f"session.{key}", raw.get(key, default), high)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{where}: {exc.message}") from None
+
+
+def _seconds(
+    raw: Mapping[str, Any],
+    key: str,
+    where: str,
+    default: float | None,
+    low: float,
+    high: float,
+    prefix: str = "session.",
+) -> float:
+    try:
+        return check_seconds(f"{prefix}{key}", raw.get(key, default), low, high)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{where}: {exc.message}") from None

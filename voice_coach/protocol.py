@@ -1,0 +1,316 @@
+"""Protocols and paces as frozen values, and the rules a usable session must keep.
+
+A protocol is what a physiotherapist writes (phases per rep, words, defaults); a pace is
+what the user changes on the command line. ``apply_pace`` turns the two into the protocol
+that is actually played, and refuses anything that cannot make a sensible session.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from voice_coach.errors import ProtocolError, UsageError
+
+MIN_PHASE_S = 0.5
+MAX_PHASE_S = 600.0
+MAX_REST_S = 1800.0
+MAX_LEAD_IN_S = 120.0
+MAX_REPS = 1000
+MAX_SETS = 100
+MAX_SESSION_S = 4 * 3600.0
+MAX_TEXT_CHARS = 300
+PACE_PRESETS: Mapping[str, float] = {"slow": 1.5, "normal": 1.0, "fast": 0.75}
+MIN_PACE_FACTOR = 0.25
+MAX_PACE_FACTOR = 4.0
+TEMPLATE_FIELDS = frozenset({"reps", "sets", "set", "rep", "rest"})
+
+CountStyle = Literal["up", "down"]
+PhaseKind = Literal["hold", "relax", "other"]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One step of a rep: its words are said at its start, then it lasts ``seconds``.
+
+    ``count`` speaks the seconds inside the phase ("Squeeze, two, three") counting up or
+    down; ``kind`` lets ``--hold`` and ``--relax`` reach the right phases of any protocol.
+    """
+
+    name: str
+    seconds: float
+    say: str | None = None
+    tone: str | None = None
+    kind: PhaseKind = "other"
+    count: CountStyle | None = None
+
+
+@dataclass(frozen=True)
+class SessionCues:
+    """Words said around the reps. Any may be ``None`` to stay silent.
+
+    Texts may use ``{reps}``, ``{sets}``, ``{set}``, ``{rep}`` and ``{rest}`` (seconds).
+    """
+
+    start: str | None = None
+    set_start: str | None = None
+    halfway: str | None = None
+    last_rep: str | None = None
+    rest: str | None = None
+    rest_countdown: int = 3
+    end: str | None = None
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The words of a protocol in another language; anything missing stays as it was."""
+
+    title: str | None = None
+    description: str | None = None
+    about: str | None = None
+    phases: Mapping[str, str] = field(default_factory=dict)
+    cues: Mapping[str, str] = field(default_factory=dict)
+    numbers: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    title: str
+    description: str
+    phases: tuple[Phase, ...]
+    about: str = ""
+    language: str = "en"
+    reps: int = 10
+    sets: int = 1
+    rest_s: float = 30.0
+    lead_in_s: float = 5.0
+    set_intro_s: float = 3.0
+    cues: SessionCues = field(default_factory=SessionCues)
+    numbers: tuple[str, ...] = ()
+    translations: Mapping[str, Translation] = field(default_factory=dict)
+    source: str = "built-in"
+
+    @property
+    def rep_s(self) -> float:
+        return sum(phase.seconds for phase in self.phases)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return (self.language, *sorted(set(self.translations) - {self.language}))
+
+
+@dataclass(frozen=True)
+class Pace:
+    """What the user changed: each ``None`` keeps the protocol's own value.
+
+    ``factor`` stretches every duration of the protocol (phases, rests, lead-in) after
+    the other values are applied; counts stay one second apart.
+    """
+
+    reps: int | None = None
+    sets: int | None = None
+    rest_s: float | None = None
+    lead_in_s: float | None = None
+    hold_s: float | None = None
+    relax_s: float | None = None
+    phase_s: Mapping[str, float] = field(default_factory=dict)
+    factor: float = 1.0
+
+
+def parse_pace_factor(text: str) -> float:
+    """``slow``, ``normal``, ``fast`` or a positive factor such as ``1.25``."""
+    preset = PACE_PRESETS.get(text.strip().lower())
+    if preset is not None:
+        return preset
+    try:
+        factor = float(text)
+    except ValueError:
+        factor = math.nan
+    if not (math.isfinite(factor) and MIN_PACE_FACTOR <= factor <= MAX_PACE_FACTOR):
+        presets = ", ".join(f"{k} (x{v:g})" for k, v in PACE_PRESETS.items())
+        raise UsageError(
+            f"--pace {text!r} is neither a preset nor a factor from "
+            f"{MIN_PACE_FACTOR:g} to {MAX_PACE_FACTOR:g}",
+            f"presets: {presets}",
+        )
+    return factor
+
+
+def parse_phase_option(text: str) -> tuple[str, float]:
+    """``NAME=SECONDS`` from ``--phase``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise UsageError(f"--phase {text!r} must look like NAME=SECONDS, e.g. --phase squeeze=4")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise UsageError(
+            f"--phase {text!r}: {value!r} is not a number of seconds, e.g. --phase squeeze=4"
+        ) from None
+    return name.strip(), seconds
+
+
+def check_seconds(where: str, seconds: float, low: float, high: float) -> float:
+    """A finite duration within bounds, or an error that names where it came from."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ProtocolError(f"{where}: must be a number of seconds, got {seconds!r}")
+    if not math.isfinite(seconds) or not low <= seconds <= high:
+        raise ProtocolError(f"{where}: must be from {low:g} to {high:g} seconds, got {seconds:g}")
+    return float(seconds)
+
+
+def check_count(where: str, value: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(f"{where}: must be a whole number, got {value!r}")
+    if not 1 <= value <= high:
+        raise ProtocolError(f"{where}: must be from 1 to {high}, got {value}")
+    return value
+
+
+def check_text(where: str, text: str | None) -> str | None:
+    """Words to speak: plain text, bounded, templates limited to the known fields.
+
+    Control characters and markup-looking text are refused here so that no user text
+    can become a pause, a command or an instruction to the speech engine.
+    """
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ProtocolError(f"{where}: must be text, got {text!r}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ProtocolError(f"{where}: is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+    if any(ord(ch) < 32 or ord(ch) == 127 or 0x80 <= ord(ch) < 0xA0 for ch in text):
+        raise ProtocolError(f"{where}: contains control characters; use plain words")
+    if "<" in text or ">" in text:
+        raise ProtocolError(f"{where}: '<' and '>' are not allowed; cue words are plain text")
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as exc:
+        raise ProtocolError(f"{where}: {exc}; write {{{{ and }}}} for literal braces") from None
+    unknown = fields - TEMPLATE_FIELDS
+    if unknown:
+        known = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
+        raise ProtocolError(
+            f"{where}: unknown placeholder {{{sorted(unknown)[0]}}}; known: {known}"
+        )
+    if not text.strip():
+        return None
+    return text
+
+
+def fill(text: str, **values: object) -> str:
+    """A cue text with its placeholders filled (validated by ``check_text``)."""
+    return text.format(**{key: values.get(key, "") for key in TEMPLATE_FIELDS})
+
+
+def in_language(protocol: Protocol, language: str | None) -> Protocol:
+    """The protocol with the words of ``language`` (a code such as ``de`` or ``es-419``)."""
+    if language is None or language.lower() == protocol.language.lower():
+        return protocol
+    wanted = language.lower()
+    code = next((c for c in protocol.translations if c.lower() == wanted), None)
+    if code is None:
+        code = next((c for c in protocol.translations if wanted.startswith(c.lower())), None)
+    if code is None:
+        raise UsageError(
+            f"protocol {protocol.name!r} has no words for language {language!r}",
+            f"it has: {', '.join(protocol.languages)}; add a [translations.{language}] table",
+        )
+    words = protocol.translations[code]
+    phases = tuple(
+        replace(phase, say=words.phases.get(phase.name, phase.say)) for phase in protocol.phases
+    )
+    return replace(
+        protocol,
+        title=words.title or protocol.title,
+        description=words.description or protocol.description,
+        about=words.about or protocol.about,
+        language=code,
+        phases=phases,
+        cues=replace(protocol.cues, **dict(words.cues)),
+        numbers=words.numbers or protocol.numbers,
+    )
+
+
+def apply_pace(protocol: Protocol, pace: Pace) -> Protocol:
+    """The protocol as it will be played, or an error naming the option that is wrong."""
+    phase_s = dict(pace.phase_s)
+    names = [phase.name for phase in protocol.phases]
+    for name in phase_s:
+        if name not in names:
+            raise UsageError(
+                f"--phase {name}=...: protocol {protocol.name!r} has no phase {name!r}",
+                f"its phases: {', '.join(names)}",
+            )
+    for option, kind, seconds in (
+        ("--hold", "hold", pace.hold_s),
+        ("--relax", "relax", pace.relax_s),
+    ):
+        if seconds is None:
+            continue
+        targets = [phase.name for phase in protocol.phases if phase.kind == kind]
+        if not targets:
+            raise UsageError(
+                f"{option}: protocol {protocol.name!r} has no {kind} phase",
+                f"use --phase NAME=SECONDS with one of: {', '.join(names)}",
+            )
+        for name in targets:
+            phase_s.setdefault(name, seconds)
+
+    factor = pace.factor
+    phases = tuple(
+        replace(
+            phase,
+            seconds=check_seconds(
+                f"phase {phase.name!r}",
+                phase_s.get(phase.name, phase.seconds) * factor,
+                MIN_PHASE_S,
+                MAX_PHASE_S,
+            ),
+        )
+        for phase in protocol.phases
+    )
+    played = replace(
+        protocol,
+        phases=phases,
+        reps=check_count("--reps", pace.reps if pace.reps is not None else protocol.reps, MAX_REPS),
+        sets=check_count("--sets", pace.sets if pace.sets is not None else protocol.sets, MAX_SETS),
+        rest_s=check_seconds(
+            "--rest",
+            (pace.rest_s if pace.rest_s is not None else protocol.rest_s) * factor,
+            0.0,
+            MAX_REST_S,
+        ),
+        lead_in_s=check_seconds(
+            "--lead-in",
+            (pace.lead_in_s if pace.lead_in_s is not None else protocol.lead_in_s) * factor,
+            0.0,
+            MAX_LEAD_IN_S,
+        ),
+    )
+    check_session_length(played)
+    return played
+
+
+def planned_length_s(protocol: Protocol) -> float:
+    """The session's length before words are measured: lead-in, sets, rests."""
+    intro = protocol.set_intro_s if protocol.sets > 1 else 0.0
+    return (
+        protocol.lead_in_s
+        + protocol.sets * (intro + protocol.reps * protocol.rep_s)
+        + (protocol.sets - 1) * protocol.rest_s
+    )
+
+
+def check_session_length(protocol: Protocol) -> None:
+    length = planned_length_s(protocol)
+    if length > MAX_SESSION_S:
+        raise UsageError(
+            f"that session would last {length / 3600:.1f} hours; the limit is "
+            f"{MAX_SESSION_S / 3600:g} hours",
+            "use fewer --reps or --sets, or shorter phases",
+        )
