@@ -1,0 +1,298 @@
+"""The command line: arguments in, one-line errors and exit codes out.
+
+Nothing here decides timing or touches audio; it parses, calls the library and
+presents. Every failure below is a ``VoiceCoachError``, turned into one line and an
+exit status in ``main`` (2: what you asked is wrong, 1: the machine could not do it,
+130: interrupted).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from voice_coach import __version__
+from voice_coach.errors import UsageError, VoiceCoachError
+from voice_coach.loader import builtin_names, load_protocol
+from voice_coach.protocol import (
+    PACE_PRESETS,
+    Pace,
+    apply_pace,
+    parse_pace_factor,
+    parse_phase_option,
+    planned_length_s,
+)
+from voice_coach.session import SessionOptions, format_time, prepare_session
+from voice_coach.timeline import CUE_STYLES, END_PAD_S, timeline_to_json
+
+SAFETY_NOTE = (
+    "General information, not medical advice. Squeeze gently and stop if pain increases. "
+    "See a clinician for back pain that persists, spreads down a leg, or comes with "
+    "numbness or weakness."
+)
+PACE_HELP = ", ".join(f"{name} = x{factor:g}" for name, factor in PACE_PRESETS.items())
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="An eyes-free exercise coach: spoken, timed sessions, live or as audio files.",
+)
+protocols_app = typer.Typer(
+    help="List the built-in protocols, or explain one.", rich_markup_mode=None
+)
+app.add_typer(protocols_app, name="protocols")
+
+
+def out(text: str = "") -> None:
+    """Write a line to standard output (the one place the CLI prints results)."""
+    typer.echo(text)
+
+
+# --- session options, shared by script, run and export -------------------------------
+
+ProtocolArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[NAME|FILE]",
+        help="A built-in protocol name or a protocol file (.toml); default: glute-squeeze.",
+        show_default=False,
+    ),
+]
+SESSION_PARAMETERS: list[tuple[str, Any, Any]] = [
+    ("reps", Annotated[int | None, typer.Option(help="Reps per set.", min=1)], None),
+    ("sets", Annotated[int | None, typer.Option(help="Number of sets.", min=1)], None),
+    ("rest", Annotated[float | None, typer.Option(help="Seconds of rest between sets.")], None),
+    ("lead_in", Annotated[float | None, typer.Option(help="Seconds before the first rep.")], None),
+    ("hold", Annotated[float | None, typer.Option(help="Seconds of each hold (squeeze).")], None),
+    ("relax", Annotated[float | None, typer.Option(help="Seconds of each relax.")], None),
+    (
+        "phase",
+        Annotated[
+            list[str] | None,
+            typer.Option(metavar="NAME=S", help="Seconds of any phase; repeatable."),
+        ],
+        None,
+    ),
+    (
+        "pace",
+        Annotated[
+            str,
+            typer.Option(help=f"Stretch every duration: {PACE_HELP}, or a factor 0.25-4."),
+        ],
+        "normal",
+    ),
+    (
+        "cues",
+        Annotated[str, typer.Option(help="What marks each beat: voice, tones or both.")],
+        "both",
+    ),
+    (
+        "lang",
+        Annotated[str | None, typer.Option(help="Speak in this language (en, de, es, fr...).")],
+        None,
+    ),
+    ("voice", Annotated[str | None, typer.Option(help="A voice id, name or language code.")], None),
+    ("rate", Annotated[int | None, typer.Option(help="Speech rate in words per minute.")], None),
+    (
+        "volume",
+        Annotated[float, typer.Option(help="Speech loudness 0-1, relative to the tones.")],
+        1.0,
+    ),
+    (
+        "allow_overlap",
+        Annotated[bool, typer.Option(help="Let words run into the next cue.")],
+        False,
+    ),
+]
+
+
+def session_options(values: dict[str, Any]) -> SessionOptions:
+    """The command line's session options as a ``SessionOptions`` value."""
+    style = values["cues"]
+    if style not in CUE_STYLES:
+        raise UsageError(f"--cues {style!r} must be one of: {', '.join(CUE_STYLES)}")
+    volume = values["volume"]
+    if not 0.0 <= volume <= 1.0:
+        raise UsageError(f"--volume {volume:g} must be from 0 to 1")
+    phases = dict(parse_phase_option(item) for item in values["phase"] or [])
+    pace = Pace(
+        reps=values["reps"],
+        sets=values["sets"],
+        rest_s=values["rest"],
+        lead_in_s=values["lead_in"],
+        hold_s=values["hold"],
+        relax_s=values["relax"],
+        phase_s=phases,
+        factor=parse_pace_factor(values["pace"]),
+    )
+    return SessionOptions(
+        pace=pace,
+        style=style,
+        language=values["lang"],
+        voice=values["voice"],
+        rate_wpm=values["rate"],
+        volume=volume,
+        allow_overlap=values["allow_overlap"],
+    )
+
+
+def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the shared session options, passed to it as ``session``.
+
+    One list of options serves every command that builds a session, so ``script``,
+    ``run`` and ``export`` cannot disagree about what ``--hold`` means.
+    """
+    signature = inspect.signature(func, eval_str=True)
+    own = [param for param in signature.parameters.values() if param.name != "session"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+        for name, kind, default in SESSION_PARAMETERS
+    ]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> None:
+        values = {name: kwargs.pop(name) for name, _, _ in SESSION_PARAMETERS}
+        func(session=session_options(values), **kwargs)
+
+    command.__signature__ = signature.replace(parameters=own + shared)  # type: ignore[attr-defined]
+    return command
+
+
+# --- commands --------------------------------------------------------------------------
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out(f"voice-coach {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """An eyes-free exercise coach: spoken, timed sessions, live or as audio files."""
+    if ctx.invoked_subcommand is None:
+        out(ctx.get_help())
+
+
+@protocols_app.callback(invoke_without_command=True)
+def protocols_list(ctx: typer.Context) -> None:
+    """List the built-in protocols: name, what it is, reps x sets, length."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = []
+    for name in builtin_names():
+        protocol = load_protocol(name)
+        length = format_duration(planned_length_s(protocol) + END_PAD_S)
+        rows.append((name, protocol.description, f"{protocol.reps} x {protocol.sets}", length))
+    width = max(len(row[0]) for row in rows)
+    for name, description, dose, length in rows:
+        out(f"{name:<{width}}  {dose:>7}  {length:>5}  {description}")
+
+
+@protocols_app.command("show")
+def protocols_show(
+    protocol: Annotated[
+        str, typer.Argument(metavar="NAME|FILE", help="A built-in name or a file.")
+    ],
+) -> None:
+    """Explain a protocol: what to do, why, the pace, and a safety note."""
+    p = apply_pace(load_protocol(protocol), Pace())
+    out(f"{p.title} ({p.name})")
+    out(p.description)
+    if p.about.strip():
+        out()
+        for paragraph in p.about.strip().split("\n\n"):
+            out(" ".join(paragraph.split()))
+            out()
+    out("Pace:")
+    for phase in p.phases:
+        said = f'  says "{phase.say}"' if phase.say else ""
+        counted = f", counts {phase.count}" if phase.count else ""
+        out(f"  {phase.name:<10} {phase.seconds:g} s{counted}{said}")
+    rest = f", {p.rest_s:g} s rest between sets" if p.sets > 1 else ""
+    length = format_duration(planned_length_s(p) + END_PAD_S)
+    sets = f"{p.sets} set{'s' if p.sets > 1 else ''}"
+    out(f"  {p.reps} reps x {sets}{rest}, {p.lead_in_s:g} s lead-in; about {length}")
+    out(f"  languages: {', '.join(p.languages)}; source: {p.source}")
+    out()
+    out(f"Safety: {SAFETY_NOTE}")
+
+
+@app.command()
+@with_session_options
+def script(
+    protocol: ProtocolArg = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the machine-readable timeline.")
+    ] = False,
+    *,
+    session: SessionOptions,
+) -> None:
+    """Print the session as it will be heard: one timed line per cue."""
+    prepared = prepare_session(protocol, session)
+    if json_out:
+        out(json.dumps(timeline_to_json(prepared.timeline), ensure_ascii=False, indent=1))
+        return
+    for cue in prepared.timeline.cues:
+        what = cue.text if cue.kind == "say" else f"(tone: {cue.tone})"
+        out(f"{format_time(cue.at_s):>7}  {what}")
+    total = prepared.timeline.duration_s
+    out(f"{format_time(total):>7}  (end; total {format_duration(total)})")
+
+
+def format_duration(seconds: float) -> str:
+    """``m:ss`` for lengths shown in lists."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+# --- entry point -----------------------------------------------------------------------
+
+
+def _cli_exception(name: str) -> type[Exception]:
+    """Click's own exception classes, found from typer's public ``BadParameter``.
+
+    typer has shipped both a dependency on click and a vendored copy of it; walking
+    the class hierarchy of a public name works with either.
+    """
+    return next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every error becomes one line on stderr and an exit status."""
+    command = typer.main.get_command(app)
+    usage_error = _cli_exception("UsageError")
+    try:
+        result = command.main(args=argv, prog_name="voice-coach", standalone_mode=False)
+    except VoiceCoachError as exc:
+        typer.echo(f"voice-coach: error: {exc.one_line()}", err=True)
+        return exc.exit_code
+    except usage_error as exc:
+        message = exc.format_message()  # type: ignore[attr-defined]
+        typer.echo(f"voice-coach: error: {' '.join(message.split())}", err=True)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("voice-coach: interrupted", err=True)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""From what the user asked for to a session ready to print, play or export.
+
+The one place that strings the pieces together (protocol, pace, language, voice,
+phrases, tones, timeline, render), so ``script``, ``run`` and ``export`` cannot drift
+apart: they all hear the same session, sample for sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from voice_coach.clip import Clip
+from voice_coach.errors import TimingError
+from voice_coach.loader import load_protocol
+from voice_coach.protocol import Pace, Protocol, apply_pace, in_language
+from voice_coach.render import RenderedSession, render
+from voice_coach.timeline import (
+    CueStyle,
+    Overlap,
+    Timeline,
+    build_timeline,
+    find_overlaps,
+    session_texts,
+    session_tones,
+)
+
+DEFAULT_SAMPLE_RATE = 22050
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Everything that shapes what is heard, from the command line or a caller."""
+
+    pace: Pace = field(default_factory=Pace)
+    style: CueStyle = "both"
+    language: str | None = None
+    voice: str | None = None
+    rate_wpm: int | None = None
+    volume: float = 1.0
+    allow_overlap: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedSession:
+    protocol: Protocol
+    timeline: Timeline
+    speech: Mapping[str, Clip]
+    tones: Mapping[str, Clip]
+    voice_id: str | None
+    volume: float
+    notes: tuple[str, ...]
+
+    def render(self, sample_rate: int = DEFAULT_SAMPLE_RATE) -> RenderedSession:
+        return render(self.timeline, self.speech, self.tones, sample_rate, self.volume)
+
+
+def prepare_session(source: str | None, options: SessionOptions) -> PreparedSession:
+    """Load, pace, voice and time a session; raise before anything plays if it cannot work."""
+    from voice_coach.phrase_cache import load_clips
+    from voice_coach.speech import SpeechSettings, list_voices
+    from voice_coach.tones import load_tones
+    from voice_coach.voices import match_voice, voice_for_language
+
+    protocol = apply_pace(in_language(load_protocol(source), options.language), options.pace)
+    voice_id = None
+    if options.voice:
+        voice_id = match_voice(options.voice, list_voices()).id
+    elif protocol.language != "en" or options.language:
+        voice_id = voice_for_language(protocol.language, list_voices()).id
+    settings = SpeechSettings(
+        voice_id=voice_id,
+        rate_wpm=options.rate_wpm if options.rate_wpm is not None else SpeechSettings.rate_wpm,
+        volume=1.0,
+    )
+    settings.validate()
+    texts = session_texts(protocol, options.style)
+    loaded = load_clips(texts, settings)
+    tones = load_tones(DEFAULT_SAMPLE_RATE)
+    wanted_tones = {name: tones[name] for name in session_tones(protocol, options.style)}
+    timeline = build_timeline(
+        protocol,
+        {text: clip.duration_s for text, clip in loaded.clips.items()},
+        {name: clip.duration_s for name, clip in wanted_tones.items()},
+        options.style,
+    )
+    if not options.allow_overlap:
+        overlaps = find_overlaps(timeline)
+        if overlaps:
+            raise overlap_error(overlaps[0], len(overlaps))
+    return PreparedSession(
+        protocol=protocol,
+        timeline=timeline,
+        speech=loaded.clips,
+        tones=wanted_tones,
+        voice_id=voice_id,
+        volume=options.volume,
+        notes=tuple(loaded.notes),
+    )
+
+
+def overlap_error(overlap: Overlap, count: int) -> TimingError:
+    """Which cue, how long it needs, how long it has, and the option that fixes it."""
+    cue = overlap.cue
+    short_by = overlap.needs_s - overlap.has_s
+    if cue.phase == "lead-in" or cue.role == "start":
+        fix = "a longer --lead-in"
+    elif cue.phase == "rest":
+        fix = "a longer --rest"
+    elif cue.phase in ("set", "end"):
+        fix = "a faster --rate"
+    else:
+        fix = f"--phase {cue.phase}=SECONDS with {short_by:.1f} s more, or a faster --rate"
+    where = f"rep {cue.rep} " if cue.rep else ""
+    others = f" (and {count - 1} more)" if count > 1 else ""
+    return TimingError(
+        f"{cue.text!r} at {format_time(cue.at_s)} ({where}{cue.phase}) needs "
+        f"{overlap.needs_s:.2f} s but has {overlap.has_s:.2f} s before the next cue{others}",
+        f"give it {fix}, or let it overlap with --allow-overlap",
+    )
+
+
+def format_time(seconds: float) -> str:
+    """``m:ss.s``: how a person reads a time in the session."""
+    minutes, rest = divmod(max(seconds, 0.0), 60.0)
+    return f"{int(minutes)}:{rest:04.1f}"
