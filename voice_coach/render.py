@@ -66,6 +66,18 @@ class RenderedSession:
         np.clip(out, -1.0, 1.0, out=out)
         return out
 
+    def sounding_until(self, frame: int) -> int:
+        """The first frame at or after ``frame`` when no clip that started before it still
+        sounds: where a pause can fall silent without cutting a word."""
+        first = bisect.bisect_left(self.starts, frame - self.longest)
+        last = bisect.bisect_right(self.starts, frame)
+        ends = [
+            p.at_sample + len(p.samples)
+            for p in self.placements[first:last]
+            if p.at_sample + len(p.samples) > frame
+        ]
+        return max(ends, default=frame)
+
     def blocks(
         self, block_frames: int = DEFAULT_BLOCK_FRAMES, start: int = 0
     ) -> Iterator[np.ndarray]:

@@ -281,3 +281,25 @@ class _Builder:
         return fill(
             text, reps=p.reps, sets=p.sets, set=set_no or "", rep=rep or "", rest=round(p.rest_s)
         )
+
+
+def span_at(timeline: Timeline, at_s: float) -> Span:
+    """The span the session is in at ``at_s`` (the last one past the end)."""
+    for span in timeline.spans:
+        if span.start_s <= at_s < span.end_s:
+            return span
+    return timeline.spans[-1] if at_s >= 0 or not timeline.spans else timeline.spans[0]
+
+
+def skip_target_s(timeline: Timeline, at_s: float) -> float:
+    """Where ``n`` (skip) goes: the start of the next rest, set or the end."""
+    for span in timeline.spans:
+        if span.start_s > at_s and span.kind in ("rest", "set", "end"):
+            return span.start_s
+    return timeline.spans[-1].start_s if timeline.spans else at_s
+
+
+def end_start_s(timeline: Timeline) -> float:
+    """Where ``q`` (quit) goes: the end cue, so a quit still ends kindly."""
+    ends = [span.start_s for span in timeline.spans if span.kind == "end"]
+    return ends[-1] if ends else timeline.duration_s
