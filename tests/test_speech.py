@@ -1,0 +1,301 @@
+"""The speech edge with the real espeak-ng through pyttsx3: clips, voices, rate, volume."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice_coach.clip import AUDIBLE_THRESHOLD, Clip, trim_silence
+from voice_coach.errors import SpeechError, UsageError
+from voice_coach.loader import builtin_names, load_protocol
+from voice_coach.protocol import in_language
+from voice_coach.speech import (
+    RATE_MAX_WPM,
+    RATE_MIN_WPM,
+    SpeechEngine,
+    SpeechSettings,
+    engine_identity,
+    list_voices,
+)
+from voice_coach.timeline import session_texts
+from voice_coach.voices import Voice, match_voice, voice_for_language
+
+ESPEAK_RATE = 22050
+
+
+def longest_silence_s(clip: Clip) -> float:
+    """The longest run of samples at or below the audible threshold, in seconds."""
+    quiet = np.abs(clip.samples) <= AUDIBLE_THRESHOLD
+    edges = np.diff(np.concatenate(([0], quiet.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return float((ends - starts).max(initial=0)) / clip.sample_rate
+
+
+def speak(text: str, settings: SpeechSettings | None = None) -> Clip:
+    with SpeechEngine(settings) as engine:
+        return engine.synthesize(text)
+
+
+@pytest.fixture(scope="module")
+def voices() -> list[Voice]:
+    return list_voices()
+
+
+# trim_silence (pure)
+
+
+def test_trim_silence_keeps_first_to_last_audible_sample():
+    samples = np.zeros(100, dtype=np.float32)
+    samples[10] = 0.5
+    samples[20] = AUDIBLE_THRESHOLD / 2
+    samples[60] = -0.25
+    trimmed = trim_silence(Clip(samples, 1000))
+    assert trimmed.sample_rate == 1000
+    assert trimmed.samples.tolist() == samples[10:61].tolist()
+
+
+def test_trim_silence_of_silence_is_empty():
+    quiet = np.full(50, AUDIBLE_THRESHOLD, dtype=np.float32)
+    assert trim_silence(Clip(quiet, 1000)).samples.size == 0
+
+
+# the engine
+
+
+def test_a_phrase_is_a_trimmed_float32_mono_clip():
+    clip = speak("Squeeze")
+    assert clip.sample_rate == ESPEAK_RATE
+    assert clip.samples.dtype == np.float32
+    assert clip.samples.ndim == 1
+    assert not clip.samples.flags.writeable
+    assert np.abs(clip.samples).max() <= 1.0
+    # The first and last samples are audible: no head or tail of silence is left.
+    assert abs(clip.samples[0]) > AUDIBLE_THRESHOLD
+    assert abs(clip.samples[-1]) > AUDIBLE_THRESHOLD
+    # espeak-ng's own file for "Squeeze" is ~0.70 s: ~10 ms before, ~240 ms after.
+    assert 0.25 < clip.duration_s < 0.55
+    assert longest_silence_s(clip) < 0.1
+
+
+def test_pyttsx3_printing_stays_off_stdout(capfd):
+    speak("Relax")
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "Audio saved" not in err
+
+
+def test_voice_listing_has_english_german_spanish_and_french(voices):
+    assert len(voices) > 10
+    assert len({voice.id for voice in voices}) == len(voices)
+    assert all(voice.languages and voice.name for voice in voices)
+    assert all(language == language.lower() for voice in voices for language in voice.languages)
+    for language in ("en", "de", "es", "fr"):
+        assert voice_for_language(language, voices).languages
+    assert voice_for_language("de", voices).id == "gmw/de"
+    assert voice_for_language("fr", voices).id == "roa/fr"
+
+
+def test_match_voice_on_the_real_list(voices):
+    assert match_voice("gmw/en-us", voices).id == "gmw/en-us"
+    assert match_voice("german", voices).id == "gmw/de"
+    assert match_voice("es", voices).id == "roa/es"
+    assert match_voice("en", voices).id == "gmw/en"
+    with pytest.raises(UsageError, match=r"Closest: .*German"):
+        match_voice("Germann", voices)
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_builtin_phrase_in_every_shipped_language_speaks(name, voices):
+    protocol = load_protocol(name)
+    assert {"en", "de", "es", "fr"} <= set(protocol.languages)
+    for language in protocol.languages:
+        voice = voice_for_language(language, voices)
+        with SpeechEngine(SpeechSettings(voice_id=voice.id)) as engine:
+            for text in session_texts(in_language(protocol, language)):
+                clip = engine.synthesize(text)
+                assert abs(clip.samples[0]) > AUDIBLE_THRESHOLD, (language, text)
+                assert abs(clip.samples[-1]) > AUDIBLE_THRESHOLD, (language, text)
+                assert longest_silence_s(clip) < 1.0, (language, text)
+
+
+def test_faster_rate_gives_a_shorter_clip():
+    text = "Squeeze and relax, two, three"
+    slow = speak(text, SpeechSettings(rate_wpm=120))
+    fast = speak(text, SpeechSettings(rate_wpm=300))
+    assert fast.duration_s < 0.6 * slow.duration_s
+
+
+def test_two_engines_with_different_rates_keep_their_own_rate():
+    # pyttsx3 would drop a rate change queued just before a phrase; each engine must
+    # still get its own rate when their phrases alternate on the one espeak instance.
+    # (espeak-ng is not sample-exact from run to run at high rates: a few % apart.)
+    text = "Halfway there"
+    with (
+        SpeechEngine(SpeechSettings(rate_wpm=100)) as slow,
+        SpeechEngine(SpeechSettings(rate_wpm=350)) as fast,
+    ):
+        lengths = [
+            (slow.synthesize(text).duration_s, fast.synthesize(text).duration_s) for _ in range(6)
+        ]
+    for slow_s, fast_s in lengths:
+        assert fast_s < 0.5 * slow_s
+        assert slow_s == pytest.approx(lengths[0][0], rel=0.05)
+        assert fast_s == pytest.approx(lengths[0][1], rel=0.05)
+
+
+def test_volume_scales_amplitude_but_not_length():
+    text = "And relax"
+    full = speak(text, SpeechSettings(volume=1.0))
+    half = speak(text, SpeechSettings(volume=0.5))
+    silent = speak(text, SpeechSettings(volume=0.0))
+    ratio = np.abs(half.samples).max() / np.abs(full.samples).max()
+    assert ratio == pytest.approx(0.5, rel=0.03)
+    assert half.duration_s == pytest.approx(full.duration_s, abs=0.005)
+    assert silent.samples.size > 0
+    assert not silent.samples.any()
+
+
+def test_markup_is_refused_not_obeyed():
+    for text in ('Squeeze <break time="3s"/> relax', "Squeeze [[slnc 3000]] relax", "<speak>"):
+        with pytest.raises(UsageError, match="plain words"):
+            speak(text)
+
+
+def test_angle_brackets_that_are_not_markup_are_spoken_without_a_pause():
+    clip = speak("Lift 2 < 3 > 1")
+    assert clip.duration_s < 2.5
+    assert longest_silence_s(clip) < 0.5
+
+
+def test_espeak_driver_reads_ssml_aloud_instead_of_pausing(tmp_path):
+    """Beneath the refusal: pyttsx3's espeak driver passes no SSML flag, so a <break/>
+    is spoken as words and never becomes a 3 s silence."""
+    from voice_coach import speech
+
+    path = tmp_path / "break.wav"
+    with speech._lock:
+        driver = speech._open_driver()
+        driver.configure(None, 175)
+        driver.save('Squeeze <break time="3s"/> relax', path)
+    clip = speech._read_clip(path, "break", 1.0)
+    assert longest_silence_s(clip) < 0.5
+
+
+def test_empty_text_is_a_usage_error_and_silent_text_a_speech_error():
+    with pytest.raises(UsageError):
+        speak("   ")
+    with pytest.raises(SpeechError, match="only silence") as caught:
+        speak("...")
+    assert "espeak-ng" in caught.value.hint
+
+
+def test_unknown_voice_id_is_a_usage_error_with_suggestions():
+    with pytest.raises(UsageError, match=r"Unknown voice id 'gmw/dee'.*gmw/de"):
+        speak("Squeeze", SpeechSettings(voice_id="gmw/dee"))
+
+
+def test_synthesize_outside_the_with_block_is_a_programming_error():
+    with pytest.raises(RuntimeError):
+        SpeechEngine().synthesize("Squeeze")
+
+
+@pytest.mark.parametrize(
+    ("settings", "bound"),
+    [
+        (SpeechSettings(rate_wpm=RATE_MIN_WPM - 1), str(RATE_MIN_WPM)),
+        (SpeechSettings(rate_wpm=RATE_MAX_WPM + 1), str(RATE_MAX_WPM)),
+        (SpeechSettings(rate_wpm=True), "whole number"),
+        (SpeechSettings(volume=-0.1), "0 to 1"),
+        (SpeechSettings(volume=1.5), "0 to 1"),
+        (SpeechSettings(volume=float("nan")), "0 to 1"),
+        (SpeechSettings(voice_id=" "), "empty"),
+    ],
+)
+def test_settings_out_of_bounds_are_usage_errors(settings, bound):
+    with pytest.raises(UsageError, match=bound):
+        settings.validate()
+    with pytest.raises(UsageError):
+        SpeechEngine(settings)
+
+
+def test_bounds_themselves_are_accepted():
+    SpeechSettings(rate_wpm=RATE_MIN_WPM, volume=0.0).validate()
+    SpeechSettings(rate_wpm=RATE_MAX_WPM, volume=1.0).validate()
+
+
+def test_engine_identity_names_espeak_ng_and_its_version():
+    assert engine_identity().startswith("espeak-ng 1.")
+
+
+# a machine without the parts
+
+
+def run_python(code: str, env: dict[str, str] | None = None, prefix: list[str] | None = None):
+    command = [*(prefix or []), sys.executable, "-c", textwrap.dedent(code)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_missing_pyttsx3_is_a_speech_error_not_a_traceback():
+    result = run_python(
+        """
+        import sys
+        sys.modules["pyttsx3"] = None  # what Python does for a package that is not there
+        from voice_coach.errors import SpeechError
+        from voice_coach.speech import SpeechEngine
+        try:
+            with SpeechEngine() as engine:
+                engine.synthesize("Squeeze")
+        except SpeechError as error:
+            print("SpeechError:", error.one_line())
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SpeechError: The speech library pyttsx3 cannot be loaded" in result.stdout
+    assert "voice-coach doctor" in result.stdout
+
+
+def espeak_library() -> Path | None:
+    for folder in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"):
+        candidate = Path(folder) / "libespeak-ng.so.1"
+        if candidate.exists():
+            return candidate.resolve()
+    return None
+
+
+def test_missing_espeak_library_is_a_speech_error_not_a_traceback(tmp_path):
+    """Hides the real library behind /dev/null in a private mount namespace (root only)."""
+    library = espeak_library()
+    if library is None or shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root, unshare and the espeak-ng library to hide it")
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no private mount namespace here: {probe.stderr.decode().strip()}")
+    script = tmp_path / "probe.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+        from voice_coach.errors import SpeechError
+        from voice_coach.speech import SpeechEngine, engine_identity
+        for attempt in (lambda: SpeechEngine().__enter__(), engine_identity):
+            try:
+                attempt()
+            except SpeechError as error:
+                print("SpeechError:", error.one_line())
+        """
+        )
+    )
+    hide = f"mount --bind /dev/null {library} && exec {sys.executable} {script}"
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", hide], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout
+    assert lines[0].startswith("SpeechError: The speech engine could not start")
+    assert lines[1].startswith("SpeechError: The espeak-ng library is not installed")
+    assert all("voice-coach doctor" in line for line in lines)

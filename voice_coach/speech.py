@@ -1,0 +1,323 @@
+"""The speech engine: the one module that talks to pyttsx3.
+
+pyttsx3 is imported inside functions, so a session whose phrases are all cached never
+loads it. Three facts about pyttsx3 on espeak-ng shape this module:
+
+- espeak-ng can be initialised only once per process, so one pyttsx3 engine is opened
+  on first use and kept; ``SpeechEngine`` only configures it and hands out clips.
+- pyttsx3 drives espeak-ng asynchronously and calls ``espeak_Cancel`` at the start of
+  every run loop when espeak still has work queued, which silently drops a rate change
+  made just before (and can drop a whole phrase). Every change of settings is therefore
+  followed by ``espeak_Synchronize`` before anything is spoken.
+- The espeak driver synthesises with ``ENDPAUSE | CHARS_UTF8`` only: no ``SSML`` and no
+  ``PHONEMES`` flag, so ``<break/>`` or ``[[...]]`` would be read out, not obeyed. The
+  macOS and Windows engines do obey such markup, so text that looks like markup is
+  refused on every platform: one protocol file must sound the same everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import importlib.metadata
+import io
+import platform
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from voice_coach.clip import Clip, trim_silence
+from voice_coach.errors import SpeechError, UsageError
+from voice_coach.voices import LIST_HINT, Voice, closest, normalize_language
+
+RATE_MIN_WPM = 80
+RATE_MAX_WPM = 400
+DEFAULT_RATE_WPM = 175
+DOCTOR_HINT = "Is espeak-ng installed? Try: voice-coach doctor"
+
+_DRIVERS = {"darwin": "nsss", "win32": "sapi5"}
+_ESPEAK_LIBRARIES = (
+    "libespeak-ng.so.1",
+    "/usr/local/lib/libespeak-ng.so.1",
+    "/opt/homebrew/lib/libespeak-ng.1.dylib",
+    "/usr/local/lib/libespeak-ng.1.dylib",
+)
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>|\[\[|\]\]")
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    """How phrases are spoken. ``voice_id`` is an engine id (see ``voices.match_voice``);
+    ``None`` is the engine's default voice. ``volume`` scales the trimmed samples, so a
+    phrase is exactly as long at every volume."""
+
+    voice_id: str | None = None
+    rate_wpm: int = DEFAULT_RATE_WPM
+    volume: float = 1.0
+
+    def validate(self) -> None:
+        """Refuse settings the engine would silently clamp or misread."""
+        rate = self.rate_wpm
+        if isinstance(rate, bool) or not isinstance(rate, int):
+            raise UsageError(
+                f"Speech rate must be a whole number of words per minute, not {rate!r}"
+            )
+        if not RATE_MIN_WPM <= rate <= RATE_MAX_WPM:
+            raise UsageError(
+                f"Speech rate {rate} wpm is out of range: "
+                f"use {RATE_MIN_WPM} to {RATE_MAX_WPM} words per minute"
+            )
+        volume = self.volume
+        if isinstance(volume, bool) or not isinstance(volume, int | float) or not 0 <= volume <= 1:
+            raise UsageError(f"Speech volume {volume!r} is out of range: use 0 to 1")
+        if self.voice_id is not None and not self.voice_id.strip():
+            raise UsageError("The voice id is empty", hint=LIST_HINT)
+
+
+def driver_name() -> str:
+    """pyttsx3's default driver for this platform, named without importing pyttsx3."""
+    return _DRIVERS.get(sys.platform, "espeak")
+
+
+@functools.cache
+def engine_identity() -> str:
+    """What makes the clips, for the phrase cache key: a new engine may speak differently.
+
+    Found without starting the engine (the espeak-ng version comes straight from its
+    library), so a session with a warm cache never opens pyttsx3.
+    """
+    try:
+        pyttsx3_version = importlib.metadata.version("pyttsx3")
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise SpeechError("The speech library pyttsx3 is not installed", hint=DOCTOR_HINT) from exc
+    driver = driver_name()
+    if driver != "espeak":
+        return f"{driver} {platform.platform()} pyttsx3 {pyttsx3_version}"
+    return f"espeak-ng {_espeak_version()} pyttsx3 {pyttsx3_version}"
+
+
+def list_voices() -> list[Voice]:
+    """The installed voices, sorted by id, with lower-case language codes."""
+    with _lock:
+        return list(_open_driver().voices())
+
+
+class SpeechEngine:
+    """Turns phrases into trimmed clips with one set of ``SpeechSettings``.
+
+    A context manager because synthesis needs a scratch folder and a configured engine;
+    leaving it removes the folder but keeps espeak-ng alive for the next engine, since
+    it cannot be started twice in one process.
+    """
+
+    def __init__(self, settings: SpeechSettings | None = None) -> None:
+        self.settings = settings or SpeechSettings()
+        self.settings.validate()
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._count = 0
+
+    def __enter__(self) -> SpeechEngine:
+        voice_id = self.settings.voice_id
+        with _lock:
+            driver = _open_driver()
+            voices = driver.voices() if voice_id is not None else []
+        if voice_id is not None and voice_id not in {voice.id for voice in voices}:
+            message = f"Unknown voice id {voice_id!r}"
+            suggestions = closest(voice_id, voices)
+            if suggestions:
+                message += ". Closest: " + ", ".join(suggestions)
+            raise UsageError(message, hint=LIST_HINT)
+        self._scratch = tempfile.TemporaryDirectory(prefix="voice-coach-speech-")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+    def synthesize(self, text: str) -> Clip:
+        """``text`` spoken as a float32 mono clip from its first audible sample to its last."""
+        if self._scratch is None:
+            raise RuntimeError("SpeechEngine.synthesize called outside its with block")
+        check_text(text)
+        self._count += 1
+        suffix = ".aiff" if driver_name() == "nsss" else ".wav"
+        path = Path(self._scratch.name) / f"phrase-{self._count}{suffix}"
+        with _lock:
+            driver = _open_driver()
+            driver.configure(self.settings.voice_id, self.settings.rate_wpm)
+            driver.save(text, path)
+        try:
+            return _read_clip(path, text, self.settings.volume)
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def check_text(text: str) -> None:
+    """Refuse text the engine cannot speak as plain words: empty, or markup-like."""
+    if not text.strip():
+        raise UsageError("A cue has no words to speak")
+    found = _MARKUP.search(text)
+    if found:
+        raise UsageError(
+            f"Cue text {text!r} contains {found.group()!r}, which speech engines read as "
+            "markup: cues are spoken as plain words",
+            hint="Remove the markup from the protocol file",
+        )
+
+
+@dataclass(eq=False)
+class _Driver:
+    """The process's one pyttsx3 engine and what it was last told (mutable by design)."""
+
+    engine: Any
+    default_voice: str | None
+    errors: list[BaseException] = field(default_factory=list)
+    applied: tuple[str | None, int] | None = None
+    _voices: list[Voice] | None = None
+
+    def voices(self) -> list[Voice]:
+        if self._voices is None:
+            self._voices = sorted(
+                (_voice_from(raw) for raw in self.engine.getProperty("voices")),
+                key=lambda voice: voice.id,
+            )
+        return self._voices
+
+    def configure(self, voice_id: str | None, rate_wpm: int) -> None:
+        """Set voice and rate only when they change, and let espeak take them in."""
+        wanted = (voice_id or self.default_voice, rate_wpm)
+        if self.applied == wanted:
+            return
+        self.errors.clear()
+        self.engine.setProperty("voice", wanted[0])
+        self.engine.setProperty("rate", rate_wpm)
+        self.engine.setProperty("volume", 1.0)
+        _settle()
+        if self.errors:
+            self.applied = None
+            raise SpeechError(
+                f"The speech engine refused voice {wanted[0]!r} at {rate_wpm} wpm: "
+                f"{self.errors[0]}",
+                hint=DOCTOR_HINT,
+            )
+        self.applied = wanted
+
+    def save(self, text: str, path: Path) -> None:
+        """One utterance, one run loop, pyttsx3's "Audio saved to" kept off stdout."""
+        global _driver
+        self.errors.clear()
+        try:
+            with _quiet():
+                self.engine.save_to_file(text, str(path))
+                self.engine.runAndWait()
+        except Exception as exc:
+            _driver = None
+            raise SpeechError(
+                f"The speech engine failed on {text!r}: {exc}", hint=DOCTOR_HINT
+            ) from exc
+        if self.errors:
+            raise SpeechError(
+                f"The speech engine failed on {text!r}: {self.errors[0]}", hint=DOCTOR_HINT
+            )
+
+
+_lock = threading.RLock()
+_driver: _Driver | None = None
+
+
+def _open_driver() -> _Driver:
+    """The one engine, started on first use; a missing library is a SpeechError."""
+    global _driver
+    if _driver is not None:
+        return _driver
+    try:
+        import pyttsx3
+    except ImportError as exc:
+        raise SpeechError(
+            f"The speech library pyttsx3 cannot be loaded: {exc}", hint=DOCTOR_HINT
+        ) from exc
+    errors: list[BaseException] = []
+
+    def on_error(exception: BaseException, **_: object) -> None:
+        errors.append(exception)
+
+    try:
+        with _quiet():
+            engine = pyttsx3.init(driver_name())
+            engine.connect("error", on_error)
+            # An empty run loop leaves the engine idle, so settings apply at once
+            # instead of being queued into the next phrase's run loop.
+            engine.runAndWait()
+            default_voice = engine.getProperty("voice")
+    except Exception as exc:
+        raise SpeechError(f"The speech engine could not start: {exc}", hint=DOCTOR_HINT) from exc
+    _driver = _Driver(engine=engine, default_voice=default_voice, errors=errors)
+    return _driver
+
+
+def _settle() -> None:
+    """Wait until espeak-ng has taken in queued settings (see the module docstring)."""
+    if driver_name() == "espeak":
+        from pyttsx3.drivers import _espeak
+
+        _espeak.Synchronize()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def _voice_from(raw: Any) -> Voice:
+    gender = str(raw.gender).lower() if raw.gender else None
+    languages = tuple(normalize_language(str(language)) for language in raw.languages or ())
+    return Voice(id=str(raw.id), name=str(raw.name or raw.id), languages=languages, gender=gender)
+
+
+def _read_clip(path: Path, text: str, volume: float) -> Clip:
+    if not path.is_file() or path.stat().st_size == 0:
+        raise SpeechError(f"The speech engine wrote no audio for {text!r}", hint=DOCTOR_HINT)
+    try:
+        data, sample_rate = sf.read(path, dtype="float32", always_2d=True)
+    except RuntimeError as exc:
+        raise SpeechError(
+            f"The speech engine wrote unreadable audio for {text!r}: {exc}", hint=DOCTOR_HINT
+        ) from exc
+    mono = data.mean(axis=1, dtype=np.float32)
+    trimmed = trim_silence(Clip(mono, int(sample_rate)))
+    if trimmed.samples.size == 0:
+        raise SpeechError(f"The speech engine produced only silence for {text!r}", hint=DOCTOR_HINT)
+    samples = (trimmed.samples * np.float32(volume)).astype(np.float32)
+    samples.setflags(write=False)
+    return Clip(samples, trimmed.sample_rate)
+
+
+def _espeak_version() -> str:
+    for name in _ESPEAK_LIBRARIES:
+        try:
+            library = ctypes.CDLL(name)
+        except OSError:
+            continue
+        info = library.espeak_Info
+        info.restype = ctypes.c_char_p
+        info.argtypes = [ctypes.c_void_p]
+        version = info(None)
+        return version.decode("utf-8", "replace") if version else "unknown"
+    raise SpeechError("The espeak-ng library is not installed", hint=DOCTOR_HINT)
