@@ -1,0 +1,196 @@
+"""The phrase cache with the real espeak-ng: hits, damage, two writers, no folder."""
+
+import multiprocessing
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+import pytest
+
+from voice_coach.errors import UsageError
+from voice_coach.phrase_cache import (
+    CACHE_DIR_ENV,
+    CACHE_FORMAT_VERSION,
+    ENTRY_SUFFIX,
+    _read_entry,
+    cache_key,
+    default_cache_dir,
+    load_clips,
+)
+from voice_coach.speech import SpeechSettings, engine_identity
+
+PHRASES = ["Squeeze", "And relax", "two", "three", "Halfway there", "Last one"]
+SETTINGS = SpeechSettings()
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*" + ENTRY_SUFFIX))
+
+
+def same(a, b) -> bool:
+    return a.sample_rate == b.sample_rate and np.array_equal(a.samples, b.samples)
+
+
+def test_second_load_is_all_hits_and_gives_the_same_samples(tmp_path):
+    first = load_clips(PHRASES, SETTINGS, tmp_path)
+    assert (first.stats.hits, first.stats.misses, first.stats.written) == (0, 6, 6)
+    assert first.stats.engine_opened
+    assert first.notes == ()
+    assert len(entries(tmp_path)) == 6
+    second = load_clips(PHRASES, SETTINGS, tmp_path)
+    assert (second.stats.hits, second.stats.misses, second.stats.written) == (6, 0, 0)
+    assert not second.stats.engine_opened
+    assert list(second.clips) == PHRASES
+    for text in PHRASES:
+        assert same(first.clips[text], second.clips[text])
+        assert not second.clips[text].samples.flags.writeable
+
+
+def test_a_warm_cache_never_loads_pyttsx3(tmp_path):
+    load_clips(PHRASES, SETTINGS, tmp_path)
+    code = f"""
+        import sys
+        from pathlib import Path
+        from voice_coach.phrase_cache import load_clips
+        from voice_coach.speech import SpeechSettings
+        loaded = load_clips({PHRASES!r}, SpeechSettings(), Path({str(tmp_path)!r}))
+        print(loaded.stats.hits, loaded.stats.misses, "pyttsx3" in sys.modules)
+        """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["6", "0", "False"]
+
+
+def test_duplicates_are_spoken_once(tmp_path):
+    loaded = load_clips(["two", "three", "two", "two"], SETTINGS, tmp_path)
+    assert list(loaded.clips) == ["two", "three"]
+    assert loaded.stats.misses == 2
+
+
+def test_each_part_of_the_key_changes_it():
+    engine = engine_identity()
+    base = cache_key("Squeeze", SETTINGS, engine)
+    assert cache_key("Squeeze", SpeechSettings(), engine) == base
+    others = [
+        cache_key("squeeze", SETTINGS, engine),
+        cache_key("Squeeze", SpeechSettings(voice_id="gmw/de"), engine),
+        cache_key("Squeeze", SpeechSettings(rate_wpm=176), engine),
+        cache_key("Squeeze", SpeechSettings(volume=0.9), engine),
+        cache_key("Squeeze", SETTINGS, engine + " (newer)"),
+    ]
+    assert len({base, *others}) == 6
+    assert CACHE_FORMAT_VERSION >= 1
+
+
+def test_other_settings_miss_and_keep_their_own_entries(tmp_path):
+    load_clips(["Squeeze"], SETTINGS, tmp_path)
+    quieter = load_clips(["Squeeze"], SpeechSettings(volume=0.5), tmp_path)
+    assert quieter.stats.misses == 1
+    assert len(entries(tmp_path)) == 2
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: data[:20], id="header-only"),
+        pytest.param(lambda data: b"", id="empty"),
+        pytest.param(lambda data: data[:-1] + bytes([data[-1] ^ 0x40]), id="flipped-bit"),
+        pytest.param(lambda data: b"RIFF" + data[4:], id="wrong-magic"),
+        pytest.param(lambda data: data + b"\0\0\0\0", id="too-long"),
+    ],
+)
+def test_a_damaged_entry_is_made_again_not_trusted(tmp_path, damage):
+    original = load_clips(["Halfway there"], SETTINGS, tmp_path).clips["Halfway there"]
+    (entry,) = entries(tmp_path)
+    whole = entry.read_bytes()
+    entry.write_bytes(damage(whole))
+    again = load_clips(["Halfway there"], SETTINGS, tmp_path)
+    assert (again.stats.hits, again.stats.misses, again.stats.rebuilt) == (0, 1, 1)
+    clip = again.clips["Halfway there"]
+    assert clip.samples.size > 0
+    assert clip.duration_s == pytest.approx(original.duration_s, rel=0.05)
+    # The rewritten entry is whole again and is trusted on the next load.
+    assert entry.stat().st_size > len(whole) * 0.9
+    third = load_clips(["Halfway there"], SETTINGS, tmp_path)
+    assert (third.stats.hits, third.stats.rebuilt) == (1, 0)
+    assert same(third.clips["Halfway there"], clip)
+
+
+def _fill(folder: str, barrier, results) -> None:
+    barrier.wait(timeout=30)
+    loaded = load_clips(PHRASES, SpeechSettings(), Path(folder))
+    results.put((len(loaded.clips), loaded.stats.misses, loaded.notes))
+
+
+def test_two_processes_filling_the_same_cache_at_once_both_succeed(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    results = context.Queue()
+    workers = [
+        context.Process(target=_fill, args=(str(tmp_path), barrier, results)) for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    # Meanwhile, read every entry that appears: none may ever be seen half written.
+    seen, damaged = set(), []
+    while any(worker.is_alive() for worker in workers):
+        for entry in entries(tmp_path):
+            clip, broken = _read_entry(entry)
+            if broken:
+                damaged.append(entry.name)
+            elif clip is not None:
+                seen.add(entry.name)
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert damaged == []
+    assert seen
+    outcomes = [results.get(timeout=5) for _ in workers]
+    assert all(count == len(PHRASES) and notes == () for count, _, notes in outcomes)
+    # Both started cold together, so both spoke: they really did race on the same files.
+    assert sum(misses for _, misses, _ in outcomes) > len(PHRASES)
+    assert len(entries(tmp_path)) == len(PHRASES)
+    assert list(tmp_path.glob("*.tmp")) == []
+    after = load_clips(PHRASES, SETTINGS, tmp_path)
+    assert (after.stats.hits, after.stats.rebuilt) == (len(PHRASES), 0)
+
+
+def test_an_unwritable_cache_folder_still_gives_every_clip(tmp_path):
+    # Tests run as root, and chmod does not stop root, so the folder is made impossible
+    # instead: its parent is a regular file, which no user can create a folder under.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    folder = blocker / "phrases"
+    loaded = load_clips(PHRASES, SETTINGS, folder)
+    assert list(loaded.clips) == PHRASES
+    assert all(clip.samples.size > 0 for clip in loaded.clips.values())
+    assert loaded.stats.unwritable is not None
+    assert loaded.stats.written == 0
+    assert len(loaded.notes) == 1
+    assert str(folder) in loaded.notes[0]
+    assert CACHE_DIR_ENV in loaded.notes[0]
+    again = load_clips(PHRASES, SETTINGS, folder)
+    assert again.stats.misses == len(PHRASES)
+
+
+def test_default_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
+    assert default_cache_dir() == tmp_path / "phrases"
+    load_clips(["three"], SETTINGS)
+    assert len(entries(tmp_path / "phrases")) == 1
+    monkeypatch.delenv(CACHE_DIR_ENV)
+    assert default_cache_dir() == Path(platformdirs.user_cache_dir("voice-coach")) / "phrases"
+
+
+def test_bad_settings_and_markup_fail_before_any_speech(tmp_path):
+    with pytest.raises(UsageError):
+        load_clips(["Squeeze"], SpeechSettings(rate_wpm=10), tmp_path)
+    with pytest.raises(UsageError):
+        load_clips(["Squeeze", "<break time='3s'/>"], SETTINGS, tmp_path)
+    assert entries(tmp_path) == []
