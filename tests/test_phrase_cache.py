@@ -19,8 +19,9 @@ from voice_coach.phrase_cache import (
     cache_key,
     default_cache_dir,
     load_clips,
+    load_voices,
 )
-from voice_coach.speech import SpeechSettings, engine_identity
+from voice_coach.speech import SpeechSettings, engine_identity, list_voices
 
 PHRASES = ["Squeeze", "And relax", "two", "three", "Halfway there", "Last one"]
 SETTINGS = SpeechSettings()
@@ -194,3 +195,45 @@ def test_bad_settings_and_markup_fail_before_any_speech(tmp_path):
     with pytest.raises(UsageError):
         load_clips(["Squeeze", "<break time='3s'/>"], SETTINGS, tmp_path)
     assert entries(tmp_path) == []
+
+
+# the voice list kept beside the phrases
+
+
+def voice_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("voices-*.json"))
+
+
+def test_voice_list_is_kept_and_read_back_without_the_engine(tmp_path):
+    listed = load_voices(tmp_path)
+    assert listed == list_voices()
+    assert len(voice_files(tmp_path)) == 1
+    code = f"""
+        import sys
+        from pathlib import Path
+        from voice_coach.phrase_cache import load_voices
+        voices = load_voices(Path({str(tmp_path)!r}))
+        print(len(voices), voices[0].id, "pyttsx3" in sys.modules)
+        """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(len(listed)), listed[0].id, "False"]
+
+
+def test_a_damaged_or_stale_voice_list_is_listed_again(tmp_path):
+    load_voices(tmp_path)
+    (kept,) = voice_files(tmp_path)
+    kept.write_text('{"voices": [{"id": "gmw/en"}]}')
+    assert load_voices(tmp_path) == list_voices()
+    kept.write_text('{"voices": [{"id": "x", "name": "X", "languages": ["xx"], "gender": null}]}')
+    assert [voice.id for voice in load_voices(tmp_path)] == ["x"]
+    assert load_voices(tmp_path, refresh=True) == list_voices()
+    assert load_voices(tmp_path) == list_voices()
+
+
+def test_voice_list_without_a_writable_folder_still_lists(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert load_voices(blocker / "phrases") == list_voices()

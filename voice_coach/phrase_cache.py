@@ -1,5 +1,8 @@
 """Spoken phrases kept on disk, so a session with a warm cache starts without the engine.
 
+The list of installed voices is kept beside them for the same reason: choosing a voice
+for ``--voice`` or ``--lang`` would otherwise start the engine just to read its list.
+
 An entry is one file named by the sha256 of everything that shapes its sound (format
 version, engine and its version, voice, rate, volume, silence threshold, text). It holds
 a small header (sample rate, frame count, sha256 of the samples) and the raw float32
@@ -12,6 +15,8 @@ cut is caught by the checksum, and syncing would cost more than the synthesis.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,7 +30,14 @@ import numpy as np
 import platformdirs
 
 from voice_coach.clip import AUDIBLE_THRESHOLD, Clip
-from voice_coach.speech import SpeechEngine, SpeechSettings, check_text, engine_identity
+from voice_coach.speech import (
+    SpeechEngine,
+    SpeechSettings,
+    check_text,
+    engine_identity,
+    list_voices,
+)
+from voice_coach.voices import Voice
 
 CACHE_FORMAT_VERSION = 1
 CACHE_DIR_ENV = "VOICE_COACH_CACHE_DIR"
@@ -142,6 +154,39 @@ def load_clips(
     return PhraseClips(clips={text: clips[text] for text in distinct}, stats=stats, notes=notes)
 
 
+def load_voices(cache_dir: Path | None = None, refresh: bool = False) -> list[Voice]:
+    """The installed voices, as ``speech.list_voices`` gives them, from the cache if it can.
+
+    The entry is keyed by the engine and its version, so an upgrade lists afresh. A voice
+    installed since the list was kept is missing from it: when a user's choice matches
+    nothing, call again with ``refresh=True`` before calling it an error.
+    """
+    folder = cache_dir if cache_dir is not None else default_cache_dir()
+    engine = engine_identity()
+    name = hashlib.sha256(json.dumps([CACHE_FORMAT_VERSION, engine]).encode()).hexdigest()
+    path = folder / f"voices-{name[:32]}.json"
+    if not refresh:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return [
+                Voice(
+                    id=str(v["id"]),
+                    name=str(v["name"]),
+                    languages=tuple(str(language) for language in v["languages"]),
+                    gender=None if v["gender"] is None else str(v["gender"]),
+                )
+                for v in raw["voices"]
+            ]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    voices = list_voices()
+    listing = {"engine": engine, "voices": [dataclasses.asdict(voice) for voice in voices]}
+    if _make_folder(folder) is None:
+        with contextlib.suppress(OSError):
+            _write_atomic(path, json.dumps(listing).encode("utf-8"))
+    return voices
+
+
 def _make_folder(folder: Path) -> str | None:
     """``None`` when entries can be written into ``folder``, else why not."""
     try:
@@ -187,13 +232,17 @@ def _write_entry(path: Path, clip: Clip) -> None:
         len(clip.samples),
         hashlib.sha256(body).digest(),
     )
+    _write_atomic(path, header + body)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Readers see the old file or the whole new one, never a part (see the docstring)."""
     handle, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.stem[:16]}-", suffix=".tmp"
     )
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(header)
-            out.write(body)
+            out.write(data)
         Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
