@@ -255,6 +255,36 @@ def script(
     out(f"{format_time(total):>7}  (end; total {format_duration(total)})")
 
 
+@app.command()
+def voices(
+    lang: Annotated[
+        str | None, typer.Option(help="Only voices that speak this language (de, en-us...).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List the installed voices: id, name, languages, gender."""
+    from voice_coach.phrase_cache import load_voices
+    from voice_coach.voices import filter_by_language
+
+    found = load_voices()
+    if lang is not None:
+        found = filter_by_language(found, lang)
+        if not found:
+            raise UsageError(f"no installed voice speaks {lang!r}", "see: voice-coach voices")
+    if json_out:
+        rows = [
+            {"id": v.id, "name": v.name, "languages": list(v.languages), "gender": v.gender}
+            for v in found
+        ]
+        out(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    width = max(len(v.id) for v in found)
+    for v in found:
+        languages = ", ".join(v.languages)
+        out(f"{v.id:<{width}}  {v.name} ({languages}){f', {v.gender}' if v.gender else ''}")
+    out(f"{len(found)} voice{'s' if len(found) != 1 else ''}")
+
+
 def format_duration(seconds: float) -> str:
     """``m:ss`` for lengths shown in lists."""
     minutes, rest = divmod(round(seconds), 60)

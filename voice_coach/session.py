@@ -57,17 +57,17 @@ class PreparedSession:
 
 def prepare_session(source: str | None, options: SessionOptions) -> PreparedSession:
     """Load, pace, voice and time a session; raise before anything plays if it cannot work."""
-    from voice_coach.phrase_cache import load_clips
-    from voice_coach.speech import SpeechSettings, list_voices
+    from voice_coach.phrase_cache import load_clips, load_voices
+    from voice_coach.speech import SpeechSettings
     from voice_coach.tones import load_tones
     from voice_coach.voices import match_voice, voice_for_language
 
     protocol = apply_pace(in_language(load_protocol(source), options.language), options.pace)
     voice_id = None
     if options.voice:
-        voice_id = match_voice(options.voice, list_voices()).id
+        voice_id = match_voice(options.voice, load_voices()).id
     elif protocol.language != "en" or options.language:
-        voice_id = voice_for_language(protocol.language, list_voices()).id
+        voice_id = voice_for_language(protocol.language, load_voices()).id
     settings = SpeechSettings(
         voice_id=voice_id,
         rate_wpm=options.rate_wpm if options.rate_wpm is not None else SpeechSettings.rate_wpm,
