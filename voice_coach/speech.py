@@ -17,6 +17,7 @@ loads it. Three facts about pyttsx3 on espeak-ng shape this module:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import functools
@@ -268,7 +269,15 @@ def _open_driver() -> _Driver:
     except Exception as exc:
         raise SpeechError(f"The speech engine could not start: {exc}", hint=DOCTOR_HINT) from exc
     _driver = _Driver(engine=engine, default_voice=default_voice, errors=errors)
+    atexit.register(_release_driver)
     return _driver
+
+
+def _release_driver() -> None:
+    """Let pyttsx3 clean up while Python is still whole: left to interpreter shutdown,
+    its ``__del__`` finds its own modules gone and prints a traceback to stderr."""
+    global _driver
+    _driver = None
 
 
 def _settle() -> None:
