@@ -7,11 +7,11 @@ apart: they all hear the same session, sample for sample.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from voice_coach.clip import Clip
-from voice_coach.errors import TimingError
+from voice_coach.errors import TimingError, UsageError
 from voice_coach.loader import load_protocol
 from voice_coach.protocol import Pace, Protocol, apply_pace, in_language
 from voice_coach.render import RenderedSession, render
@@ -24,6 +24,7 @@ from voice_coach.timeline import (
     session_texts,
     session_tones,
 )
+from voice_coach.voices import Voice
 
 DEFAULT_SAMPLE_RATE = 22050
 
@@ -57,7 +58,7 @@ class PreparedSession:
 
 def prepare_session(source: str | None, options: SessionOptions) -> PreparedSession:
     """Load, pace, voice and time a session; raise before anything plays if it cannot work."""
-    from voice_coach.phrase_cache import load_clips, load_voices
+    from voice_coach.phrase_cache import load_clips
     from voice_coach.speech import SpeechSettings
     from voice_coach.tones import load_tones
     from voice_coach.voices import match_voice, voice_for_language
@@ -65,9 +66,9 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
     protocol = apply_pace(in_language(load_protocol(source), options.language), options.pace)
     voice_id = None
     if options.voice:
-        voice_id = match_voice(options.voice, load_voices()).id
+        voice_id = _pick_voice(lambda voices: match_voice(options.voice or "", voices))
     elif protocol.language != "en" or options.language:
-        voice_id = voice_for_language(protocol.language, load_voices()).id
+        voice_id = _pick_voice(lambda voices: voice_for_language(protocol.language, voices))
     settings = SpeechSettings(
         voice_id=voice_id,
         rate_wpm=options.rate_wpm if options.rate_wpm is not None else SpeechSettings.rate_wpm,
@@ -97,6 +98,17 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
         volume=options.volume,
         notes=tuple(loaded.notes),
     )
+
+
+def _pick_voice(choose: Callable[[list[Voice]], Voice]) -> str:
+    """A voice from the cached list, asking the engine afresh before giving up, so a
+    voice installed since the list was cached is still found."""
+    from voice_coach.phrase_cache import load_voices
+
+    try:
+        return choose(load_voices()).id
+    except UsageError:
+        return choose(load_voices(refresh=True)).id
 
 
 def overlap_error(overlap: Overlap, count: int) -> TimingError:
