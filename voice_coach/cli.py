@@ -28,7 +28,7 @@ from voice_coach.protocol import (
     parse_phase_option,
     planned_length_s,
 )
-from voice_coach.session import SessionOptions, format_time, prepare_session
+from voice_coach.session import PreparedSession, SessionOptions, format_time, prepare_session
 from voice_coach.timeline import CUE_STYLES, END_PAD_S, timeline_to_json
 
 SAFETY_NOTE = (
@@ -165,6 +165,14 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
+def prepare(protocol: str | None, session: SessionOptions) -> PreparedSession:
+    """``prepare_session`` with its notes (an unwritable cache...) shown once on stderr."""
+    prepared = prepare_session(protocol, session)
+    for note in prepared.notes:
+        typer.echo(f"voice-coach: note: {note}", err=True)
+    return prepared
+
+
 # --- commands --------------------------------------------------------------------------
 
 
@@ -244,7 +252,7 @@ def script(
     session: SessionOptions,
 ) -> None:
     """Print the session as it will be heard: one timed line per cue."""
-    prepared = prepare_session(protocol, session)
+    prepared = prepare(protocol, session)
     if json_out:
         out(json.dumps(timeline_to_json(prepared.timeline), ensure_ascii=False, indent=1))
         return
