@@ -84,7 +84,9 @@ def load_protocol(name_or_path: str | Path | None = None) -> Protocol:
             raise ProtocolError(
                 f"{text}: is {size:,} bytes; a protocol file is at most {MAX_FILE_BYTES:,}"
             )
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            # Bounded: /dev/zero or a growing file reports a small size but never ends.
+            data = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ProtocolError(f"{text}: cannot be read ({exc.strerror or exc})") from None
     return parse_protocol(data, text, str(path))
@@ -292,9 +294,12 @@ def _text(
             )
         return value
     try:
-        return check_text(f"{prefix}{key}", value)
+        checked = check_text(f"{prefix}{key}", value)
     except ProtocolError as exc:
         raise ProtocolError(f"{where}: {exc.message}") from None
+    if checked is None and required:
+        raise ProtocolError(f"{where}: {prefix}{key}: is empty; it is required")
+    return checked
 
 
 def _choice(
