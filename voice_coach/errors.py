@@ -23,7 +23,12 @@ class VoiceCoachError(Exception):
     def one_line(self) -> str:
         """The message and hint on one line, with no control characters from user text."""
         text = self.message if not self.hint else f"{self.message} ({self.hint})"
-        return " ".join(text.split())
+        # Whitespace folds to spaces; anything else unprintable (a bell, an escape that
+        # would recolour the terminal, a bidi override) is shown as its escape instead.
+        return "".join(
+            ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+            for ch in " ".join(text.split())
+        )
 
 
 class UsageError(VoiceCoachError):
