@@ -1,0 +1,398 @@
+"""The user's files and the phrase cache survive kill -9, company, no permission, no space.
+
+Every process here is real (``python -m voice_coach`` or a child calling the library),
+killed for real with SIGKILL at moments drawn from a seeded generator, so a failure can
+be replayed. What a SIGKILL can leave is a temporary file: nothing can clean up after
+it. What it must never leave is a short or broken file under a final name: a cache
+entry that does not load, or an export that is not a whole, readable session.
+
+Root ignores permissions, so "not writable" is made real with what root cannot write
+either: a path under a regular file, and read-only or full tmpfs mounts (skipped with
+the reason when this machine does not allow ``mount``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import typer
+
+from voice_coach.cli import app
+from voice_coach.phrase_cache import ENTRY_SUFFIX, _read_entry, load_clips
+from voice_coach.speech import SpeechSettings
+
+SEED = 20240607
+KILLS = 8
+
+
+def has_export() -> bool:
+    return importlib.util.find_spec("voice_coach.export") is not None and "export" in (
+        typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    )
+
+
+needs_session = pytest.mark.skipif(
+    importlib.util.find_spec("voice_coach.tones") is None,
+    reason="sessions need voice_coach.tones, not written yet",
+)
+needs_export = pytest.mark.skipif(
+    not has_export(), reason="needs voice_coach.export and the export command, not written yet"
+)
+
+
+def cli(args: list[str], cwd: Path, cache: Path, **kwargs: object) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "VOICE_COACH_CACHE_DIR": str(cache)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "voice_coach", *args],
+        cwd=cwd,
+        env=env,
+        stdout=kwargs.pop("stdout", subprocess.PIPE),  # type: ignore[arg-type]
+        stderr=subprocess.PIPE,
+    )
+
+
+def finish(process: subprocess.Popen[bytes], timeout: float = 180) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, (out or b"").decode("utf-8", "replace"), err.decode("utf-8")
+
+
+def kill_after(process: subprocess.Popen[bytes], delay_s: float) -> bool:
+    """SIGKILL ``process`` after ``delay_s``; true when it was still running then."""
+    try:
+        process.wait(timeout=delay_s)
+        return False
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+        return True
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, options: str) -> Iterator[Path]:
+    """A small tmpfs at ``folder`` (a full disk, or a read-only one), or a skip."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); run as root to test")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*" + ENTRY_SUFFIX))
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- the phrase cache -------------------------------------------------------------------
+
+FILLER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from voice_coach.phrase_cache import load_clips
+    from voice_coach.speech import SpeechSettings
+    texts = [f"Round {sys.argv[2]}, phrase {i}: squeeze gently, then relax and breathe."
+             " Hold it, and let go slowly." * 2 for i in range(40)]
+    load_clips(texts, SpeechSettings(), Path(sys.argv[1]))
+    """
+)
+
+
+class EntryWatcher:
+    """Reads every cache entry it can see, over and over, while writers run.
+
+    A writer that wrote in place would be caught here with a half file, at any moment,
+    not only at the moment of a kill.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.reads = 0
+        self.broken: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> EntryWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for path in entries(self.folder):
+                clip, damaged = _read_entry(path)
+                self.reads += 1
+                if damaged or (clip is None and path.exists()):
+                    self.broken.append(path.name)
+
+
+def test_cache_entries_are_whole_after_kill_9_at_random_moments(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    chance = random.Random(SEED)
+    killed = 0
+    with EntryWatcher(cache) as watcher:
+        for round_no in range(KILLS):
+            filler = subprocess.Popen(
+                [sys.executable, "-c", FILLER, str(cache), str(round_no)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            killed += kill_after(filler, chance.uniform(0.3, 1.2))
+    assert killed >= KILLS // 2, "the fillers finished before the kills: nothing was tested"
+    assert watcher.reads > 0 and watcher.broken == []
+
+    final = entries(cache)
+    assert final, "no entry was written before the kills"
+    for path in final:
+        clip, damaged = _read_entry(path)
+        assert clip is not None and not damaged, path.name
+    # Temporary files are what SIGKILL leaves; they must not look like entries.
+    leftovers = [p.name for p in cache.iterdir() if not p.name.endswith(ENTRY_SUFFIX)]
+    assert all(name.startswith(".") and name.endswith(".tmp") for name in leftovers), leftovers
+
+
+def test_two_processes_filling_one_cache_both_succeed_with_whole_entries(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with EntryWatcher(cache) as watcher:
+        fillers = [
+            subprocess.Popen(
+                [sys.executable, "-c", FILLER, str(cache), "same"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        results = [(f.wait(timeout=180), f.stderr.read()) for f in fillers]  # type: ignore[union-attr]
+    assert results == [(0, b""), (0, b"")]
+    assert watcher.broken == []
+    assert len(entries(cache)) == 40
+    assert [p.name for p in cache.iterdir() if not p.name.endswith(ENTRY_SUFFIX)] == []
+
+
+@needs_session
+def test_a_cache_folder_that_cannot_be_written_costs_speed_not_the_session(
+    tmp_path: Path,
+) -> None:
+    """Under a regular file nobody, root included, can create the folder."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go\n", encoding="utf-8")
+    process = cli(["script", "glute-squeeze-queue"], tmp_path, blocker / "cache")
+    status, out, err = finish(process)
+    assert status == 0, err
+    assert "Well done" in out or "0:" in out
+    notes = [line for line in err.splitlines() if "cache" in line.lower()]
+    assert len(notes) == 1 and len(err.splitlines()) == 1, err
+    assert "not writable" in notes[0] and "VOICE_COACH_CACHE_DIR" in notes[0]
+    assert blocker.read_text(encoding="utf-8").startswith("a file where")
+
+
+@needs_session
+def test_a_read_only_cache_folder_costs_speed_not_the_session(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "ro", "ro,size=64k") as folder:
+        status, _out, err = finish(cli(["script", "glute-squeeze-queue"], tmp_path, folder))
+    assert status == 0, err
+    assert len(err.splitlines()) == 1 and "not writable" in err, err
+
+
+@needs_session
+def test_a_full_cache_disk_leaves_no_broken_entry_and_the_session_still_runs(
+    tmp_path: Path,
+) -> None:
+    """A 200 kB disk holds a few short phrases, then fills up in the middle of an entry."""
+    with tmpfs(tmp_path / "small", "size=200k") as folder:
+        status, out, err = finish(cli(["script", "glute-squeeze"], tmp_path, folder))
+        assert status == 0, err
+        assert "Squeeze" in out
+        assert len(err.splitlines()) == 1 and "not writable" in err, err
+        assert "No space left on device" in err
+        for path in entries(folder / "phrases"):
+            clip, damaged = _read_entry(path)
+            assert clip is not None and not damaged, path.name
+        leftovers = [p.name for p in (folder / "phrases").iterdir() if p.suffix != ENTRY_SUFFIX]
+        assert leftovers == []
+
+
+def test_the_library_reports_an_unwritable_cache_once(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    loaded = load_clips(["Squeeze", "And relax"], SpeechSettings(), blocker / "cache")
+    assert set(loaded.clips) == {"Squeeze", "And relax"}
+    assert len(loaded.notes) == 1 and loaded.stats.written == 0
+
+
+# --- exports ---------------------------------------------------------------------------
+
+
+def session_length_s(protocol: str, cwd: Path, cache: Path) -> float:
+    status, out, err = finish(cli(["script", protocol, "--json"], cwd, cache))
+    assert status == 0, err
+    return float(json.loads(out)["duration_s"])
+
+
+def assert_whole_wav(path: Path, length_s: float) -> None:
+    info = sf.info(path)
+    assert abs(info.duration - length_s) < 0.05, (info.duration, length_s)
+    data, _rate = sf.read(path, dtype="float32")
+    assert len(data) == info.frames
+
+
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A phrase cache already holding the sets session, so exports start at once."""
+    cache = tmp_path_factory.mktemp("warm-cache")
+    status, _out, err = finish(cli(["script", "glute-squeeze-sets"], cache, cache))
+    assert status == 0, err
+    return cache
+
+
+@needs_export
+def test_an_export_killed_at_random_moments_never_leaves_a_part_file_as_the_target(
+    tmp_path: Path, warm_cache: Path
+) -> None:
+    length_s = session_length_s("glute-squeeze-sets", tmp_path, warm_cache)
+    chance = random.Random(SEED)
+    outcomes = {"killed": 0, "finished": 0}
+    for round_no in range(KILLS):
+        folder = tmp_path / f"round-{round_no}"
+        folder.mkdir()
+        target = folder / "session.wav"
+        export = cli(
+            ["export", "glute-squeeze-sets", "-o", str(target), "--quiet"], folder, warm_cache
+        )
+        was_killed = kill_after(export, chance.uniform(0.2, 1.5))
+        outcomes["killed" if was_killed else "finished"] += 1
+        if target.exists():
+            assert_whole_wav(target, length_s)
+        else:
+            assert was_killed, "an export that was not killed must leave its file"
+        others = [p.name for p in folder.iterdir() if p != target]
+        assert all(name != "session.wav" and "session" in name for name in others) or not others
+    assert outcomes["killed"] >= 2, outcomes
+
+
+@needs_export
+def test_a_later_export_succeeds_beside_what_a_killed_one_left(
+    tmp_path: Path, warm_cache: Path
+) -> None:
+    target = tmp_path / "session.wav"
+    export = cli(
+        ["export", "glute-squeeze-sets", "-o", str(target), "--quiet"], tmp_path, warm_cache
+    )
+    kill_after(export, 0.6)
+    status, _out, err = finish(
+        cli(
+            ["export", "glute-squeeze-sets", "-o", str(target), "--quiet", "--force"],
+            tmp_path,
+            warm_cache,
+        )
+    )
+    assert status == 0, err
+    assert_whole_wav(target, session_length_s("glute-squeeze-sets", tmp_path, warm_cache))
+
+
+@needs_export
+def test_two_exports_at_once_with_a_cold_cache_both_write_the_same_session(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "cold-cache"
+    exports = [
+        cli(["export", "glute-squeeze", "-o", f"out-{n}.wav", "--quiet"], tmp_path, cache)
+        for n in (1, 2)
+    ]
+    for export in exports:
+        status, _out, err = finish(export)
+        assert status == 0, err
+    first, _ = sf.read(tmp_path / "out-1.wav", dtype="float32")
+    second, _ = sf.read(tmp_path / "out-2.wav", dtype="float32")
+    assert first.shape == second.shape and (first == second).all()
+    for path in entries(cache / "phrases"):
+        clip, damaged = _read_entry(path)
+        assert clip is not None and not damaged
+
+
+@needs_export
+def test_two_exports_to_one_target_leave_one_whole_file(tmp_path: Path, warm_cache: Path) -> None:
+    target = tmp_path / "session.wav"
+    exports = [
+        cli(
+            ["export", "glute-squeeze-sets", "-o", str(target), "--quiet", "--force"],
+            tmp_path,
+            warm_cache,
+        )
+        for _ in range(2)
+    ]
+    statuses = [finish(export)[0] for export in exports]
+    assert statuses == [0, 0]
+    assert_whole_wav(target, session_length_s("glute-squeeze-sets", tmp_path, warm_cache))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["session.wav"]
+
+
+@needs_export
+def test_a_full_disk_is_a_clear_error_and_the_old_file_is_untouched(
+    tmp_path: Path, warm_cache: Path
+) -> None:
+    with tmpfs(tmp_path / "small", "size=300k") as folder:
+        target = folder / "session.wav"
+        target.write_bytes(b"the user's previous export" * 1000)
+        before = digest(target)
+        process = cli(
+            ["export", "glute-squeeze-sets", "-o", str(target), "--force", "--quiet"],
+            tmp_path,
+            warm_cache,
+        )
+        status, _out, err = finish(process)
+        assert status == 1, err
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert "space" in err.lower(), err
+        assert digest(target) == before
+        assert sorted(p.name for p in folder.iterdir()) == ["session.wav"]
+
+
+@needs_export
+def test_a_full_standard_output_is_a_clear_error(tmp_path: Path, warm_cache: Path) -> None:
+    with Path("/dev/full").open("wb") as full:
+        process = cli(["export", "glute-squeeze", "-o", "-"], tmp_path, warm_cache, stdout=full)
+        status, _out, err = finish(process)
+    assert status == 1, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "space" in err.lower(), err
+
+
+def test_kill_after_reports_whether_it_killed() -> None:
+    """The helper the kill tests rely on: it must tell a kill from a finished process."""
+    quick = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert kill_after(quick, 10) is False
+    slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    started = time.monotonic()
+    assert kill_after(slow, 0.2) is True
+    assert slow.returncode == -signal.SIGKILL and time.monotonic() - started < 10
