@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except usage_error as exc:
         message = exc.format_message()  # type: ignore[attr-defined]
-        typer.echo(f"voice-coach: error: {' '.join(message.split())}", err=True)
+        # The same one-line, escaped form as our own errors: the option may be user text.
+        typer.echo(f"voice-coach: error: {UsageError(message).one_line()}", err=True)
         return 2
     except typer.Exit as exc:
         return exc.exit_code
