@@ -1,0 +1,134 @@
+"""What the user sees while a session plays: where they are and how long is left.
+
+``status_of`` is pure (a timeline and a time in, a status out) so it is tested without
+a terminal; ``Display`` draws it with rich on a terminal, prints one plain line per cue
+elsewhere, and nothing when quiet.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from types import TracebackType
+from typing import IO, Any, Literal
+
+from voice_coach.timeline import Timeline, span_at
+
+DisplayMode = Literal["live", "plain", "quiet"]
+
+
+@dataclass(frozen=True)
+class Status:
+    protocol: str
+    phase: str
+    rep: int | None
+    reps: int
+    set: int | None
+    sets: int
+    at_s: float
+    left_s: float
+    fraction: float
+
+    def line(self) -> str:
+        parts = [self.protocol, self.phase]
+        if self.rep is not None:
+            parts.append(f"rep {self.rep} of {self.reps}")
+        if self.sets > 1 and self.set is not None:
+            parts.append(f"set {self.set} of {self.sets}")
+        parts.append(f"{clock(self.left_s)} left")
+        return " · ".join(parts)
+
+
+def clock(seconds: float) -> str:
+    minutes, rest = divmod(max(0, round(seconds)), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def status_of(timeline: Timeline, at_s: float) -> Status:
+    """Where the session is at ``at_s`` (clamped to the session)."""
+    at_s = min(max(at_s, 0.0), timeline.duration_s)
+    span = span_at(timeline, at_s)
+    return Status(
+        protocol=timeline.protocol,
+        phase=span.phase,
+        rep=span.rep,
+        reps=timeline.reps,
+        set=span.set,
+        sets=timeline.sets,
+        at_s=at_s,
+        left_s=timeline.duration_s - at_s,
+        fraction=at_s / timeline.duration_s if timeline.duration_s else 1.0,
+    )
+
+
+class Display:
+    """Shows the session's progress; a context manager because a live line must be
+    cleared and the cursor restored however the session ends."""
+
+    def __init__(
+        self, timeline: Timeline, mode: DisplayMode, stream: IO[str] | None = None
+    ) -> None:
+        self.timeline = timeline
+        self.mode = mode
+        self.stream = stream if stream is not None else sys.stdout
+        self._progress: Any = None
+        self._task: Any = None
+        self._next_cue = 0
+
+    def __enter__(self) -> Display:
+        if self.mode == "live":
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn
+
+            console = Console(file=self.stream)
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                console=console,
+                transient=True,
+                auto_refresh=False,
+            )
+            self._task = self._progress.add_task("", total=self.timeline.duration_s)
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def show(self, at_s: float, paused: bool = False) -> None:
+        """Bring the display up to ``at_s`` (what the user hears now)."""
+        if self.mode == "quiet":
+            return
+        status = status_of(self.timeline, at_s)
+        if self._progress is not None and self._task is not None:
+            text = status.line() + (" · paused (space resumes)" if paused else "")
+            self._progress.update(self._task, completed=status.at_s, description=text)
+            self._progress.refresh()
+            return
+        cues = self.timeline.cues
+        while self._next_cue < len(cues) and cues[self._next_cue].at_s <= at_s:
+            cue = cues[self._next_cue]
+            self._next_cue += 1
+            if cue.kind == "say":
+                print(f"{clock(cue.at_s)}  {cue.text}", file=self.stream, flush=True)
+
+    def message(self, text: str) -> None:
+        """A line that stays (paused, skipped, stopped...), above the live line."""
+        if self.mode == "quiet":
+            return
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def jumped(self, at_s: float) -> None:
+        """After a skip or resume, plain output continues from the new place."""
+        cues = self.timeline.cues
+        self._next_cue = next((i for i, c in enumerate(cues) if c.at_s >= at_s), len(cues))
