@@ -8,11 +8,13 @@ exit status in ``main`` (2: what you asked is wrong, 1: the machine could not do
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -28,7 +30,13 @@ from voice_coach.protocol import (
     parse_phase_option,
     planned_length_s,
 )
-from voice_coach.session import PreparedSession, SessionOptions, format_time, prepare_session
+from voice_coach.session import (
+    DEFAULT_SAMPLE_RATE,
+    PreparedSession,
+    SessionOptions,
+    format_time,
+    prepare_session,
+)
 from voice_coach.timeline import CUE_STYLES, END_PAD_S, timeline_to_json
 
 SAFETY_NOTE = (
@@ -261,6 +269,80 @@ def script(
         out(f"{format_time(cue.at_s):>7}  {what}")
     total = prepared.timeline.duration_s
     out(f"{format_time(total):>7}  (end; total {format_duration(total)})")
+
+
+@app.command()
+@with_session_options
+def export(
+    protocol: ProtocolArg = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", metavar="OUT", help="The audio file to write, or - for WAV on stdout."
+        ),
+    ] = "session.wav",
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="wav, flac, ogg or mp3 (default: from OUT's extension)."),
+    ] = None,
+    sample_rate: Annotated[
+        int, typer.Option(help="Samples per second of the file.", min=8000, max=192000)
+    ] = DEFAULT_SAMPLE_RATE,
+    subtitles: Annotated[
+        str | None, typer.Option(help="Also write the words as OUT.srt or OUT.vtt: srt or vtt.")
+    ] = None,
+    timeline: Annotated[
+        bool, typer.Option("--timeline", help="Also write the timeline as OUT.json.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite files that exist.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    *,
+    session: SessionOptions,
+) -> None:
+    """Write the session to an audio file (WAV, FLAC, OGG, MP3), with optional subtitles."""
+    from voice_coach.export import export_session
+
+    if subtitles is not None and subtitles not in ("srt", "vtt"):
+        raise UsageError(f"--subtitles {subtitles!r} must be srt or vtt")
+    prepared = prepare(protocol, session)
+    rendered = prepared.render(sample_rate)
+    target = None if output == "-" else Path(output)
+    with progress_bar(enabled=not quiet and target is not None) as progress:
+        result = export_session(
+            rendered,
+            target,
+            fmt=fmt,
+            force=force,
+            subtitles=subtitles,
+            timeline_json=json.dumps(timeline_to_json(prepared.timeline), indent=1)
+            if timeline
+            else None,
+            progress=progress,
+        )
+    if target is not None and not quiet:
+        written = ", ".join(str(path) for path in result.written)
+        typer.echo(f"Wrote {written} ({format_duration(prepared.timeline.duration_s)})", err=True)
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on a terminal for exports longer than a moment."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        "Exporting", BarColumn(), TimeRemainingColumn(), transient=True, console=console
+    ) as bar:
+        task = bar.add_task("export", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 @app.command()
