@@ -44,6 +44,7 @@ SAFETY_NOTE = (
     "See a clinician for back pain that persists, spreads down a leg, or comes with "
     "numbness or weakness."
 )
+PLAYBACK_SAMPLE_RATE = 44100
 PACE_HELP = ", ".join(f"{name} = x{factor:g}" for name, factor in PACE_PRESETS.items())
 
 app = typer.Typer(
@@ -269,6 +270,60 @@ def script(
         out(f"{format_time(cue.at_s):>7}  {what}")
     total = prepared.timeline.duration_s
     out(f"{format_time(total):>7}  (end; total {format_duration(total)})")
+
+
+@app.command()
+@with_session_options
+def run(
+    protocol: ProtocolArg = None,
+    backend: Annotated[
+        str, typer.Option(help="Audio back-end: sounddevice (default) or simpleaudio.")
+    ] = "sounddevice",
+    latency_ms: Annotated[
+        float,
+        typer.Option(
+            help="Delay the display by this much to match what you hear (Bluetooth).",
+            min=0,
+            max=2000,
+        ),
+    ] = 0.0,
+    pre_roll: Annotated[
+        float,
+        typer.Option(
+            metavar="S",
+            help="Seconds of near-silence first, for devices that wake slowly.",
+            min=0,
+            max=10,
+        ),
+    ] = 0.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Show nothing.")] = False,
+    *,
+    session: SessionOptions,
+) -> None:
+    """Play the session live on the speakers; space pauses, n skips, q ends."""
+    from voice_coach.keys import KeyReader
+    from voice_coach.live import play_live
+    from voice_coach.playback import BACKENDS
+
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend {backend!r} must be one of: {', '.join(BACKENDS)}")
+    prepared = prepare(protocol, session)
+    rendered = prepared.render(PLAYBACK_SAMPLE_RATE)
+    mode = "quiet" if quiet else ("live" if sys.stdout.isatty() else "plain")
+    with KeyReader() as keys:
+        result = play_live(
+            rendered,
+            backend=backend,
+            display_mode=mode,
+            pre_roll_s=pre_roll,
+            display_delay_s=latency_ms / 1000,
+            keys=keys,
+        )
+    if result.interrupted:
+        typer.echo(f"Stopped at {result.summary(rendered)}.", err=True)
+        raise typer.Exit(130)
+    if not quiet:
+        typer.echo("Session ended early." if result.quit else "Session complete.")
 
 
 @app.command()

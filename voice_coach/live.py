@@ -1,0 +1,104 @@
+"""A session played live: the player, the keys and the display, held together.
+
+The device's clock decides when every cue sounds (the player pulls samples as the
+device needs them); this loop only watches where playback is, draws it, and turns
+key presses into pause, resume, skip and quit. It never sleeps to time a cue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voice_coach.display import Display, DisplayMode, clock, status_of
+from voice_coach.keys import KeyReader
+from voice_coach.playback import Player
+from voice_coach.render import RenderedSession
+from voice_coach.timeline import end_start_s, skip_target_s, span_at
+
+POLL_S = 0.05
+STOP_FADE_MS = 30.0
+KEY_HELP = "space pauses, n skips to the next set or rest, q ends, Ctrl-C stops"
+
+
+@dataclass(frozen=True)
+class LiveResult:
+    """How a live session ended, and where: ``at_s`` is what the user had heard."""
+
+    at_s: float
+    finished: bool
+    quit: bool
+    interrupted: bool
+
+    def summary(self, session: RenderedSession) -> str:
+        timeline = session.timeline
+        status = status_of(timeline, self.at_s)
+        where = f"rep {status.rep} of {status.reps}" if status.rep else status.phase
+        if timeline.sets > 1 and status.set:
+            where += f", set {status.set} of {status.sets}"
+        return f"{clock(self.at_s)} of {clock(timeline.duration_s)} ({where})"
+
+
+def play_live(
+    session: RenderedSession,
+    *,
+    backend: str,
+    display_mode: DisplayMode,
+    pre_roll_s: float = 0.0,
+    display_delay_s: float = 0.0,
+    keys: KeyReader | None = None,
+) -> LiveResult:
+    """Play ``session`` to its end, a quit or Ctrl-C (which fades out and returns)."""
+    timeline = session.timeline
+    keys = keys or KeyReader()
+    rate = session.sample_rate
+    with (
+        Player(session, backend, pre_roll_s=pre_roll_s) as player,
+        Display(timeline, display_mode) as display,
+    ):
+
+        def heard_s() -> float:
+            """What the user hears now: what the device was given, less its latency
+            and the extra delay of, say, Bluetooth headphones."""
+            at = player.position_frames / rate - player.output_latency_s - display_delay_s
+            return max(0.0, at)
+
+        if keys.active:
+            display.message(KEY_HELP)
+        player.start()
+        resume_at: float | None = None
+        quitting = False
+        try:
+            while not player.wait(timeout=0 if keys.active else POLL_S):
+                key = keys.read(POLL_S) if keys.active else None
+                now = heard_s()
+                if key == " " and resume_at is None:
+                    resume_at = span_at(timeline, now).start_s
+                    player.pause()
+                    display.message(f"Paused at {clock(now)}; space resumes")
+                elif key == " " or (key in ("n", "q") and resume_at is not None):
+                    target = resume_at if key == " " else None
+                    resume_at = None
+                    if key == "n":
+                        target = skip_target_s(timeline, now)
+                    elif key == "q":
+                        target, quitting = end_start_s(timeline), True
+                    player.resume(session.at_sample(target or 0.0))
+                    display.jumped(target or 0.0)
+                elif key == "n":
+                    target = skip_target_s(timeline, now)
+                    player.seek(session.at_sample(target))
+                    display.jumped(target)
+                elif key == "q" and not quitting:
+                    quitting = True
+                    target = end_start_s(timeline)
+                    player.seek(session.at_sample(target))
+                    display.jumped(target)
+                display.show(heard_s(), paused=resume_at is not None)
+        except KeyboardInterrupt:
+            at = heard_s()
+            player.stop(STOP_FADE_MS)
+            return LiveResult(at, finished=False, quit=False, interrupted=True)
+        display.show(timeline.duration_s)
+        return LiveResult(
+            timeline.duration_s, finished=not quitting, quit=quitting, interrupted=False
+        )
