@@ -430,6 +430,33 @@ def voices(
     out(f"{len(found)} voice{'s' if len(found) != 1 else ''}")
 
 
+@app.command()
+def doctor(
+    backend: Annotated[
+        str, typer.Option(help="The audio back-end to check: sounddevice or simpleaudio.")
+    ] = "sounddevice",
+    silent: Annotated[
+        bool, typer.Option(help="Render the test tone instead of playing it.")
+    ] = False,
+) -> None:
+    """Check speech, voices, the cache, audio back-ends and the output device."""
+    from voice_coach.doctor import can_play, run_checks
+    from voice_coach.playback import BACKENDS
+
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend {backend!r} must be one of: {', '.join(BACKENDS)}")
+    checks = run_checks(backend, silent)
+    width = max(len(check.name) for check in checks)
+    for check in checks:
+        mark = "ok  " if check.ok else ("FAIL" if check.needed_to_play else "--  ")
+        out(f"{mark}  {check.name:<{width}}  {check.detail}")
+    if can_play(checks):
+        out("A session can play here: voice-coach run")
+        return
+    out("A session cannot play here; voice-coach export -o session.wav still works.")
+    raise typer.Exit(1)
+
+
 def format_duration(seconds: float) -> str:
     """``m:ss`` for lengths shown in lists."""
     minutes, rest = divmod(round(seconds), 60)

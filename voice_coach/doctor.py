@@ -1,0 +1,120 @@
+"""``voice-coach doctor``: can a session be spoken and played here, and if not, why.
+
+Each check passes or says how to fix it. The checks run the real parts (the engine
+speaks a word, the device plays a tone) because a check that only looks for files would
+pass on a machine where nothing works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voice_coach.errors import VoiceCoachError
+
+FIX_SPEECH = "install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng) and pyttsx3"
+FIX_AUDIO = (
+    "install PortAudio (Debian/Ubuntu: sudo apt-get install libportaudio2), check a sound "
+    "device is connected, or export instead: voice-coach export -o session.wav"
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    needed_to_play: bool = True
+
+
+def run_checks(backend: str, silent: bool) -> list[Check]:
+    """Every check, in the order a user would fix them."""
+    checks = [_speech(), _voices(), _cache()]
+    checks += _backends()
+    checks.append(_device(backend))
+    checks.append(_tone(backend, silent))
+    return checks
+
+
+def _guard(name: str, fix: str, body: Callable[[], str]) -> Check:
+    try:
+        return Check(name, True, body())
+    except VoiceCoachError as exc:
+        return Check(name, False, f"{exc.one_line()}; fix: {fix}")
+    except Exception as exc:  # a doctor reports every failure, whatever it is
+        return Check(name, False, f"{type(exc).__name__}: {exc}; fix: {fix}")
+
+
+def _speech() -> Check:
+    def body() -> str:
+        from voice_coach.speech import SpeechEngine, SpeechSettings, engine_identity
+
+        with SpeechEngine(SpeechSettings()) as engine:
+            clip = engine.synthesize("Squeeze")
+        return f"{engine_identity()}; a test word took {clip.duration_s:.2f} s"
+
+    return _guard("speech engine", FIX_SPEECH, body)
+
+
+def _voices() -> Check:
+    def body() -> str:
+        from voice_coach.phrase_cache import load_voices
+
+        voices = load_voices(refresh=True)
+        languages = {lang.split("-")[0] for voice in voices for lang in voice.languages}
+        return f"{len(voices)} voices in {len(languages)} languages"
+
+    return _guard("voices", FIX_SPEECH, body)
+
+
+def _cache() -> Check:
+    from voice_coach.phrase_cache import default_cache_dir
+
+    folder = default_cache_dir()
+    files = [path for path in folder.glob("*") if path.is_file()] if folder.is_dir() else []
+    size = sum(path.stat().st_size for path in files)
+    detail = f"{folder} ({len(files)} files, {size / 1024:.0f} KiB)"
+    return Check("phrase cache", True, detail, needed_to_play=False)
+
+
+def _backends() -> list[Check]:
+    from voice_coach.playback import available_backends
+
+    checks = []
+    for name, problem in available_backends().items():
+        if problem is None:
+            checks.append(Check(f"back-end {name}", True, "loads", needed_to_play=False))
+        else:
+            checks.append(Check(f"back-end {name}", False, problem, needed_to_play=False))
+    return checks
+
+
+def _device(backend: str) -> Check:
+    def body() -> str:
+        from voice_coach.errors import AudioDeviceError
+        from voice_coach.playback import default_output_device
+
+        device = default_output_device(backend)
+        if device is None:
+            raise AudioDeviceError(f"no output device for {backend}")
+        return device
+
+    return _guard("output device", FIX_AUDIO, body)
+
+
+def _tone(backend: str, silent: bool) -> Check:
+    def body() -> str:
+        from voice_coach.playback import play_test_tone, test_tone
+
+        if silent:
+            tone = test_tone(44_100, 1.0)
+            samples = tone.read(0, tone.total_frames)
+            return f"rendered a 1 s tone ({len(samples)} samples), not played (--silent)"
+        play_test_tone(backend, 1.0)
+        return f"played a 1 s tone through {backend}"
+
+    return _guard("test tone", FIX_AUDIO, body)
+
+
+def can_play(checks: list[Check]) -> bool:
+    return all(check.ok for check in checks if check.needed_to_play)
