@@ -10,6 +10,7 @@ a longer hunt by hand.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import importlib.util
@@ -17,6 +18,7 @@ import io
 import math
 import os
 import re
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -372,9 +374,13 @@ def _commands() -> list[tuple[tuple[str, ...], Any]]:
 
 
 COMMANDS = _commands()
-# Commands that open the audio device when their options are all valid. They get a
-# tiny protocol and few examples so a valid draw plays a second or two at most.
+# Commands that open the audio device when their options are all valid. They run as
+# real processes with a time limit, get a tiny protocol and few examples, so a valid
+# draw plays a few seconds at most (or fails at once where there is no device).
 PLAYING = {("run",), ("doctor",)}
+PLAY_TIMEOUT_S = 90
+# Exit statuses seen per command, for docs/RELIABILITY.md (printed with -s).
+OUTCOMES: dict[str, collections.Counter[int]] = {}
 # Values an option's own validation must handle: numbers at and past the edges,
 # not-numbers, markup, shell, paths, and the names of real things.
 EDGE_VALUES = [
@@ -478,7 +484,7 @@ def scratch() -> Iterator[Path]:
         (root / "work").mkdir()
         (root / "tiny.toml").write_text(
             'name = "tiny"\ndescription = "one short rep"\n[session]\nreps = 1\n'
-            'lead_in_s = 0\n[[phases]]\nname = "a"\nseconds = 0.5\n',
+            'lead_in_s = 0\nrest_s = 0\n[[phases]]\nname = "a"\nseconds = 0.5\n',
             encoding="utf-8",
         )
         os.environ["VOICE_COACH_CACHE_DIR"] = str(root / "cache")
@@ -493,7 +499,7 @@ def scratch() -> Iterator[Path]:
                 os.environ["VOICE_COACH_CACHE_DIR"] = saved_env
 
 
-def run_cli(argv: list[str]) -> tuple[int, bytes, bytes]:
+def run_in_process(argv: list[str]) -> tuple[int, bytes, bytes]:
     """``main`` in this process; any exception escaping it fails the test with its traceback."""
     with captured() as (out, err):
         status = main(argv)
@@ -519,8 +525,6 @@ def fuzz_arguments(path: tuple[str, ...], command: Any) -> st.SearchStrategy[lis
     @st.composite
     def build(draw: st.DrawFn) -> list[str]:
         argv = list(path)
-        if path in PLAYING:
-            argv += ["--reps", "1"]  # kept short however the rest comes out
         chosen = draw(st.lists(st.sampled_from(options), max_size=3)) if options else []
         for option in chosen:
             flag = draw(st.sampled_from(option.opts + option.secondary_opts))
@@ -530,7 +534,9 @@ def fuzz_arguments(path: tuple[str, ...], command: Any) -> st.SearchStrategy[lis
                 value = draw(path_value if _is_path_option(option) else option_value)
                 argv += [flag, value]
         for _argument in arguments:
-            if draw(st.booleans()):
+            if path in PLAYING:
+                argv.append("../tiny.toml")  # short, whatever the options say
+            elif draw(st.booleans()):
                 choices = ["glute-squeeze", "../tiny.toml", "missing.toml", "."]
                 argv.append(draw(st.sampled_from(choices) | option_value))
         return argv
@@ -563,19 +569,36 @@ def test_every_command_ends_in_0_1_or_2_with_no_traceback(
     if missing:
         pytest.skip(f"{' '.join(path)} needs {', '.join(missing)}, not written yet")
     examples = 8 if path in PLAYING else 25
+    statuses: list[int] = []
 
     @bounded(examples)
     @given(fuzz_arguments(path, command))
     def one(argv: list[str]) -> None:
-        if path in PLAYING:
-            argv = _playing_safely(argv)
-        status, _out, err = run_cli(argv)
+        status, _out, err = run_in_process(argv) if path not in PLAYING else run_process(argv)
         assert_clean_exit(argv, status, err)
+        event(f"exit {status}")
+        statuses.append(status)
         assert not (scratch / "work" / "pwned").exists(), argv
 
     one()
+    OUTCOMES[" ".join(path) or "(root)"] = collections.Counter(statuses)
 
 
-def _playing_safely(argv: list[str]) -> list[str]:
-    """A command that would play is pointed at the tiny protocol, so a valid draw is short."""
-    return [*argv, "../tiny.toml"] if argv[0] == "run" and "../tiny.toml" not in argv else argv
+def run_process(argv: list[str]) -> tuple[int, bytes, bytes]:
+    """The real command in its own process, no keyboard, killed if it outlives its limit."""
+    done = subprocess.run(
+        [sys.executable, "-m", "voice_coach", *argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=PLAY_TIMEOUT_S,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def teardown_module() -> None:
+    if OUTCOMES and os.environ.get("VOICE_COACH_FUZZ_REPORT"):
+        for command, counts in sorted(OUTCOMES.items()):
+            print(
+                f"fuzz {command}: " + ", ".join(f"exit {k}: {v}" for k, v in sorted(counts.items()))
+            )
