@@ -115,7 +115,9 @@ def overlap_error(overlap: Overlap, count: int) -> TimingError:
     """Which cue, how long it needs, how long it has, and the option that fixes it."""
     cue = overlap.cue
     short_by = overlap.needs_s - overlap.has_s
-    if cue.phase == "lead-in" or cue.role == "start":
+    if overlap.next_cue.role == "count":
+        fix = "a faster --rate (counts come one second apart)"
+    elif cue.phase == "lead-in" or cue.role == "start":
         fix = "a longer --lead-in"
     elif cue.phase == "rest":
         fix = "a longer --rest"
