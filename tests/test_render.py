@@ -1,0 +1,95 @@
+"""The renderer: each cue's first audible sample at round(at_s * rate), streamed or read."""
+
+import numpy as np
+import pytest
+from onsets import find_onsets
+
+from voice_coach.clip import Clip
+from voice_coach.render import render, resample
+from voice_coach.timeline import Cue, Span, Timeline
+from voice_coach.tones import load_tones, make_tone
+
+
+def tone_timeline(times: list[float], duration_s: float) -> Timeline:
+    cues = tuple(Cue(t, "tone", None, "squeeze", "p", None, None, "phase", 0.22) for t in times)
+    span = Span(0.0, duration_s, "phase", "p", None, None)
+    return Timeline("t", cues, (span,), duration_s, 1, 1)
+
+
+TONES = load_tones(22050, ["squeeze"])  # trimmed: audible from the first sample
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
+def test_every_cue_starts_at_its_exact_sample(rate):
+    times = [0.0, 0.5004, 1.2345678, 2.0, 3.333333]
+    session = render(tone_timeline(times, 4.0), {}, TONES, rate)
+    samples = session.read(0, session.total_frames)
+    assert find_onsets(samples, rate, floor=1e-4) == [round(t * rate) for t in times]
+
+
+def test_blocks_stream_the_same_samples_as_one_read():
+    session = render(tone_timeline([0.1, 0.9, 1.7], 2.5), {}, TONES, 22050)
+    whole = session.read(0, session.total_frames)
+    for block in (1, 97, 4096, 10**6):
+        streamed = np.concatenate(list(session.blocks(block)))
+        np.testing.assert_array_equal(streamed, whole)
+
+
+def test_random_access_read_matches_the_whole():
+    session = render(tone_timeline([0.1, 0.15, 0.9], 1.5), {}, TONES, 22050)
+    whole = session.read(0, session.total_frames)
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        start = int(rng.integers(0, session.total_frames))
+        frames = int(rng.integers(1, 5000))
+        part = session.read(start, frames)
+        expected = np.zeros(frames, np.float32)
+        available = whole[start : start + frames]
+        expected[: len(available)] = available
+        np.testing.assert_array_equal(part, expected)
+
+
+def test_overlapping_clips_mix_and_stay_within_full_scale():
+    loud = Clip(np.full(1000, 0.8, np.float32), 22050)
+    timeline = tone_timeline([0.0, 0.01], 0.2)
+    session = render(timeline, {}, {"squeeze": loud}, 22050)
+    samples = session.read(0, session.total_frames)
+    assert samples.max() == pytest.approx(1.0)
+    assert samples[300] == pytest.approx(1.0) and samples[100] == pytest.approx(0.8)
+
+
+def test_sounding_until_is_the_end_of_the_clip_that_sounds():
+    session = render(tone_timeline([1.0], 2.0), {}, TONES, 22050)
+    start, length = 22050, len(session.placements[0].samples)
+    assert session.sounding_until(start + 10) == start + length
+    assert session.sounding_until(start - 10) == start - 10
+    assert session.sounding_until(start + length + 5) == start + length + 5
+
+
+def test_speech_volume_scales_only_speech():
+    timeline = Timeline(
+        "t",
+        (
+            Cue(0.0, "say", "hi", None, "p", None, None, "phase", 0.1),
+            Cue(0.5, "tone", None, "squeeze", "p", None, None, "phase", 0.22),
+        ),
+        (Span(0.0, 1.0, "phase", "p", None, None),),
+        1.0,
+        1,
+        1,
+    )
+    word = Clip(np.full(2205, 0.4, np.float32), 22050)
+    full = render(timeline, {"hi": word}, TONES, 22050, 1.0).read(0, 22050)
+    half = render(timeline, {"hi": word}, TONES, 22050, 0.5).read(0, 22050)
+    np.testing.assert_allclose(half[:2205], full[:2205] * 0.5)
+    np.testing.assert_array_equal(half[11025:], full[11025:])
+
+
+def test_resample_keeps_the_onset_in_time():
+    clip = make_tone("relax", 22050)
+    padded = Clip(np.concatenate([np.zeros(2205, np.float32), clip.samples]), 22050)
+    before_s = find_onsets(padded.samples, 22050)[0] / 22050
+    up = resample(padded, 48000)
+    assert up.sample_rate == 48000
+    after_s = find_onsets(up.samples, 48000)[0] / 48000
+    assert abs(after_s - before_s) < 0.0002
