@@ -174,7 +174,8 @@ class _Builder:
         t = 0.0
         if p.lead_in_s > 0 or p.cues.start:
             lead_in = max(
-                p.lead_in_s, self._beat(0.0, "start", p.cues.start, "start", role="start")
+                p.lead_in_s,
+                self._beat(0.0, "start", self._fill(p.cues.start), "start", role="start"),
             )
             self.spans.append(Span(0.0, lead_in, "lead-in", "lead-in", None, None))
             t = lead_in
@@ -188,7 +189,7 @@ class _Builder:
                 t = self._rep(t, rep, set_no)
             if set_no < p.sets and p.rest_s > 0:
                 t = self._rest(t, set_no)
-        end_len = self._beat(t, "end", p.cues.end, "end", role="end")
+        end_len = self._beat(t, "end", self._fill(p.cues.end), "end", role="end")
         end = t + end_len + END_PAD_S
         self.spans.append(Span(t, end, "end", "end", None, None))
         self.cues.sort(key=lambda cue: cue.at_s)
