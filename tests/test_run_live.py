@@ -1,0 +1,85 @@
+"""`voice-coach run`, the real command, played through a real PulseAudio null sink.
+
+The default session (over a minute) is played end to end with each back-end that loads,
+the sink's monitor is recorded, and every cue's onset found in the recording is checked
+against `voice-coach script --json`: the gaps between onsets must match to within 10 ms,
+the last cue included. This is the product's promise that nothing drifts.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from onsets import cue_onsets, expected_onsets, find_onsets
+from pulse import PulseServer, record_while, skip_or_fail
+
+from voice_coach.playback import BACKENDS, available_backends
+
+TOLERANCE_MS = 10.0
+
+
+def voice_coach(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "voice_coach", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory, pulse_server: PulseServer) -> dict[str, str]:
+    cache = tmp_path_factory.mktemp("cache")
+    return {**os.environ, "VOICE_COACH_CACHE_DIR": str(cache), "PULSE_SERVER": pulse_server.server}
+
+
+@pytest.mark.pulse
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_real_session_lands_every_cue_on_time(backend, pulse_server, cache_env):
+    problem = available_backends()[backend]
+    if problem is not None:
+        if backend == "simpleaudio" and sys.version_info >= (3, 12):
+            pytest.skip(f"simpleaudio cannot work on this Python: {problem}")
+        skip_or_fail(f"{backend} does not load: {problem}")
+    script = voice_coach("script", "--json", env=cache_env, timeout=60)
+    assert script.returncode == 0, script.stderr
+    timeline = json.loads(script.stdout)
+    assert timeline["duration_s"] >= 60, "the test must cover at least a minute"
+    cues = timeline["cues"]
+
+    result: dict[str, subprocess.CompletedProcess] = {}
+
+    def play() -> None:
+        result["run"] = voice_coach(
+            "run",
+            "--backend",
+            backend,
+            "--quiet",
+            env=cache_env,
+            timeout=timeline["duration_s"] + 60,
+        )
+
+    samples, rate = record_while(play, pulse_server)
+    run = result["run"]
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+
+    expected = np.array(expected_onsets(cues, rate))
+    found_all = find_onsets(samples, rate)
+    assert found_all, "nothing was heard"
+    offset = found_all[0] - expected[0]
+    found = np.array(cue_onsets(found_all, cues, rate, offset=offset))
+    assert len(found) == len(expected), f"heard {len(found)} cues, expected {len(expected)}"
+    errors_ms = ((found - found[0]) - (expected - expected[0])) * 1000.0 / rate
+    worst = float(np.max(np.abs(errors_ms)))
+    assert worst <= TOLERANCE_MS, (
+        f"worst gap error {worst:.2f} ms; errors: {np.round(errors_ms, 2)}"
+    )
+    assert abs(errors_ms[-1]) <= TOLERANCE_MS, "the last cue is on time too"
