@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from pulse import PulseServer, start_test_audio
+from pulse import PulseServer, start_test_audio, stop_test_audio
 
 
 @pytest.fixture(scope="session")
-def pulse_server() -> PulseServer:
-    """The test PulseAudio server with its null sink (skips, or fails under CI=true, where
-    PulseAudio is missing)."""
-    return start_test_audio()
+def pulse_server() -> Iterator[PulseServer]:
+    """The test PulseAudio server and a null sink of this run's own (skips, or fails under
+    CI=true, where PulseAudio is missing)."""
+    yield start_test_audio()
+    stop_test_audio()

@@ -7,6 +7,7 @@ where each sound landed, in samples, in what actually came out.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -22,7 +23,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 START_SCRIPT = ROOT / "scripts" / "start-test-audio"
-SINK = "voice_coach_null"
 RECORD_RATE = 48_000
 
 
@@ -30,6 +30,7 @@ RECORD_RATE = 48_000
 class PulseServer:
     server: str
     sink: str
+    module: str = ""
 
     @property
     def monitor(self) -> str:
@@ -48,9 +49,18 @@ def missing_tools() -> list[str]:
     return [tool for tool in ("pulseaudio", "pactl", "parecord") if shutil.which(tool) is None]
 
 
+_started: list[PulseServer] = []
+
+
 def start_test_audio() -> PulseServer:
-    """The test server (started if need be), with ``PULSE_SERVER`` set for this process and
-    every child, so PortAudio and simpleaudio (through ALSA's pulse plugin) play into it."""
+    """The test server (started if need be) and a null sink of this process's own.
+
+    ``PULSE_SERVER`` and ``PULSE_SINK`` are set for this process and every child, so
+    PortAudio and simpleaudio (through ALSA's pulse plugin) play into that sink and
+    nothing else does: test runs on one machine cannot hear each other.
+    """
+    if _started:
+        return _started[0]
     missing = missing_tools()
     if missing:
         skip_or_fail(f"PulseAudio is not installed (missing {', '.join(missing)})")
@@ -61,9 +71,33 @@ def start_test_audio() -> PulseServer:
     if result.returncode != 0 or not found:
         skip_or_fail(f"the test PulseAudio server did not start: {result.stderr.strip()}")
     assert found is not None
-    os.environ["PULSE_SERVER"] = found.group(1)
+    server = found.group(1)
+    sink = f"voice_coach_test_{os.getpid()}"
+    loaded = subprocess.run(
+        ["pactl", "load-module", "module-null-sink", f"sink_name={sink}",
+         f"rate={RECORD_RATE}", "channels=2"],
+        env={**os.environ, "PULSE_SERVER": server},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    if loaded.returncode != 0:
+        skip_or_fail(f"could not add a null sink to the test server: {loaded.stderr.strip()}")
+    os.environ["PULSE_SERVER"] = server
+    os.environ["PULSE_SINK"] = sink
     _reload_portaudio()
-    return PulseServer(found.group(1), SINK)
+    _started.append(PulseServer(server, sink, loaded.stdout.strip()))
+    atexit.register(stop_test_audio)
+    return _started[0]
+
+
+def stop_test_audio() -> None:
+    """Remove this process's sink (the server stays for the next run)."""
+    while _started:
+        pulse = _started.pop()
+        subprocess.run(
+            ["pactl", "unload-module", pulse.module],
+            env={**os.environ, "PULSE_SERVER": pulse.server},
+            capture_output=True, timeout=30, check=False,
+        )  # fmt: skip
 
 
 def _reload_portaudio() -> None:
@@ -99,7 +133,7 @@ def record_while(
             "--latency-msec=20",
             str(path),
         ],
-        env={**os.environ, "PULSE_SERVER": server.server},
+        env={**os.environ, "PULSE_SERVER": server.server, "PULSE_SINK": server.sink},
         stderr=subprocess.PIPE,
     )
     try:
@@ -143,13 +177,6 @@ def loud_runs(
     firsts = np.concatenate([[loud[0]], loud[breaks + 1]])
     lasts = np.concatenate([loud[breaks], [loud[-1]]])
     return [(int(a), int(b)) for a, b in zip(firsts, lasts, strict=True)]
-
-
-def find_onsets(
-    samples: np.ndarray, rate: int, min_gap_s: float = 0.05, threshold: float = 0.05
-) -> list[int]:
-    """The sample where each sound starts, after at least ``min_gap_s`` of quiet."""
-    return [first for first, _ in loud_runs(samples, rate, threshold, min_gap_s)]
 
 
 def max_step(samples: np.ndarray) -> float:
