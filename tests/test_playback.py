@@ -389,9 +389,9 @@ def test_default_output_device_is_named(backend):
 NO_DEVICE = """
 import sys
 from voice_coach.errors import AudioDeviceError
-from voice_coach.playback import Player, tone_source
+from voice_coach.playback import Player, test_tone
 try:
-    with Player(tone_source(22050, 0.2), sys.argv[1]) as player:
+    with Player(test_tone(22050, 0.2), sys.argv[1]) as player:
         player.start()
         player.wait(5)
 except AudioDeviceError as error:

@@ -73,8 +73,9 @@ class ArraySource:
         return out
 
 
-def tone_source(sample_rate: int = 44_100, seconds: float = 1.0, hz: float = 440.0) -> ArraySource:
-    """A soft sine with 20 ms ramps at both ends, so the check itself does not click."""
+def test_tone(sample_rate: int = 44_100, seconds: float = 1.0, hz: float = 440.0) -> ArraySource:
+    """The doctor's tone: a soft sine with 20 ms ramps at both ends, so the check itself
+    does not click."""
     frames = round(seconds * sample_rate)
     t = np.arange(frames) / sample_rate
     tone = 0.25 * np.sin(2 * np.pi * hz * t)
@@ -84,6 +85,9 @@ def tone_source(sample_rate: int = 44_100, seconds: float = 1.0, hz: float = 440
         tone[:ramp] *= edge
         tone[frames - ramp :] *= edge[::-1]
     return ArraySource(tone.astype(np.float32), sample_rate)
+
+
+test_tone.__test__ = False  # type: ignore[attr-defined]  # pytest: a helper, not a test
 
 
 def available_backends() -> dict[str, str | None]:
@@ -114,7 +118,7 @@ def default_output_device(backend: str = DEFAULT_BACKEND) -> str | None:
 
 def play_test_tone(backend: str = DEFAULT_BACKEND, seconds: float = 1.0) -> None:
     """A one-second tone on the default device, for ``voice-coach doctor``."""
-    with Player(tone_source(44_100, seconds), backend) as player:
+    with Player(test_tone(44_100, seconds), backend) as player:
         player.start()
         player.wait(timeout=seconds + 10)
 
