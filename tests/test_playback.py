@@ -348,7 +348,7 @@ CLICK_STEP = 0.1
 
 
 @pytest.mark.pulse
-def test_stop_fades_out_without_a_click(backend, pulse_server):
+def test_stop_fades_out_without_a_click(backend, pulse_server, capfd):
     session = tone_session([(0.2, "long")], {"long": tone_clip(3.0)}, 3.5)
 
     def play() -> None:
@@ -362,6 +362,7 @@ def test_stop_fades_out_without_a_click(backend, pulse_server):
     runs = loud_runs(samples, rate)
     assert len(runs) == 1 and seconds(runs[0][1] - runs[0][0], rate) < 2.0, "it stopped"
     assert max_step(samples) < CLICK_STEP
+    assert "ALSA lib" not in capfd.readouterr().err, "ALSA's chatter stays off the terminal"
 
 
 @pytest.mark.pulse

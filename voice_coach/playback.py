@@ -417,6 +417,7 @@ class _StreamOutput:
         self, source: Source, pre_roll_frames: int, device: int | str | None, latency: float | str
     ) -> None:
         self.sd = _import_sounddevice()
+        _quiet_alsa()
         self.feed = Feed(source, pre_roll_frames)
         self.lock = threading.Lock()
         self.done = threading.Event()
@@ -709,8 +710,8 @@ _ALSA_SILENCER: Any = None
 
 def _quiet_alsa() -> None:
     """Keep ALSA's own diagnostics ("ALSA lib pcm.c: Unknown PCM default", "underrun
-    occurred") off the user's terminal: the errors that matter reach us as exceptions
-    and become one line. PortAudio does the same for itself; simpleaudio does not."""
+    occurred" as PortAudio aborts a stream) off the user's terminal: the errors that
+    matter reach us as exceptions and become one line."""
     global _ALSA_SILENCER
     if _ALSA_SILENCER is not None or not sys.platform.startswith("linux"):
         return
