@@ -1,0 +1,259 @@
+"""Sessions written to audio files, safely: nothing the user had is ever lost.
+
+The audio streams from the renderer block by block into libsndfile (through soundfile),
+so a 60-minute export costs no more memory than a 1-minute one. Every file, the audio
+and its sidecars, is written to a temporary file beside its target and moved into place
+only when all of them are complete: an interrupted or failed export leaves no half file
+under any target name, and nothing is overwritten without ``force``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import sys
+import tempfile
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import soundfile
+
+from voice_coach.errors import ExportError, UsageError
+from voice_coach.render import RenderedSession
+from voice_coach.subtitles import subtitles as subtitle_text
+
+# extension -> (libsndfile format, subtype)
+FORMATS: dict[str, tuple[str, str]] = {
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
+    "ogg": ("OGG", "VORBIS"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+}
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+BLOCK_FRAMES = 16384
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    written: tuple[Path, ...]
+    frames: int
+    sample_rate: int
+    format: str
+    complete: bool = True
+
+
+def resolve_format(target: Path | None, fmt: str | None) -> str:
+    """The format asked for, or the one the extension names."""
+    if fmt is not None:
+        name = fmt.lower().lstrip(".")
+        if name not in FORMATS:
+            raise UsageError(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
+        return name
+    if target is None:
+        return "wav"
+    name = target.suffix.lower().lstrip(".")
+    if name not in FORMATS:
+        shown = target.suffix or "no extension"
+        raise UsageError(
+            f"{target}: cannot tell the format from {shown!r}",
+            f"use .wav, .flac, .ogg or .mp3, or --format {'|'.join(FORMATS)}",
+        )
+    return name
+
+
+def export_session(
+    session: RenderedSession,
+    target: Path | None,
+    *,
+    fmt: str | None = None,
+    force: bool = False,
+    subtitles: str | None = None,
+    timeline_json: str | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Write the session to ``target`` (``None``: WAV on standard output)."""
+    name = resolve_format(target, fmt)
+    if target is None:
+        if name != "wav":
+            raise UsageError("standard output (-o -) takes WAV only; drop --format")
+        return _to_stdout(session, progress)
+    _check_encoder(name, session.sample_rate)
+    sidecars: dict[Path, str] = {}
+    if subtitles is not None:
+        sidecars[target.with_suffix(f".{subtitles}")] = subtitle_text(session.timeline, subtitles)
+    if timeline_json is not None:
+        sidecars[target.with_suffix(".json")] = timeline_json
+    targets = [target, *sidecars]
+    for path in targets:
+        _check_target(path, force)
+
+    temps: dict[Path, Path] = {}
+    try:
+        temps[target] = _temp_beside(target)
+        _write_audio(session, temps[target], name, progress)
+        for path, text in sidecars.items():
+            temps[path] = _temp_beside(path)
+            _write_text(temps[path], text)
+        # Sidecars first, audio last: the audio file appearing means the export is done.
+        for path in [*sidecars, target]:
+            temps[path].replace(path)
+            del temps[path]
+    except OSError as exc:
+        raise ExportError(f"{target}: could not be written ({_reason(exc)})") from None
+    except soundfile.LibsndfileError as exc:
+        raise ExportError(f"{target}: the {name} encoder failed ({exc})") from None
+    finally:
+        for temp in temps.values():
+            with contextlib.suppress(OSError):
+                temp.unlink()
+    return ExportResult(tuple(targets), session.total_frames, session.sample_rate, name)
+
+
+def _check_encoder(name: str, sample_rate: int) -> None:
+    container, subtype = FORMATS[name]
+    if container not in soundfile.available_formats() or subtype not in (
+        soundfile.available_subtypes(container)
+    ):
+        raise ExportError(
+            f"this libsndfile ({soundfile.__libsndfile_version__}) cannot write {name}",
+            "update the soundfile package, or export to .wav or .flac",
+        )
+    if name == "mp3" and sample_rate not in MP3_RATES:
+        raise UsageError(
+            f"MP3 cannot be written at {sample_rate} Hz",
+            f"use --sample-rate {', '.join(map(str, MP3_RATES))}",
+        )
+
+
+def _check_target(path: Path, force: bool) -> None:
+    folder = path.parent
+    if path.is_dir():
+        raise ExportError(f"{path}: is a folder; give a file name such as {path / 'session.wav'}")
+    if not folder.exists():
+        raise ExportError(f"{path}: the folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ExportError(f"{path}: {folder} is not a folder")
+    if path.exists() and not force:
+        raise UsageError(f"{path}: already exists; add --force to overwrite it")
+
+
+def _temp_beside(path: Path) -> Path:
+    """A new temporary file in the target's folder (same filesystem: the move is atomic)."""
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(handle)
+    temp = Path(name)
+    temp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; the export is an ordinary file
+    return temp
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_audio(
+    session: RenderedSession, path: Path, name: str, progress: Progress | None
+) -> None:
+    container, subtype = FORMATS[name]
+    with soundfile.SoundFile(
+        path, "w", samplerate=session.sample_rate, channels=1, format=container, subtype=subtype
+    ) as sound:
+        for _, block in _blocks(session, progress):
+            sound.write(block)
+    _fsync(path)
+
+
+def _blocks(
+    session: RenderedSession, progress: Progress | None
+) -> Iterator[tuple[int, np.ndarray]]:
+    done = 0
+    for block in session.blocks(BLOCK_FRAMES):
+        done += len(block)
+        yield done, block
+        if progress is not None:
+            progress(done, session.total_frames)
+
+
+def _write_text(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _to_stdout(session: RenderedSession, progress: Progress | None) -> ExportResult:
+    """WAV on standard output, for pipes.
+
+    A pipe cannot seek back to fix a header, so the header is written first with the
+    frame count the renderer already knows. A reader that stops early (``| head``) ends
+    the export quietly: that is the reader's choice, not a failure.
+    """
+    stream: BinaryIO = sys.stdout.buffer
+    try:
+        _write_wav_stream(session, stream, progress)
+        stream.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return ExportResult((), session.total_frames, session.sample_rate, "wav", complete=False)
+    except OSError as exc:
+        raise ExportError(f"standard output could not be written ({_reason(exc)})") from None
+    return ExportResult((), session.total_frames, session.sample_rate, "wav")
+
+
+def _write_wav_stream(
+    session: RenderedSession, stream: BinaryIO, progress: Progress | None
+) -> None:
+    stream.write(_wav_header(session.sample_rate, session.total_frames))
+    for _, block in _blocks(session, progress):
+        stream.write(_pcm16(block))
+
+
+def _wav_header(sample_rate: int, frames: int) -> bytes:
+    """A 16-bit mono WAV header for ``frames`` frames, made by the stdlib's ``wave``.
+
+    ``wave`` writes its header on the first write, with the frame count given up front;
+    it is written into memory here so the stream itself never needs a seek.
+    """
+    buffer = io.BytesIO()
+    out = wave.open(buffer, "wb")  # noqa: SIM115 - closing would rewrite the header for 0 frames
+    out.setnchannels(1)
+    out.setsampwidth(2)
+    out.setframerate(sample_rate)
+    out.setnframes(frames)
+    out.writeframesraw(b"")
+    return buffer.getvalue()
+
+
+def _pcm16(block: np.ndarray) -> bytes:
+    return (np.clip(block, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so Python's final flush does not complain of the pipe."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    return exc.strerror or str(exc)
