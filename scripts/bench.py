@@ -115,8 +115,37 @@ def print_speech(report: dict[str, object]) -> None:
     print("goals: cold ready < 1000 ms, warm ready < 50 ms")
 
 
+def bench_live_session(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_live import bench_live
+
+    from voice_coach.playback import available_backends
+
+    backends = [name for name, problem in available_backends().items() if problem is None]
+    return bench_live(args.reps, args.runs, backends)
+
+
+def print_live(report: dict[str, object]) -> None:
+    print(f"live session: {report['reps']} reps, {report['session_s']:.1f} s, through PulseAudio")
+    print("launch to first sound, warm cache (s):")
+    for name, figures in report["launch_to_first_sound_s"].items():  # type: ignore[union-attr]
+        row = " ".join(f"{key} {figures[key]:.3f}" for key in ("median", "min", "max"))
+        print(f"  {name:32} {row}")
+    print("cue onset error over the whole session, from the recording (ms):")
+    for name, figures in report["long_session"].items():  # type: ignore[union-attr]
+        print(
+            f"  {name:32} cues {figures['cues']:4d}  max {figures['max_abs_ms']:9.2f}  "
+            f"mean {figures['mean_abs_ms']:9.2f}  last cue {figures['last_cue_ms']:9.2f}"
+        )
+
+
 BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[dict], None]]] = {
     "speech": ("phrase cache cold (empty) and warm", bench_speech, print_speech),
+    "live": (
+        "live playback: first sound, and cue timing vs a naive loop",
+        bench_live_session,
+        print_live,
+    ),
 }
 
 
@@ -127,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
         command.add_argument("--json", action="store_true", help="print figures as JSON")
+        command.add_argument("--reps", type=int, default=100, help="reps of long sessions")
     args = parser.parse_args(argv)
     _, run, show = BENCHES[args.bench]
     report = run(args)
