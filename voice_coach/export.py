@@ -80,6 +80,8 @@ def export_session(
     progress: Progress | None = None,
 ) -> ExportResult:
     """Write the session to ``target`` (``None``: WAV on standard output)."""
+    if target is not None:
+        _check_target(target, force)
     name = resolve_format(target, fmt)
     if target is None:
         if name != "wav":
@@ -92,7 +94,7 @@ def export_session(
     if timeline_json is not None:
         sidecars[target.with_suffix(".json")] = timeline_json
     targets = [target, *sidecars]
-    for path in targets:
+    for path in sidecars:
         _check_target(path, force)
 
     temps: dict[Path, Path] = {}
@@ -242,7 +244,10 @@ def _wav_header(sample_rate: int, frames: int) -> bytes:
 
 
 def _pcm16(block: np.ndarray) -> bytes:
-    return (np.clip(block, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+    """16-bit samples converted by libsndfile, exactly as a file export converts them."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, block, 8000, format="RAW", subtype="PCM_16")
+    return buffer.getvalue()
 
 
 def _silence_stdout() -> None:
