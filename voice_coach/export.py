@@ -13,6 +13,7 @@ import contextlib
 import errno
 import io
 import os
+import shutil
 import sys
 import tempfile
 import wave
@@ -111,7 +112,10 @@ def export_session(
     except OSError as exc:
         raise ExportError(f"{target}: could not be written ({_reason(exc)})") from None
     except soundfile.LibsndfileError as exc:
-        raise ExportError(f"{target}: the {name} encoder failed ({exc})") from None
+        # libsndfile reports a failed write as "System error." without the errno; a
+        # folder with no room left is by far the likeliest cause, so say so when it is.
+        reason = _reason(OSError(errno.ENOSPC, "")) if _disk_full(target.parent) else exc
+        raise ExportError(f"{target}: the {name} encoder failed ({reason})") from None
     finally:
         for temp in temps.values():
             with contextlib.suppress(OSError):
@@ -258,7 +262,14 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 1024 * 1024
+    except OSError:
+        return False
+
+
 def _reason(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
-        return "the disk is full"
+        return "no space left: the disk is full"
     return exc.strerror or str(exc)
