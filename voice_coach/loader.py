@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from voice_coach.errors import ProtocolError
+from voice_coach.errors import ProtocolError, UsageError
 from voice_coach.protocol import (
     MAX_LEAD_IN_S,
     MAX_PHASE_S,
@@ -140,7 +140,7 @@ def _protocol_from(raw: dict[str, Any], where: str, source: str) -> Protocol:
     )
     try:
         check_session_length(protocol)
-    except ProtocolError as exc:
+    except UsageError as exc:
         raise ProtocolError(f"{where}: {exc.message}", exc.hint) from None
     return protocol
 
