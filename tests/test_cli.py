@@ -1,0 +1,164 @@
+"""Every command through typer's runner (success) and through main() (exit codes and the
+one-line errors a user sees), plus the installed entry points as real processes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from voice_coach import __version__
+from voice_coach.cli import app, main
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.output
+
+
+def fails(capsys, code: int, *args: str) -> str:
+    assert main(list(args)) == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("voice-coach: error: "), err
+    return err
+
+
+def test_protocols_lists_the_builtins_with_dose_and_length():
+    lines = ok("protocols").splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "glute-squeeze",
+        "glute-squeeze-queue",
+        "glute-squeeze-sets",
+    ]
+    assert "10 x 1" in lines[0] and "1:0" in lines[0]
+    assert "8 x 3" in lines[2]
+
+
+@pytest.mark.parametrize("name", ["glute-squeeze", "glute-squeeze-queue", "glute-squeeze-sets"])
+def test_protocols_show_explains_what_why_pace_and_safety(name):
+    text = ok("protocols", "show", name)
+    assert "Pace:" in text and "squeeze" in text
+    assert "Why" in text or "blood" in text
+    assert "not medical advice" in text and "numbness or weakness" in text
+
+
+def test_protocols_show_a_file_and_a_bad_name(tmp_path, capsys):
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\ndescription = "d"\n[[phases]]\nname = "a"\nseconds = 2\n')
+    assert "mine" in ok("protocols", "show", str(path))
+    assert "did you mean glute-squeeze-sets" in fails(
+        capsys, 2, "protocols", "show", "glute-squeeze-set"
+    )
+
+
+def test_version_and_help():
+    assert ok("--version").strip() == f"voice-coach {__version__}"
+    assert "run" in ok() and "export" in ok()
+
+
+def test_script_prints_timed_lines_and_the_total():
+    lines = ok("script").splitlines()
+    assert lines[0] == " 0:00.0  (tone: start)"
+    assert any(line.endswith("  Squeeze") and line.strip().startswith("0:06.") for line in lines)
+    assert "total 1:" in lines[-1]
+
+
+def test_script_json_is_the_contract_and_matches_the_text():
+    data = json.loads(ok("script", "--json"))
+    assert data["protocol"] == "glute-squeeze" and data["duration_s"] > 60
+    assert [c["at_s"] for c in data["cues"]] == sorted(c["at_s"] for c in data["cues"])
+    text = ok("script").splitlines()
+    assert len(text) == len(data["cues"]) + 1
+    assert all(
+        c["kind"] in ("say", "tone") and {"phase", "rep", "set", "text"} <= set(c)
+        for c in data["cues"]
+    )
+
+
+def squeezes(*args: str) -> list[float]:
+    data = json.loads(ok("script", "--json", *args))
+    return [c["at_s"] for c in data["cues"] if c["tone"] == "squeeze"]
+
+
+def test_pace_options_change_the_times():
+    assert squeezes()[:2] == [6.0, 12.0]
+    assert squeezes("--hold", "4")[:2] == [6.0, 13.0]
+    assert squeezes("--phase", "relax=5")[:2] == [6.0, 14.0]
+    assert squeezes("--pace", "slow")[:2] == [9.0, 18.0]
+    assert squeezes("--pace", "1.25")[:2] == [7.5, 15.0]
+    assert len(squeezes("--reps", "5")) == 5
+    assert squeezes("--lead-in", "8")[0] == 8.0
+
+
+def test_language_and_cue_style():
+    german = json.loads(ok("script", "--json", "--lang", "de"))
+    texts = {c["text"] for c in german["cues"]}
+    assert "Anspannen" in texts and "Squeeze" not in texts
+    tones = json.loads(ok("script", "--json", "--cues", "tones"))
+    assert all(c["kind"] == "tone" for c in tones["cues"])
+
+
+def test_overlap_is_an_error_until_allowed(capsys):
+    err = fails(capsys, 2, "script", "--rate", "80")
+    assert "needs" in err and "has" in err and "--rate" in err and "--allow-overlap" in err
+    assert main(["script", "--rate", "80", "--allow-overlap"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["script", "--pace", "quick"], "--pace"),
+        (["script", "--phase", "squeeze"], "NAME=SECONDS"),
+        (["script", "--phase", "hold=3"], "no phase 'hold'"),
+        (["script", "--reps", "0"], "--reps"),
+        (["script", "--cues", "x"], "--cues"),
+        (["script", "--volume", "2"], "--volume"),
+        (["script", "--rate", "5"], "rate"),
+        (["script", "--voice", "klingon-xx"], "No installed voice"),
+        (["script", "nothing-here"], "no such file"),
+        (["run", "--backend", "winamp"], "--backend"),
+        (["voices", "--lang", "xx"], "no installed voice"),
+        (["export", "--format", "aiff"], "--format"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(capsys, args, words):
+    assert words.lower() in fails(capsys, 2, *args).lower()
+
+
+def test_voices_lists_and_filters():
+    listed = ok("voices")
+    assert "gmw/en" in listed and "voices" in listed.splitlines()[-1]
+    assert ok("voices", "--lang", "de").splitlines()[0].startswith("gmw/de")
+    data = json.loads(ok("voices", "--json"))
+    assert {"id", "name", "languages"} <= set(data[0])
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [["-m", "voice_coach"], ["-c", "from voice_coach.cli import entry_point; entry_point()"]],
+)
+def test_entry_points_as_processes(tmp_path, entry):
+    env_args = {"capture_output": True, "text": True, "timeout": 60}
+    good = subprocess.run([sys.executable, *entry, "protocols"], **env_args)
+    assert good.returncode == 0 and "glute-squeeze" in good.stdout
+    bad = subprocess.run([sys.executable, *entry, "script", "--reps", "-3"], **env_args)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_installed_command_exists():
+    command = ROOT / ".venv" / "bin" / "voice-coach"
+    if not command.exists():
+        pytest.skip("not installed in .venv (run ./scripts/setup)")
+    done = subprocess.run([str(command), "--version"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and __version__ in done.stdout
