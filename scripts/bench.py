@@ -139,8 +139,32 @@ def print_live(report: dict[str, object]) -> None:
         )
 
 
+def bench_export(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_export import bench_export_memory, bench_export_speed
+
+    return {
+        "speed": bench_export_speed(args.reps, args.runs),
+        "memory": bench_export_memory([10, 60]),
+    }
+
+
+def print_export(report: dict[str, object]) -> None:
+    speed = report["speed"]
+    print(
+        f"export: {speed['reps']} reps, {speed['session_s']:.0f} s of session, {speed['runs']} runs"
+    )  # type: ignore[index]
+    for name, wall in speed["median_wall_s"].items():  # type: ignore[index]
+        print(f"  {name:24} {wall:7.3f} s   x{speed['ratio_to_peer'][name]:.2f} of the peer")  # type: ignore[index]
+    for name in ("onsets_ours_wav", "onsets_peer_wav"):
+        print(f"  {name}: {speed[name]}")  # type: ignore[index]
+    for name, figures in report["memory"].items():  # type: ignore[union-attr]
+        print(f"  memory {name}: {figures}")
+
+
 BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[dict], None]]] = {
     "speech": ("phrase cache cold (empty) and warm", bench_speech, print_speech),
+    "export": ("export speed vs espeak-ng -m, and memory", bench_export, print_export),
     "live": (
         "live playback: first sound, and cue timing vs a naive loop",
         bench_live_session,

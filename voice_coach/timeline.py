@@ -7,6 +7,7 @@ live), and the time of every cue is decided here once and never by ``sleep()``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -108,12 +109,8 @@ def find_overlaps(timeline: Timeline) -> list[Overlap]:
     """Phrases that would still be sounding when the next cue starts."""
     overlaps = []
     cues = timeline.cues
-    for index, cue in enumerate(cues):
+    for cue, next_cue in itertools.pairwise(cues):
         if cue.kind != "say":
-            continue
-        later = [c for c in cues[index + 1 :] if c.at_s >= cue.at_s]
-        next_cue = later[0] if later else None
-        if next_cue is None:
             continue
         has_s = next_cue.at_s - cue.at_s
         if cue.duration_s > has_s + 1e-9:

@@ -1,0 +1,137 @@
+"""Export benchmarks: speed against the peer a user would reach for, and memory.
+
+The peer is espeak-ng itself reading an SSML script of the same words with <break>s for
+the gaps between them (``espeak-ng -m -w out.wav -f script.ssml``). Every figure is for
+a fresh process, so start-up is included; onsets are found in the written audio with
+the tests' detector.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from onsets import cue_onsets, expected_onsets, find_onsets, read_audio  # noqa: E402
+
+
+def run_timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one child process.
+
+    The peak comes from GNU time, which starts the command from its own small process:
+    a child forked straight from this one would count this process's memory (the audio
+    it has read) in its peak until it execs.
+    """
+    with tempfile.NamedTemporaryFile("r") as report:
+        started = time.perf_counter()
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", report.name, *command],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(command)} failed ({done.returncode})")
+        return wall, int(report.read().split()[-1])
+
+
+def voice_coach(*args: str) -> list[str]:
+    return [sys.executable, "-m", "voice_coach", *args]
+
+
+def peer_ssml(cues: list[dict]) -> str:
+    """The words with a break for each gap between their starts, as a person writes it."""
+    spoken = [c for c in cues if c["kind"] == "say"]
+    parts = []
+    for cue, after in zip(spoken, [*spoken[1:], None], strict=True):
+        parts.append(escape(cue["text"]))
+        if after is not None:
+            parts.append(f'<break time="{round((after["at_s"] - cue["at_s"]) * 1000)}ms"/>')
+    return "<speak>" + " ".join(parts) + "</speak>"
+
+
+def drift_ms(path: Path, cues: list[dict]) -> dict[str, float]:
+    """Where the last cue landed against where it belongs, first cue aligned; and, where
+    every cue was found, the worst error of any of them."""
+    samples, rate = read_audio(path)
+    expected = np.array(expected_onsets(cues, rate))
+    found_all = find_onsets(samples, rate)
+    found = np.array(cue_onsets(found_all, cues, rate, offset=found_all[0] - expected[0]))
+    report = {
+        "cues_expected": len(expected),
+        "cues_found": len(found),
+        "audio_s": len(samples) / rate,
+        "last_onset_drift_ms": float(
+            ((found_all[-1] - found_all[0]) - (expected[-1] - expected[0])) * 1000 / rate
+        ),
+    }
+    if len(found) == len(expected):
+        errors = ((found - found[0]) - (expected - expected[0])) * 1000 / rate
+        report["max_abs_ms"] = float(np.max(np.abs(errors)))
+    return report
+
+
+def bench_export_speed(reps: int, runs: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env = {**os.environ, "VOICE_COACH_CACHE_DIR": str(folder / "cache")}
+        session = ["--reps", str(reps), "--cues", "voice"]
+        script = subprocess.run(
+            voice_coach("script", "--json", *session), env=env, capture_output=True, check=True
+        )
+        timeline = json.loads(script.stdout)
+        ssml = folder / "script.ssml"
+        ssml.write_text(peer_ssml(timeline["cues"]), encoding="utf-8")
+        results: dict[str, list[float]] = {}
+        for run in range(runs):
+            for fmt in ("wav", "mp3"):
+                cold_env = {**env, "VOICE_COACH_CACHE_DIR": str(folder / f"cold-{run}-{fmt}")}
+                out = folder / f"ours-{run}.{fmt}"
+                command = voice_coach("export", *session, "-o", str(out), "--force", "--quiet")
+                results.setdefault(f"ours {fmt} cold", []).append(run_timed(command, cold_env)[0])
+                results.setdefault(f"ours {fmt} warm", []).append(run_timed(command, env)[0])
+            peer = ["espeak-ng", "-m", "-w", str(folder / "peer.wav"), "-f", str(ssml)]
+            results.setdefault("peer espeak-ng -m wav", []).append(run_timed(peer, env)[0])
+        median = {name: float(np.median(values)) for name, values in results.items()}
+        peer_s = median["peer espeak-ng -m wav"]
+        return {
+            "reps": reps,
+            "session_s": timeline["duration_s"],
+            "runs": runs,
+            "median_wall_s": median,
+            "ratio_to_peer": {name: value / peer_s for name, value in median.items()},
+            "onsets_ours_wav": drift_ms(folder / "ours-0.wav", timeline["cues"]),
+            "onsets_peer_wav": drift_ms(folder / "peer.wav", timeline["cues"]),
+        }
+
+
+def bench_export_memory(minutes: list[int]) -> dict[str, object]:
+    """Peak RSS of exporting sessions of each length to WAV (warm cache)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env = {**os.environ, "VOICE_COACH_CACHE_DIR": str(folder / "cache")}
+        report = {}
+        for length in minutes:
+            reps = length * 10  # the default pace: 6 s a rep
+            out = folder / f"{length}.wav"
+            warm = voice_coach("script", "--reps", str(reps))
+            run_timed(warm, env)
+            command = voice_coach("export", "--reps", str(reps), "-o", str(out), "--quiet")
+            wall, rss_kib = run_timed(command, env)
+            size_mb = out.stat().st_size / 1e6
+            report[f"{length} min"] = {
+                "max_rss_mb": rss_kib / 1024,
+                "wall_s": wall,
+                "file_mb": size_mb,
+            }
+        return report
