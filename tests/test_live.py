@@ -1,0 +1,107 @@
+"""The live loop's keys, played through the real PulseAudio null sink.
+
+The keyboard is the one fake here (there is no person to press keys in CI): a key
+reader that "presses" keys at set times. Everything else is real: the rendered
+session, the player, the device, and the recording the checks are made on.
+"""
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+from onsets import find_onsets
+from pulse import record_while
+
+from voice_coach.live import play_live
+from voice_coach.protocol import Pace
+from voice_coach.session import SessionOptions, prepare_session
+
+RATE = 44100
+
+
+class ScheduledKeys:
+    """Presses each key once its time (seconds after the first read) has come."""
+
+    active = True
+
+    def __init__(self, presses: list[tuple[float, str]]) -> None:
+        self.presses = sorted(presses)
+        self.started: float | None = None
+
+    def read(self, timeout_s: float) -> str | None:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        if self.presses and now - self.started >= self.presses[0][0]:
+            return self.presses.pop(0)[1]
+        time.sleep(timeout_s)
+        return None
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        prepared = prepare_session("glute-squeeze", SessionOptions(pace=Pace(reps=3)))
+    return prepared.render(RATE)
+
+
+def gaps_s(onsets: list[int], rate: int) -> list[float]:
+    return [round((b - a) / rate, 2) for a, b in itertools.pairwise(onsets)]
+
+
+@pytest.mark.pulse
+def test_pause_finishes_the_word_holds_silence_and_resumes_at_the_phase(pulse_server, session):
+    # Rep 1's squeeze runs 6-9 s ("two" at 7 s); pause at 7.4 s, resume 2.5 s later,
+    # quit 2.2 s after that.
+    keys = ScheduledKeys([(7.4, " "), (9.9, " "), (12.1, "q")])
+    result = {}
+
+    def play() -> None:
+        result["live"] = play_live(session, backend="sounddevice", display_mode="quiet", keys=keys)
+
+    samples, rate = record_while(play, pulse_server)
+    assert result["live"].quit and not result["live"].interrupted
+    found = find_onsets(samples, rate)
+    # The opening words pause at their commas; the reps start 6 s after the first sound.
+    onsets = [o for o in found if o - found[0] >= round(5.9 * rate)]
+    assert (onsets[0] - found[0]) / rate == pytest.approx(6.0, abs=0.01)
+    gaps = gaps_s(onsets, rate)
+    # squeeze (6 s) -> "two" (7 s) -> pause -> the squeeze phase again from its start:
+    # tone+word, "two", "three", relax, each a second apart -> the end, on q.
+    assert gaps[0] == 1.0, gaps
+    paused = gaps[1]
+    assert 2.0 <= paused <= 3.5, gaps
+    assert gaps[2:4] == [1.0, 1.0], gaps
+    # What resumed is the phase's start, the tone and "Squeeze" (about 0.7 s), not the
+    # count that was due ("three", about 0.3 s).
+    resumed = samples[onsets[2] : onsets[2] + round(0.95 * rate)]
+    squeeze = [c for c in session.timeline.cues if c.rep == 1 and c.role == "phase"][:2]
+    expected_s = squeeze[1].at_s + squeeze[1].duration_s - squeeze[0].at_s
+    heard_s = np.flatnonzero(np.abs(resumed) > 1e-3)[-1] / rate
+    assert heard_s == pytest.approx(expected_s, abs=0.03)
+    # The pause fell silent only after "two" was finished: its whole length was heard.
+    two_at = onsets[1]
+    quiet = np.flatnonzero(np.abs(samples[two_at : two_at + rate]) > 1e-3)
+    two_length = session.timeline.cues[4].duration_s
+    assert session.timeline.cues[4].text == "two"
+    assert quiet[-1] / rate == pytest.approx(two_length, abs=0.02)
+
+
+@pytest.mark.pulse
+def test_skip_goes_to_the_end_of_a_one_set_session_and_plays_it(pulse_server, session):
+    keys = ScheduledKeys([(7.5, "n")])
+    result = {}
+
+    def play() -> None:
+        result["live"] = play_live(session, backend="sounddevice", display_mode="quiet", keys=keys)
+
+    samples, rate = record_while(play, pulse_server)
+    onsets = find_onsets(samples, rate)
+    assert result["live"].finished
+    heard_s = (onsets[-1] - onsets[0]) / rate
+    assert heard_s < 11.0, "the reps after the skip were not played"
+    end = next(c for c in session.timeline.cues if c.role == "end")
+    tail = samples[onsets[-1] : onsets[-1] + round(end.duration_s * rate)]
+    assert np.max(np.abs(tail)) > 0.1, "the closing chime was heard"
