@@ -53,6 +53,7 @@ _ESPEAK_LIBRARIES = (
     "/opt/homebrew/lib/libespeak-ng.1.dylib",
     "/usr/local/lib/libespeak-ng.1.dylib",
 )
+SYNTH_ATTEMPTS = 3
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>|\[\[|\]\]")
 
 
@@ -156,9 +157,21 @@ class SpeechEngine:
         if self._scratch is None:
             raise RuntimeError("SpeechEngine.synthesize called outside its with block")
         check_text(text)
+        for attempt in range(SYNTH_ATTEMPTS):
+            try:
+                return self._synthesize_once(text)
+            except SpeechError:
+                # pyttsx3's espeak loop can lose an utterance's audio under heavy load
+                # (seen in CI: an all-silent 'two'); the engine is deterministic, so
+                # asking again is safe. A real failure fails every attempt.
+                if attempt == SYNTH_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _synthesize_once(self, text: str) -> Clip:
         self._count += 1
         suffix = ".aiff" if driver_name() == "nsss" else ".wav"
-        path = Path(self._scratch.name) / f"phrase-{self._count}{suffix}"
+        path = Path(self._scratch.name) / f"phrase-{self._count}{suffix}"  # type: ignore[union-attr]
         with _lock:
             driver = _open_driver()
             driver.configure(self.settings.voice_id, self.settings.rate_wpm)
