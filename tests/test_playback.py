@@ -426,3 +426,49 @@ def test_no_output_device_is_an_audio_device_error_not_a_crash(backend, tmp_path
     line = result.stdout.strip()
     assert "\n" not in line and backend in line and "voice-coach export -o session.wav" in line
     assert "Traceback" not in result.stderr and "ALSA lib" not in result.stderr
+
+
+def test_feed_lost_frames_move_plain_playback_on_but_not_a_pause():
+    feed = Feed(ramp_source(5000))
+    feed.start(0)
+    pull(feed, 100)
+    feed.lost(250)
+    assert feed.pos == 350
+    np.testing.assert_array_equal(pull(feed, 10), ramp_source(5000).read(350, 10))
+    feed.pause(400)
+    pull(feed, 100)
+    feed.lost(1000)
+    assert feed.pos == 400, "a pause holds its place through a gap"
+
+
+class StallingSession:
+    """A real rendered session whose samples are once late by ``stall_s``, like a
+    machine too busy to feed the device in time."""
+
+    def __init__(self, session, stall_at: int, stall_s: float) -> None:
+        self._session, self._stall_at, self._stall_s = session, stall_at, stall_s
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+    def read(self, start: int, frames: int) -> np.ndarray:
+        if self._stall_at is not None and start >= self._stall_at:
+            self._stall_at = None
+            time.sleep(self._stall_s)
+        return self._session.read(start, frames)
+
+
+@pytest.mark.pulse
+def test_an_underrun_does_not_make_later_cues_late(pulse_server):
+    at_s = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    session = tone_session([(at, "beep") for at in at_s], {"beep": tone_clip(0.1)}, 5.5)
+    stalling = StallingSession(session, stall_at=round(1.5 * RATE), stall_s=0.8)
+    with Player(stalling, "sounddevice", latency="low") as player:
+        samples, rate = record_while(lambda: play_through(player), pulse_server)
+        underruns = player.underruns
+    if underruns == 0:
+        pytest.fail("the stall did not cause an underrun; the test proves nothing")
+    onsets = find_onsets(samples, rate)
+    heard = [(o - onsets[0]) / rate for o in onsets]
+    # Without the catch-up the last cue lands as late as the stall (0.5 s measured).
+    assert heard[-1] == pytest.approx(5.0, abs=TOLERANCE_S), heard

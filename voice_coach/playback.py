@@ -358,6 +358,20 @@ class Feed:
         else:
             self._begin_fade(("stop", None), fade_frames)
 
+    def lost(self, frames: int) -> None:
+        """The device played ``frames`` of silence it was never given (an underrun).
+
+        Move on by as much, so every later cue keeps to the device's clock instead of
+        arriving late by the length of the gap. Only plain playing is moved: a pre-roll,
+        a fade or a pause has no cue time to keep.
+        """
+        if not self.started or self.finished or self.paused or frames <= 0:
+            return
+        if self._after_fade is not None or len(self._pre_roll):
+            return
+        limit = self.end if self.pause_at is None else min(self.end, self.pause_at)
+        self.pos = min(self.pos + frames, max(limit, self.pos))
+
     def _begin_fade(self, then: tuple[str, int | None], frames: int | None = None) -> None:
         frames = frames or max(1, round(DEFAULT_FADE_MS / 1000 * self.source.sample_rate))
         self._fade, self._fade_done, self._after_fade = fade_out(frames), 0, then
@@ -424,6 +438,7 @@ class _StreamOutput:
         self.underruns = 0
         self.rate = source.sample_rate
         self.heard_by: float | None = None
+        self.next_dac: float | None = None
         self.stream = self._open(source.sample_rate, device, latency)
         self.latency_s = float(self.stream.latency)
 
@@ -457,10 +472,16 @@ class _StreamOutput:
         ) from last
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        if status.output_underflow:
-            self.underruns += 1
+        dac = time_info.outputBufferDacTime
         mono = np.empty(frames, dtype=np.float32)
         with self.lock:
+            if status.output_underflow:
+                self.underruns += 1
+                # The device clock ran on through the gap: skip what it played as
+                # silence, so the session stays on that clock (no drift after a stall).
+                if self.next_dac is not None and dac > 0:
+                    self.feed.lost(round((dac - self.next_dac) * self.rate))
+            self.next_dac = dac + frames / self.rate if dac > 0 else None
             finished = self.feed.fill(mono)
         outdata[:] = mono[:, None]
         if not finished:
