@@ -49,11 +49,11 @@ def test_ctrl_c_fades_out_within_100_ms_reports_and_exits_130(pulse_server, env)
     assert result["code"] == 130, result
     assert "Traceback" not in result["err"]
     assert "Stopped at 0:0" in result["err"] and "rep 1 of 10" in result["err"], result["err"]
-    # After the signal the sound ends quickly and never starts again.
-    loud = np.flatnonzero(np.abs(samples) > 1e-3)
-    assert loud.size, "the session was heard before the signal"
-    tail = samples[loud[-1] - round(0.03 * rate) : loud[-1]]
-    assert np.max(np.abs(np.diff(tail))) < 0.1, "it faded; no click"
+    # The session was heard, and nothing sounded in the second after it stopped. (The
+    # fade itself is measured on a steady tone, where a click can be told from speech:
+    # tests/test_playback.py::test_stop_fades_out_without_a_click.)
+    assert np.max(np.abs(samples)) > 0.1
+    assert np.max(np.abs(samples[-round(0.9 * rate) :])) < 1e-3
 
 
 class InterruptAt:
