@@ -162,3 +162,18 @@ def test_installed_command_exists():
         pytest.skip("not installed in .venv (run ./scripts/setup)")
     done = subprocess.run([str(command), "--version"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and __version__ in done.stdout
+
+
+def test_a_bug_is_one_line_not_a_traceback(capsys, monkeypatch):
+    """A failure no input can provoke (a bug) is stood in for by a loader that breaks."""
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr("voice_coach.cli.load_protocol", broken)
+    assert main(["protocols"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error: RuntimeError: boom second line" in err
+    monkeypatch.setenv("VOICE_COACH_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["protocols"])

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import inspect
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -494,6 +495,18 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("voice-coach: interrupted", err=True)
         return 130
+    except Exception as exc:
+        # A bug, not the user's doing: one line and a way to see more, never a wall of
+        # traceback. The tests look for "internal error" as a failure in its own right.
+        if os.environ.get("VOICE_COACH_DEBUG"):
+            raise
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+        typer.echo(
+            f"voice-coach: internal error: {detail} (please report it; "
+            "VOICE_COACH_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        return 1
     return result if isinstance(result, int) else 0
 
 
