@@ -5,8 +5,11 @@ detector, against `voice-coach script --json`.
 """
 
 import json
+import os
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,12 +17,14 @@ import soundfile
 from onsets import cue_onsets, expected_onsets, find_onsets, onset_errors, read_audio
 
 from voice_coach.cli import main
+from voice_coach.clip import Clip, trim_silence
 from voice_coach.errors import ExportError, UsageError
 from voice_coach.export import export_session
-from voice_coach.render import RenderedSession
+from voice_coach.render import RenderedSession, render
 from voice_coach.session import SessionOptions, prepare_session
 from voice_coach.subtitles import to_srt, to_vtt
-from voice_coach.timeline import timeline_to_json
+from voice_coach.timeline import Cue, Timeline, timeline_to_json
+from voice_coach.tones import make_tone
 
 LOSSY_FLOOR = 0.01  # above a codec's pre-echo, which rises out of the silence before a cue
 
@@ -245,3 +250,165 @@ def test_export_memory_does_not_grow_with_length(prepared):
     first = next(blocks)
     assert len(first) == 4096
     assert sum(1 for _ in blocks) == -(-session.total_frames // 4096) - 1
+
+
+# --- a hand-made timeline: words from the real espeak-ng CLI, tones, a click ----------
+
+
+def espeak_clip(text: str, folder: Path) -> Clip:
+    """The phrase as the real ``espeak-ng -w`` says it, trimmed like the speech module's."""
+    path = folder / f"{len(list(folder.iterdir()))}.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
+    samples, rate = soundfile.read(str(path), dtype="float32")
+    clip = trim_silence(Clip(samples, rate))
+    assert len(clip.samples) > 0, text
+    return clip
+
+
+def cue(at_s: float, text: str | None = None, tone: str | None = None) -> Cue:
+    kind = "say" if text is not None else "tone"
+    return Cue(at_s, kind, text, tone, "squeeze", 1, 1, "phase", 0.0)
+
+
+@pytest.fixture(scope="module")
+def hand_made(tmp_path_factory) -> tuple[Timeline, dict[str, Clip], dict[str, Clip]]:
+    folder = tmp_path_factory.mktemp("espeak")
+    words = {text: espeak_clip(text, folder) for text in ("Squeeze", "And relax", "Well done")}
+    tones = {name: make_tone(name, 22050) for name in ("squeeze", "relax", "end")}
+    timed = [
+        (0.5, None, "squeeze"),
+        (0.731, "Squeeze", None),  # a word right after its tone: one sound with it
+        (2.2043, None, "relax"),
+        (2.6, "And relax", None),
+        (4.0007, "Squeeze", None),
+        (5.5, "And relax", None),
+        (7.25, None, "end"),
+        (8.0, "Well done", None),
+    ]
+    cues = []
+    for at_s, text, tone in timed:
+        length = words[text].duration_s if text else tones[tone].duration_s  # type: ignore[index]
+        cues.append(replace(cue(at_s, text, tone), duration_s=length))
+    timeline = Timeline("hand-made", tuple(cues), (), 9.5, 1, 1)
+    return timeline, words, tones
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+@pytest.mark.parametrize("rate", [22050, 44100])
+def test_a_hand_made_timeline_lands_on_its_samples_in_lossless_files(
+    tmp_path, hand_made, fmt, rate
+):
+    timeline, words, tones = hand_made
+    session = render(timeline, words, tones, rate)
+    out = tmp_path / f"s.{fmt}"
+    export_session(session, out)
+    samples, read_rate = read_audio(out)
+    assert read_rate == rate and len(samples) == session.total_frames
+    cues = timeline_to_json(timeline)["cues"]
+    expected = expected_onsets(cues, rate)
+    found = cue_onsets(find_onsets(samples, rate), cues, rate)
+    assert len(expected) == 7  # the word right after the first tone is part of its sound
+    errors = onset_errors(expected, found, rate)
+    assert max(abs(e) for e in errors) <= 1.0, errors
+
+
+def lame_gapless_tag(path: Path) -> tuple[int, int]:
+    """The encoder delay and padding LAME records in its info frame, in samples."""
+    data = path.read_bytes()[:4096]
+    at = data.find(b"LAME")
+    assert at >= 0 and (b"Xing" in data[:at] or b"Info" in data[:at]), "no gapless info frame"
+    raw = data[at + 21 : at + 24]
+    return (raw[0] << 4) | (raw[1] >> 4), ((raw[1] & 0x0F) << 8) | raw[2]
+
+
+@pytest.mark.parametrize("rate", [22050, 44100, 48000])
+def test_mp3_delay_measured_with_a_click_at_a_known_sample(tmp_path, rate):
+    """One click, rendered at a known sample, found again in the decoded MP3.
+
+    Measured: libsndfile's encoder is LAME, which records its delay (576 samples) and
+    padding in a gapless info frame, and libsndfile's decoder (mpg123) removes both: the
+    click comes back on its own sample and the file has the session's length. A player
+    that ignores the frame hears everything 1105 samples late (576 + the decoder's 529;
+    measured with ``mpg123 --no-gapless``, which the tests do not need).
+    """
+    click = np.zeros(64, dtype=np.float32)
+    click[0] = 0.9
+    at_s = 0.5 + 123 / rate
+    timeline = Timeline(
+        "click", (replace(cue(at_s, tone="click"), duration_s=64 / rate),), (), 1.5, 1, 1
+    )
+    session = render(timeline, {}, {"click": Clip(click, rate)}, rate)
+    out = tmp_path / "click.mp3"
+    export_session(session, out)
+    decoded, read_rate = read_audio(out)
+    assert read_rate == rate and len(decoded) == session.total_frames
+    delay = int(np.argmax(np.abs(decoded))) - session.at_sample(at_s)
+    assert delay == 0
+    encoder_delay, padding = lame_gapless_tag(out)
+    assert encoder_delay == 576 and padding > 0
+
+
+def test_an_unknown_subtitle_kind_is_refused_before_writing(tmp_path, hand_made):
+    timeline, words, tones = hand_made
+    with pytest.raises(UsageError, match="must be srt or vtt"):
+        export_session(render(timeline, words, tones, 22050), tmp_path / "s.wav", subtitles="ass")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sidecar_that_would_be_the_audio_is_refused(tmp_path, hand_made):
+    timeline, words, tones = hand_made
+    session = render(timeline, words, tones, 22050)
+    with pytest.raises(UsageError, match="same file"):
+        export_session(session, tmp_path / "s.json", fmt="wav", timeline_json="{}")
+    with pytest.raises(UsageError, match="same file"):
+        export_session(session, tmp_path / "s.srt", fmt="wav", subtitles="srt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sidecars_go_again_when_the_audio_cannot_be_moved_into_place(tmp_path, hand_made):
+    """A folder appears under the audio's name while it is written (another program, a
+    user): the move fails, and the sidecars this export had already placed are removed."""
+    timeline, words, tones = hand_made
+    out = tmp_path / "s.wav"
+
+    def intrude(done: int, total: int) -> None:
+        out.mkdir(exist_ok=True)
+
+    with pytest.raises(ExportError, match="could not be written"):
+        export_session(
+            render(timeline, words, tones, 22050),
+            out,
+            subtitles="vtt",
+            timeline_json="{}",
+            progress=intrude,
+        )
+    assert [p.name for p in tmp_path.iterdir()] == ["s.wav"] and out.is_dir()
+
+
+def test_progress_counts_every_frame_once(tmp_path, hand_made):
+    timeline, words, tones = hand_made
+    session = render(timeline, words, tones, 48000)
+    seen: list[tuple[int, int]] = []
+    export_session(session, tmp_path / "s.ogg", progress=lambda d, t: seen.append((d, t)))
+    dones = [done for done, _ in seen]
+    assert dones == sorted(dones) and dones[-1] == session.total_frames
+    assert {total for _, total in seen} == {session.total_frames}
+
+
+def test_a_replaced_file_keeps_the_users_permissions_model(tmp_path, hand_made):
+    """The temporary file is private while written, an ordinary file once in place."""
+    timeline, words, tones = hand_made
+    out = tmp_path / "s.flac"
+    export_session(render(timeline, words, tones, 22050), out)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_stdout_closed_from_the_start_is_a_one_line_error():
+    """Started with stdout closed (``>&-``: Python has no sys.stdout at all): exit 1, one
+    line. A full stdout (/dev/full) is tested in test_files_safety.py."""
+    command = f'exec "{sys.executable}" -m voice_coach export -o - >&-'
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "standard output is closed" in done.stderr

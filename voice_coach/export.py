@@ -27,6 +27,7 @@ import soundfile
 
 from voice_coach.errors import ExportError, UsageError
 from voice_coach.render import RenderedSession
+from voice_coach.subtitles import SUBTITLE_KINDS
 from voice_coach.subtitles import subtitles as subtitle_text
 
 # extension -> (libsndfile format, subtype)
@@ -89,16 +90,13 @@ def export_session(
             raise UsageError("standard output (-o -) takes WAV only; drop --format")
         return _to_stdout(session, progress)
     _check_encoder(name, session.sample_rate)
-    sidecars: dict[Path, str] = {}
-    if subtitles is not None:
-        sidecars[target.with_suffix(f".{subtitles}")] = subtitle_text(session.timeline, subtitles)
-    if timeline_json is not None:
-        sidecars[target.with_suffix(".json")] = timeline_json
+    sidecars = _sidecars(session, target, subtitles, timeline_json)
     targets = [target, *sidecars]
     for path in sidecars:
         _check_target(path, force)
 
     temps: dict[Path, Path] = {}
+    placed: list[Path] = []  # files moved into place where none was before
     try:
         temps[target] = _temp_beside(target)
         _write_audio(session, temps[target], name, progress)
@@ -107,8 +105,13 @@ def export_session(
             _write_text(temps[path], text)
         # Sidecars first, audio last: the audio file appearing means the export is done.
         for path in [*sidecars, target]:
+            existed = path.exists()
             temps[path].replace(path)
             del temps[path]
+            if not existed:
+                placed.append(path)
+        _fsync_folder(target.parent)
+        placed.clear()
     except OSError as exc:
         raise ExportError(f"{target}: could not be written ({_reason(exc)})") from None
     except soundfile.LibsndfileError as exc:
@@ -117,10 +120,31 @@ def export_session(
         reason = _reason(OSError(errno.ENOSPC, "")) if _disk_full(target.parent) else exc
         raise ExportError(f"{target}: the {name} encoder failed ({reason})") from None
     finally:
-        for temp in temps.values():
+        # What this export created goes again; files replaced under --force cannot come back.
+        for temp in [*temps.values(), *placed]:
             with contextlib.suppress(OSError):
                 temp.unlink()
     return ExportResult(tuple(targets), session.total_frames, session.sample_rate, name)
+
+
+def _sidecars(
+    session: RenderedSession, target: Path, subtitles: str | None, timeline_json: str | None
+) -> dict[Path, str]:
+    """The text files beside the audio (same stem), refused when one would be the audio."""
+    sidecars: dict[Path, str] = {}
+    if subtitles is not None:
+        if subtitles not in SUBTITLE_KINDS:
+            kinds = " or ".join(SUBTITLE_KINDS)
+            raise UsageError(f"--subtitles {subtitles!r} must be {kinds}")
+        sidecars[target.with_suffix(f".{subtitles}")] = subtitle_text(session.timeline, subtitles)
+    if timeline_json is not None:
+        sidecars[target.with_suffix(".json")] = timeline_json
+    if target in sidecars:
+        raise UsageError(
+            f"{target}: the audio and its {target.suffix} sidecar would be the same file",
+            "give the audio file its own extension, such as .wav",
+        )
+    return sidecars
 
 
 def _check_encoder(name: str, sample_rate: int) -> None:
@@ -196,6 +220,12 @@ def _write_text(path: Path, text: str) -> None:
         os.fsync(file.fileno())
 
 
+def _fsync_folder(folder: Path) -> None:
+    """Make the moves durable: a crash after this finds the new names, not the old ones."""
+    with contextlib.suppress(OSError):  # some filesystems cannot open or sync a folder
+        _fsync(folder)
+
+
 def _fsync(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
@@ -211,6 +241,8 @@ def _to_stdout(session: RenderedSession, progress: Progress | None) -> ExportRes
     frame count the renderer already knows. A reader that stops early (``| head``) ends
     the export quietly: that is the reader's choice, not a failure.
     """
+    if sys.stdout is None:  # started with standard output closed (``>&-``)
+        raise ExportError("standard output is closed", "give a file name with -o OUT")
     stream: BinaryIO = sys.stdout.buffer
     try:
         _write_wav_stream(session, stream, progress)
