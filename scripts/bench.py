@@ -149,6 +149,20 @@ def bench_export(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def bench_export_memory_only(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_export import bench_export_memory
+
+    return bench_export_memory([10, 60], formats=("wav", "flac", "ogg", "mp3"))
+
+
+def print_export_memory(report: dict[str, object]) -> None:
+    print("export peak memory (max RSS, GNU time), warm cache:")
+    for name, figures in report.items():
+        shown = ", ".join(f"{key} {value:.2f}" for key, value in figures.items())  # type: ignore[union-attr]
+        print(f"  {name:28} {shown}")
+
+
 def print_export(report: dict[str, object]) -> None:
     speed = report["speed"]
     print(
@@ -165,6 +179,11 @@ def print_export(report: dict[str, object]) -> None:
 BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[dict], None]]] = {
     "speech": ("phrase cache cold (empty) and warm", bench_speech, print_speech),
     "export": ("export speed vs espeak-ng -m, and memory", bench_export, print_export),
+    "export-memory": (
+        "peak memory of 10- and 60-minute exports in every format",
+        bench_export_memory_only,
+        print_export_memory,
+    ),
     "live": (
         "live playback: first sound, and cue timing vs a naive loop",
         bench_live_session,
