@@ -445,7 +445,9 @@ EDGE_VALUES = [
 option_value = st.one_of(st.sampled_from(EDGE_VALUES), st.text(any_char, max_size=24))
 # Paths stay inside the scratch folder: no "/" so a value cannot name another place.
 path_value = st.one_of(
-    st.sampled_from(["out.wav", "out.mp3", "out.xyz", "-", ".", "", "sub", "x.wav\x00"]),
+    st.sampled_from(
+        ["out.wav", "out.mp3", "out.xyz", "-", ".", "", "sub", "x.wav\x00", "x\x00.wav"]
+    ),
     st.text(st.characters(exclude_categories=["Cs"], exclude_characters="/"), max_size=16),
 )
 
@@ -604,3 +606,26 @@ def teardown_module() -> None:
             print(
                 f"fuzz {command}: " + ", ".join(f"exit {k}: {v}" for k, v in sorted(counts.items()))
             )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "-o", "x\x00.wav", "-q"],
+        ["export", "-o", "sub\x00/x.wav", "-q"],
+        ["script", "a\x00.toml"],
+        ["protocols", "show", "a\x00.toml"],
+        ["script", "--voice", "a\x00b"],
+    ],
+    ids=["export name", "export folder", "script protocol", "show protocol", "voice"],
+)
+def test_a_nul_character_is_refused_in_one_line(scratch: Path, argv: list[str]) -> None:
+    """No shell can pass a NUL, but a caller of ``main`` can: Python's os calls then
+    raise ValueError, not OSError (found by the fuzzer on ``export -o``)."""
+    missing = missing_modules((argv[0],), None) if argv[0] in ("export", "script") else []
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}")
+    status, _out, err = run_in_process(argv)
+    assert status == 2, err
+    assert_clean_exit(argv, status, err)
+    assert b"\\x00" in err

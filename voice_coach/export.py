@@ -165,6 +165,9 @@ def _check_encoder(name: str, sample_rate: int) -> None:
 
 def _check_target(path: Path, force: bool) -> None:
     folder = path.parent
+    if "\0" in str(path):
+        # No file name can hold one; os calls would raise ValueError, not OSError.
+        raise UsageError(f"{path}: a file name cannot contain a NUL character")
     if path.is_dir():
         raise ExportError(f"{path}: is a folder; give a file name such as {path / 'session.wav'}")
     if not folder.exists():
