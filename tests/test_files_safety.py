@@ -217,6 +217,20 @@ def test_a_cache_folder_that_cannot_be_written_costs_speed_not_the_session(
     assert blocker.read_text(encoding="utf-8").startswith("a file where")
 
 
+@needs_export
+def test_an_export_with_an_unwritable_cache_is_whole_and_says_so_once(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go\n", encoding="utf-8")
+    target = tmp_path / "session.wav"
+    args = ["export", "glute-squeeze-queue", "-o", str(target), "--quiet"]
+    status, _out, err = finish(cli(args, tmp_path, blocker / "cache"))
+    assert status == 0, err
+    assert len(err.splitlines()) == 1 and "not writable" in err, err
+    # Spoken again the same way (no cache, same phrases in the same order): same length.
+    length_s = session_length_s(["glute-squeeze-queue"], tmp_path, blocker / "cache")
+    assert_whole_wav(target, length_s)
+
+
 @needs_session
 def test_a_read_only_cache_folder_costs_speed_not_the_session(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "ro", "ro,size=64k") as folder:
