@@ -19,7 +19,7 @@ from onsets import cue_onsets, expected_onsets, find_onsets, onset_errors, read_
 from voice_coach.cli import main
 from voice_coach.clip import Clip, trim_silence
 from voice_coach.errors import ExportError, UsageError
-from voice_coach.export import export_session
+from voice_coach.export import export_session, to_pcm16
 from voice_coach.render import RenderedSession, render
 from voice_coach.session import SessionOptions, prepare_session
 from voice_coach.subtitles import to_srt, to_vtt
@@ -222,14 +222,19 @@ def run_cli(*args: str, **kwargs) -> subprocess.Popen:
 
 
 def test_stdout_export_is_a_complete_wav(tmp_path):
+    """The file skips silence with seeks and the pipe writes it as zeros: both must be the
+    same bytes, and those bytes every sample the renderer makes, in 16-bit PCM."""
     out = tmp_path / "piped.wav"
     with out.open("wb") as sink:
         assert run_cli("export", "-o", "-", stdout=sink).wait(timeout=120) == 0
     direct = tmp_path / "direct.wav"
     assert main(["export", "-o", str(direct), "--quiet"]) == 0
-    piped, _ = read_audio(out)
-    written, _ = read_audio(direct)
-    np.testing.assert_array_equal(piped, written)
+    assert out.read_bytes() == direct.read_bytes()
+    session = prepare_session(None, SessionOptions()).render(22050)
+    with soundfile.SoundFile(str(direct)) as sound:
+        assert (sound.format, sound.subtype, sound.samplerate) == ("WAV", "PCM_16", 22050)
+        written = sound.read(dtype="int16")
+    np.testing.assert_array_equal(written, to_pcm16(session.read(0, session.total_frames)))
 
 
 def test_stdout_closed_early_ends_quietly():
@@ -412,3 +417,16 @@ def test_stdout_closed_from_the_start_is_a_one_line_error():
     done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "standard output is closed" in done.stderr
+
+
+@pytest.mark.parametrize("output", ["long.wav", "-"])
+def test_a_session_too_long_for_wav_is_refused_before_writing(tmp_path, capsys, output):
+    """WAV counts its bytes in 32 bits: 3.3 hours at 192 kHz do not fit. One line, exit 2,
+    nothing written, and the way out (a lower rate, or FLAC)."""
+    target = "-" if output == "-" else str(tmp_path / output)
+    args = ["export", "--reps", "1000", "--sets", "2", "--sample-rate", "192000"]
+    assert main([*args, "-o", target, "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "too long for a WAV file at 192000 Hz" in captured.err and ".flac" in captured.err
+    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onsets import find_onsets
 
 from voice_coach.clip import Clip
@@ -93,3 +95,37 @@ def test_resample_keeps_the_onset_in_time():
     assert up.sample_rate == 48000
     after_s = find_onsets(up.samples, 48000)[0] / 48000
     assert abs(after_s - before_s) < 0.0002
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3000), st.integers(1, 400)),  # (start sample, clip length)
+        max_size=12,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_sounding_stretches_hold_every_audible_sample_and_only_those(clips):
+    """What an export skips as silence must be silence: outside the stretches every
+    sample reads as exactly zero, and each stretch starts and ends on a clip's edge."""
+    rate = 1000
+    cues = tuple(
+        Cue(start / rate, "tone", None, f"t{i}", "p", None, None, "phase", 0.0)
+        for i, (start, _) in enumerate(clips)
+    )
+    tones = {
+        f"t{i}": Clip(np.full(length, 0.25, np.float32), rate)
+        for i, (_, length) in enumerate(clips)
+    }
+    timeline = Timeline("t", cues, (), 3.5, 1, 1)
+    session = render(timeline, {}, tones, rate)
+    stretches = list(session.sounding())
+    audible = np.zeros(session.total_frames, bool)
+    for start, length in clips:
+        audible[start : start + length] = True
+    covered = np.zeros(session.total_frames, bool)
+    for (start, end), after in zip(stretches, [*stretches[1:], None], strict=False):
+        assert start < end and (after is None or end < after[0])  # sorted, apart, merged
+        covered[start:end] = True
+    np.testing.assert_array_equal(covered, audible)
+    whole = session.read(0, session.total_frames)
+    assert not whole[~covered].any()

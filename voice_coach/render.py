@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import soxr
 
 from voice_coach.clip import Clip
 from voice_coach.timeline import Timeline
@@ -78,6 +77,28 @@ class RenderedSession:
         ]
         return max(ends, default=frame)
 
+    def sounding(self) -> Iterator[tuple[int, int]]:
+        """The stretches ``[start, end)`` where some clip sounds, in order and merged where
+        clips touch or overlap; every sample outside them is silence (exactly zero).
+
+        A writer that can seek skips the silence instead of rendering and writing it:
+        in a default session three quarters of the samples are silence.
+        """
+        run: tuple[int, int] | None = None
+        for placement in self.placements:
+            start = placement.at_sample
+            end = start + len(placement.samples)
+            if start == end:
+                continue
+            if run is not None and start <= run[1]:
+                run = (run[0], max(run[1], end))
+                continue
+            if run is not None:
+                yield run
+            run = (start, end)
+        if run is not None:
+            yield run
+
     def blocks(
         self, block_frames: int = DEFAULT_BLOCK_FRAMES, start: int = 0
     ) -> Iterator[np.ndarray]:
@@ -94,6 +115,8 @@ def resample(clip: Clip, sample_rate: int) -> Clip:
     """
     if clip.sample_rate == sample_rate:
         return clip
+    import soxr  # only a rate change needs it
+
     samples = soxr.resample(clip.samples, clip.sample_rate, sample_rate, quality="HQ")
     return Clip(np.ascontiguousarray(samples, dtype=np.float32), sample_rate)
 
