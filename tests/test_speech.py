@@ -232,6 +232,32 @@ def test_engine_identity_names_espeak_ng_and_its_version():
     assert engine_identity().startswith("espeak-ng 1.")
 
 
+def test_engine_identity_follows_the_code_that_drives_the_engine(tmp_path):
+    """The phrase cache must not serve clips made by other pyttsx3 code: the identity is
+    the same for a byte-identical copy of the package and changes when its espeak
+    driver changes, and it is found without importing pyttsx3 at all."""
+    import pyttsx3
+
+    copy = tmp_path / "site" / "pyttsx3"
+    shutil.copytree(Path(pyttsx3.__file__).parent, copy)
+    probe = """
+        import sys
+        from voice_coach.speech import engine_identity
+        print(engine_identity())
+        assert "pyttsx3" not in sys.modules
+    """
+    env = {**os.environ, "PYTHONPATH": str(copy.parent)}
+    same = run_python(probe, env=env)
+    assert same.returncode == 0, same.stderr
+    assert same.stdout.strip() == engine_identity()
+    with (copy / "drivers" / "espeak.py").open("a") as driver:
+        driver.write("\n# a local patch\n")
+    patched = run_python(probe, env=env)
+    assert patched.returncode == 0, patched.stderr
+    assert patched.stdout.strip() != engine_identity()
+    assert patched.stdout.strip().startswith("espeak-ng 1.")
+
+
 # a machine without the parts
 
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 
 from voice_coach.clip import AUDIBLE_THRESHOLD, Clip
 from voice_coach.speech import (
@@ -79,7 +78,11 @@ class PhraseClips:
 
 def default_cache_dir() -> Path:
     """``$VOICE_COACH_CACHE_DIR/phrases`` if set, else the user's cache folder's."""
-    root = os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("voice-coach")
+    root = os.environ.get(CACHE_DIR_ENV)
+    if not root:
+        import platformdirs
+
+        root = platformdirs.user_cache_dir("voice-coach")
     return Path(root) / "phrases"
 
 

@@ -21,8 +21,7 @@ from voice_coach.timeline import (
     Timeline,
     build_timeline,
     find_overlaps,
-    session_texts,
-    session_tones,
+    session_sounds,
 )
 from voice_coach.voices import Voice
 
@@ -75,10 +74,9 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
         volume=1.0,
     )
     settings.validate()
-    texts = session_texts(protocol, options.style)
+    texts, tone_names = session_sounds(protocol, options.style)
     loaded = load_clips(texts, settings)
-    tones = load_tones(DEFAULT_SAMPLE_RATE)
-    wanted_tones = {name: tones[name] for name in session_tones(protocol, options.style)}
+    wanted_tones = load_tones(DEFAULT_SAMPLE_RATE, tone_names)
     timeline = build_timeline(
         protocol,
         {text: clip.duration_s for text, clip in loaded.clips.items()},

@@ -21,9 +21,9 @@ import atexit
 import contextlib
 import ctypes
 import functools
-import importlib.metadata
+import hashlib
+import importlib.util
 import io
-import platform
 import re
 import sys
 import tempfile
@@ -35,7 +35,6 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
 from voice_coach.clip import Clip, trim_silence
 from voice_coach.errors import SpeechError, UsageError
@@ -93,19 +92,35 @@ def driver_name() -> str:
 
 @functools.cache
 def engine_identity() -> str:
-    """What makes the clips, for the phrase cache key: a new engine may speak differently.
+    """What makes the clips, for the phrase cache key: a new engine, or new code driving
+    it, may speak differently.
 
-    Found without starting the engine (the espeak-ng version comes straight from its
-    library), so a session with a warm cache never opens pyttsx3.
+    Found without starting or even importing pyttsx3, so a session with a warm cache
+    pays for neither: the espeak-ng version comes straight from its library, and
+    pyttsx3's part is a digest of the source that drives the engine, which changes with
+    any upgrade (or local patch) that could change the sound.
     """
-    try:
-        pyttsx3_version = importlib.metadata.version("pyttsx3")
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise SpeechError("The speech library pyttsx3 is not installed", hint=DOCTOR_HINT) from exc
     driver = driver_name()
+    code = _driver_digest(driver)
     if driver != "espeak":
-        return f"{driver} {platform.platform()} pyttsx3 {pyttsx3_version}"
-    return f"espeak-ng {_espeak_version()} pyttsx3 {pyttsx3_version}"
+        import platform
+
+        return f"{driver} {platform.platform()} pyttsx3-{driver} {code}"
+    return f"espeak-ng {_espeak_version()} pyttsx3-{driver} {code}"
+
+
+def _driver_digest(driver: str) -> str:
+    spec = importlib.util.find_spec("pyttsx3")
+    if spec is None or not spec.submodule_search_locations:
+        raise SpeechError("The speech library pyttsx3 is not installed", hint=DOCTOR_HINT)
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    digest = hashlib.sha256()
+    for name in ("engine.py", "driver.py", f"drivers/{driver}.py", f"drivers/_{driver}.py"):
+        with contextlib.suppress(OSError):
+            source = (folder / name).read_bytes()
+            digest.update(f"{name} {len(source)}\n".encode())
+            digest.update(source)
+    return digest.hexdigest()[:16]
 
 
 def list_voices() -> list[Voice]:
@@ -316,8 +331,10 @@ def _voice_from(raw: Any) -> Voice:
 def _read_clip(path: Path, text: str, volume: float) -> Clip:
     if not path.is_file() or path.stat().st_size == 0:
         raise SpeechError(f"The speech engine wrote no audio for {text!r}", hint=DOCTOR_HINT)
+    import soundfile  # only a phrase not in the cache needs it
+
     try:
-        data, sample_rate = sf.read(path, dtype="float32", always_2d=True)
+        data, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
     except RuntimeError as exc:
         raise SpeechError(
             f"The speech engine wrote unreadable audio for {text!r}: {exc}", hint=DOCTOR_HINT

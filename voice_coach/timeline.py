@@ -94,15 +94,21 @@ def build_timeline(
     return builder.build()
 
 
+def session_sounds(protocol: Protocol, style: CueStyle = "both") -> tuple[list[str], list[str]]:
+    """The distinct phrases and tones a session will play, each in the order first heard:
+    what must be spoken or loaded before the session can be timed (one draft timing)."""
+    cues = build_timeline(protocol, style=style).cues
+    texts = list(dict.fromkeys(cue.text for cue in cues if cue.text is not None))
+    tones = list(dict.fromkeys(cue.tone for cue in cues if cue.tone is not None))
+    return texts, tones
+
+
 def session_texts(protocol: Protocol, style: CueStyle = "both") -> list[str]:
-    """The distinct phrases a session will speak, in the order first heard."""
-    timeline = build_timeline(protocol, style=style)
-    return list(dict.fromkeys(cue.text for cue in timeline.cues if cue.text is not None))
+    return session_sounds(protocol, style)[0]
 
 
 def session_tones(protocol: Protocol, style: CueStyle = "both") -> list[str]:
-    timeline = build_timeline(protocol, style=style)
-    return list(dict.fromkeys(cue.tone for cue in timeline.cues if cue.tone is not None))
+    return session_sounds(protocol, style)[1]
 
 
 def find_overlaps(timeline: Timeline) -> list[Overlap]:

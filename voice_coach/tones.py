@@ -13,7 +13,6 @@ import io
 from collections.abc import Sequence
 
 import numpy as np
-import soundfile
 
 from voice_coach.clip import Clip, trim_silence
 from voice_coach.render import resample
@@ -69,6 +68,10 @@ def load_tones(sample_rate: int, names: Sequence[str] = TONE_NAMES) -> dict[str,
     Read from the package's WAVs (``scripts/make_sounds.py`` writes them); a missing
     file falls back to the code that made it, so a stripped install still has tones.
     """
+    if not names:
+        return {}
+    import soundfile  # here, not above: a session without tones never loads libsndfile
+
     folder = importlib.resources.files(SOUNDS_PACKAGE)
     tones = {}
     for name in names:
