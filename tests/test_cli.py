@@ -2,6 +2,7 @@
 one-line errors a user sees), plus the installed entry points as real processes."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,25 @@ def test_a_bug_is_one_line_not_a_traceback(capsys, monkeypatch):
     monkeypatch.setenv("VOICE_COACH_DEBUG", "1")
     with pytest.raises(RuntimeError):
         main(["protocols"])
+
+
+def threads_after(code: str, **env: str) -> int:
+    probe = f"import os\n{code}\nprint(len(os.listdir('/proc/self/task')))"
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=environment, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_the_cli_starts_no_blas_threads_unless_the_user_asks():
+    """numpy's OpenBLAS starts a spinning thread per core as it loads (measured: ~150 ms of
+    CPU per start); voice-coach does no linear algebra, so its CLI asks for none, and a
+    user's own OPENBLAS_NUM_THREADS still wins."""
+    if (os.cpu_count() or 1) > 1:  # where it would start more, show that it does
+        assert threads_after("import numpy") > 1
+    assert threads_after("import voice_coach.cli") == 1
+    if (os.cpu_count() or 1) > 1:
+        assert threads_after("import voice_coach.cli", OPENBLAS_NUM_THREADS="2") == 2

@@ -18,6 +18,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+# Before numpy is first imported (by session.py, below): voice-coach does no linear
+# algebra, and OpenBLAS would start a spinning thread per core as numpy loads, about
+# 150 ms of CPU on every start (docs/BENCHMARKS.md). The CLI owns its process, so it
+# decides; a library user's process is left alone, and a user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import typer
 
 from voice_coach import __version__
