@@ -166,10 +166,15 @@ def print_export_memory(report: dict[str, object]) -> None:
 def print_export(report: dict[str, object]) -> None:
     speed = report["speed"]
     print(
-        f"export: {speed['reps']} reps, {speed['session_s']:.0f} s of session, {speed['runs']} runs"
-    )  # type: ignore[index]
+        f"export: {speed['reps']} reps, {speed['session_s']:.0f} s of session, "  # type: ignore[index]
+        f"{speed['runs']} runs by turns, libsndfile {speed['libsndfile']}"  # type: ignore[index]
+    )
     for name, wall in speed["median_wall_s"].items():  # type: ignore[index]
-        print(f"  {name:24} {wall:7.3f} s   x{speed['ratio_to_peer'][name]:.2f} of the peer")  # type: ignore[index]
+        print(
+            f"  {name:32} median {wall:6.3f} s  min {speed['min_wall_s'][name]:6.3f} s  "  # type: ignore[index]
+            f"cpu {speed['median_cpu_s'][name]:6.3f} s  "  # type: ignore[index]
+            f"x{speed['ratio_to_peer'][name]:.2f} of its peer"  # type: ignore[index]
+        )
     for name in ("onsets_ours_wav", "onsets_peer_wav"):
         print(f"  {name}: {speed[name]}")  # type: ignore[index]
     for name, figures in report["memory"].items():  # type: ignore[union-attr]
