@@ -200,3 +200,35 @@ def test_the_cli_starts_no_blas_threads_unless_the_user_asks():
     assert threads_after("import voice_coach.cli") == 1
     if (os.cpu_count() or 1) > 1:
         assert threads_after("import voice_coach.cli", OPENBLAS_NUM_THREADS="2") == 2
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_standard_output_is_a_one_line_error_not_a_bug_report():
+    with Path("/dev/full").open("wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "voice_coach", "script"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        "voice-coach: error: standard output could not be written "
+        "(no space left: the disk is full)\n"
+    )
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """``voice-coach script | head -c 10``: two real processes and a real pipe; the
+    reader's choice, so exit 0 and nothing on stderr (as an export to a pipe)."""
+    script = subprocess.Popen(
+        [sys.executable, "-m", "voice_coach", "script", "--reps", "1000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    head = subprocess.run(["head", "-c", "10"], stdin=script.stdout, capture_output=True)
+    script.stdout.close()
+    code = script.wait(timeout=120)
+    assert len(head.stdout) == 10
+    assert (code, script.stderr.read()) == (0, b"")

@@ -9,6 +9,8 @@ an unwritable folder, a failed synthesis).
 
 from __future__ import annotations
 
+import errno
+
 
 class VoiceCoachError(Exception):
     """A failure the user can act on: a one-line message and, where it helps, a hint."""
@@ -55,3 +57,14 @@ class AudioDeviceError(VoiceCoachError):
 
 class ExportError(VoiceCoachError):
     """An audio file or its sidecars could not be written."""
+
+
+class OutputError(VoiceCoachError):
+    """Standard output could not be written (a full disk behind a redirect, say)."""
+
+
+def os_reason(exc: OSError) -> str:
+    """Why an operating-system call failed, in words a user can act on."""
+    if exc.errno == errno.ENOSPC:
+        return "no space left: the disk is full"
+    return exc.strerror or str(exc)

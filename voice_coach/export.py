@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from voice_coach.errors import ExportError, UsageError
+from voice_coach.errors import ExportError, UsageError, os_reason
 from voice_coach.render import RenderedSession
 from voice_coach.subtitles import SUBTITLE_KINDS
 from voice_coach.subtitles import subtitles as subtitle_text
@@ -115,11 +115,11 @@ def export_session(
         _fsync_folder(target.parent)
         placed.clear()
     except OSError as exc:
-        raise ExportError(f"{target}: could not be written ({_reason(exc)})") from None
+        raise ExportError(f"{target}: could not be written ({os_reason(exc)})") from None
     except EncoderError as exc:
         # libsndfile reports a failed write as "System error." without the errno; a
         # folder with no room left is by far the likeliest cause, so say so when it is.
-        reason = _reason(OSError(errno.ENOSPC, "")) if _disk_full(target.parent) else exc
+        reason = os_reason(OSError(errno.ENOSPC, "")) if _disk_full(target.parent) else exc
         raise ExportError(f"{target}: the {name} encoder failed ({reason})") from None
     finally:
         # What this export created goes again; files replaced under --force cannot come back.
@@ -282,10 +282,10 @@ def _to_stdout(session: RenderedSession, progress: Progress | None) -> ExportRes
         _write_wav_stream(session, stream, progress, seekable=False)
         stream.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         return ExportResult((), session.total_frames, session.sample_rate, "wav", complete=False)
     except OSError as exc:
-        raise ExportError(f"standard output could not be written ({_reason(exc)})") from None
+        raise ExportError(f"standard output could not be written ({os_reason(exc)})") from None
     return ExportResult((), session.total_frames, session.sample_rate, "wav")
 
 
@@ -358,7 +358,7 @@ def to_pcm16(block: np.ndarray) -> np.ndarray:
     return scaled.astype("<i2")
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     """Point stdout at /dev/null so Python's final flush does not complain of the pipe."""
     with contextlib.suppress(OSError):
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -371,9 +371,3 @@ def _disk_full(folder: Path) -> bool:
         return shutil.disk_usage(folder).free < 1024 * 1024
     except OSError:
         return False
-
-
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "no space left: the disk is full"
-    return exc.strerror or str(exc)
