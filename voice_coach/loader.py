@@ -7,6 +7,7 @@ names the file, the field (or TOML's line and column) and what would be right.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.resources
 import tomllib
 from collections.abc import Mapping
@@ -147,11 +148,17 @@ def _protocol_from(raw: dict[str, Any], where: str, source: str) -> Protocol:
 
 def builtin_numbers(language: str) -> tuple[str, ...]:
     """Count words shipped for a language (``one``, ``two``...), or none."""
-    resource = importlib.resources.files(BUILTIN_PACKAGE) / NUMBERS_FILE
-    table = tomllib.loads(resource.read_text(encoding="utf-8"))
+    table = _numbers_table()
     code = language.lower()
     words = table.get(code) or table.get(code.split("-")[0]) or []
     return tuple(words)
+
+
+@functools.cache
+def _numbers_table() -> dict[str, Any]:
+    """The shipped count words, read once: a protocol with translations asks per language."""
+    resource = importlib.resources.files(BUILTIN_PACKAGE) / NUMBERS_FILE
+    return tomllib.loads(resource.read_text(encoding="utf-8"))
 
 
 def _phases(raw: Mapping[str, Any], where: str) -> tuple[Phase, ...]:
