@@ -34,6 +34,7 @@ import soundfile as sf
 import typer
 
 from voice_coach.cli import app
+from voice_coach.leftovers import STALE_AFTER_S
 from voice_coach.phrase_cache import ENTRY_SUFFIX, _read_entry, load_clips
 from voice_coach.speech import SpeechSettings
 
@@ -358,6 +359,44 @@ def test_a_later_export_succeeds_beside_what_a_killed_one_left(
     )
     assert status == 0, err
     assert_whole_wav(target, session_length_s(["glute-squeeze-sets"], tmp_path, warm_cache))
+
+
+@needs_export
+def test_what_a_killed_export_left_goes_once_it_is_an_hour_old(
+    tmp_path: Path, warm_cache: Path
+) -> None:
+    """SIGKILL leaves a hidden .part; the next export to that name removes it once nobody
+    has touched it for an hour, and leaves alone a fresh one (a live export's)."""
+    target = tmp_path / "session.wav"
+    args = ["export", *LONG_SESSION, "-o", str(target), "--quiet"]
+    export = cli(args, tmp_path, warm_cache)
+    assert wait_for_write(export, tmp_path), "the export never began writing"
+    assert kill_after(export, 0.0), "the export finished before the kill"
+    left = [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+    assert len(left) == 1 and not target.exists(), left
+    hour_ago = time.time() - STALE_AFTER_S - 60
+    os.utime(left[0], (hour_ago, hour_ago))
+    live = tmp_path / ".session.wav.another-export.part"
+    live.write_bytes(b"RIFF")
+    status, _out, err = finish(cli(args, tmp_path, warm_cache))
+    assert status == 0, err
+    assert_whole_wav(target, session_length_s(LONG_SESSION, tmp_path, warm_cache))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "session.wav"]
+
+
+def test_what_a_killed_cache_writer_left_goes_once_it_is_an_hour_old(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    phrases = cache / "phrases"  # where VOICE_COACH_CACHE_DIR keeps the entries
+    phrases.mkdir(parents=True)
+    stale, fresh = phrases / ".abandoned-x1.tmp", phrases / ".in-progress-x2.tmp"
+    for path in (stale, fresh):
+        path.write_bytes(b"half an entry")
+    hour_ago = time.time() - STALE_AFTER_S - 60
+    os.utime(stale, (hour_ago, hour_ago))
+    status, _out, err = finish(cli(["script", "--reps", "2"], tmp_path, cache))
+    assert status == 0, err
+    assert not stale.exists() and fresh.exists()
+    assert entries(phrases), "the cold start wrote no entries"
 
 
 @needs_export

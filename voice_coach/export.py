@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import io
 import os
 import shutil
@@ -26,6 +27,7 @@ from typing import BinaryIO
 import numpy as np
 
 from voice_coach.errors import ExportError, UsageError, os_reason
+from voice_coach.leftovers import remove_stale
 from voice_coach.render import RenderedSession
 from voice_coach.subtitles import SUBTITLE_KINDS
 from voice_coach.subtitles import subtitles as subtitle_text
@@ -97,6 +99,8 @@ def export_session(
     for path in sidecars:
         _check_target(path, force)
 
+    for path in targets:  # what an export killed before this one left behind
+        remove_stale(path.parent, f".{glob.escape(path.name)}.*.part")
     temps: dict[Path, Path] = {}
     placed: list[Path] = []  # files moved into place where none was before
     try:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from voice_coach.clip import AUDIBLE_THRESHOLD, Clip
+from voice_coach.leftovers import remove_stale
 from voice_coach.speech import (
     SpeechEngine,
     SpeechSettings,
@@ -128,6 +129,8 @@ def load_clips(
     unwritable: str | None = None
     if missing:
         unwritable = _make_folder(folder)
+        if unwritable is None:  # what a writer killed mid-entry left behind
+            remove_stale(folder, ".*.tmp")
         with SpeechEngine(settings) as speech:
             for text in missing:
                 clips[text] = speech.synthesize(text)
