@@ -4,6 +4,7 @@ Timing is checked in the written audio itself: every cue's onset, found by the o
 detector, against `voice-coach script --json`.
 """
 
+import io
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ from onsets import cue_onsets, expected_onsets, find_onsets, onset_errors, read_
 from voice_coach.cli import main
 from voice_coach.clip import Clip, trim_silence
 from voice_coach.errors import ExportError, UsageError
-from voice_coach.export import export_session, to_pcm16
+from voice_coach.export import _write_wav_stream, export_session, to_pcm16
 from voice_coach.render import RenderedSession, render
 from voice_coach.session import SessionOptions, prepare_session
 from voice_coach.subtitles import to_srt, to_vtt
@@ -430,3 +431,24 @@ def test_a_session_too_long_for_wav_is_refused_before_writing(tmp_path, capsys, 
     assert captured.out == "" and captured.err.count("\n") == 1
     assert "too long for a WAV file at 192000 Hz" in captured.err and ".flac" in captured.err
     assert list(tmp_path.iterdir()) == []
+
+
+class AppendOnly(io.BytesIO):
+    """A file on a file system that cannot seek (some FUSE mounts): a fake, since no
+    such mount can be made here."""
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise io.UnsupportedOperation("seek")
+
+    def truncate(self, size: int | None = None) -> int:
+        raise io.UnsupportedOperation("truncate")
+
+
+def test_a_file_that_cannot_seek_gets_the_silence_written_out(hand_made):
+    timeline, words, tones = hand_made
+    session = render(timeline, words, tones, 22050)
+    pipe, stuck = io.BytesIO(), AppendOnly()
+    _write_wav_stream(session, pipe, None, seekable=False)
+    _write_wav_stream(session, stuck, None, seekable=True)
+    assert stuck.getvalue() == pipe.getvalue()
+    assert len(pipe.getvalue()) == 44 + 2 * session.total_frames

@@ -22,8 +22,10 @@ from typing import Annotated, Any
 # Before numpy is first imported (by session.py, below): voice-coach does no linear
 # algebra, and OpenBLAS would start a spinning thread per core as numpy loads, about
 # 150 ms of CPU on every start (docs/BENCHMARKS.md). The CLI owns its process, so it
-# decides; a library user's process is left alone, and a user's own setting wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# decides (importing this module sets it); a user's own setting, in either variable
+# OpenBLAS reads, wins.
+if "OMP_NUM_THREADS" not in os.environ:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 
@@ -539,8 +541,19 @@ def entry_point() -> None:
     engine's), the standard streams are flushed, and the process ends at once.
     """
     code = main()
+    if os.environ.get("VOICE_COACH_DEBUG"):  # a profiler or coverage wants the normal end
+        sys.exit(code)
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        pass  # the reader stopped early: its choice, as in ``out``
+    except OSError as exc:
+        line = f"voice-coach: error: standard output could not be written ({os_reason(exc)})"
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            stream.flush()
+            sys.stderr.write(line + "\n")
+        code = code or 1
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.flush()
     os._exit(code)

@@ -310,10 +310,13 @@ def _write_wav_stream(
     done = 0  # frames written or skipped so far
 
     def advance_to(frame: int) -> None:
-        nonlocal done
+        nonlocal done, seekable
         if seekable:
-            stream.seek(len(header) + 2 * frame)
-            done = frame
+            try:
+                stream.seek(len(header) + 2 * frame)
+                done = frame
+            except OSError:  # a file system that only appends (some FUSE mounts)
+                seekable = False
         while done < frame:
             count = min(BLOCK_FRAMES, frame - done)
             stream.write(silence[: 2 * count])

@@ -130,7 +130,7 @@ def load_clips(
     if missing:
         unwritable = _make_folder(folder)
         if unwritable is None:  # what a writer killed mid-entry left behind
-            remove_stale(folder, ".*.tmp")
+            remove_stale(folder, ".*-*.tmp")
         with SpeechEngine(settings) as speech:
             for text in missing:
                 clips[text] = speech.synthesize(text)

@@ -110,16 +110,26 @@ def engine_identity() -> str:
 
 
 def _driver_digest(driver: str) -> str:
+    """The digest of pyttsx3's engine and driver source, read through its loader (so a
+    zipped install works too); its version where no source can be read (a frozen app)."""
     spec = importlib.util.find_spec("pyttsx3")
-    if spec is None or not spec.submodule_search_locations:
+    if spec is None or spec.origin is None or not spec.submodule_search_locations:
         raise SpeechError("The speech library pyttsx3 is not installed", hint=DOCTOR_HINT)
     folder = Path(next(iter(spec.submodule_search_locations)))
     digest = hashlib.sha256()
+    read = 0
     for name in ("engine.py", "driver.py", f"drivers/{driver}.py", f"drivers/_{driver}.py"):
-        with contextlib.suppress(OSError):
-            source = (folder / name).read_bytes()
-            digest.update(f"{name} {len(source)}\n".encode())
-            digest.update(source)
+        try:
+            source = spec.loader.get_data(str(folder / name))  # type: ignore[union-attr]
+        except OSError:
+            continue
+        digest.update(f"{name} {len(source)}\n".encode())
+        digest.update(source)
+        read += 1
+    if read == 0:
+        from importlib.metadata import version
+
+        return f"version {version('pyttsx3')}"
     return digest.hexdigest()[:16]
 
 
