@@ -30,7 +30,7 @@ if "OMP_NUM_THREADS" not in os.environ:
 import typer
 
 from voice_coach import __version__
-from voice_coach.errors import OutputError, UsageError, VoiceCoachError, os_reason
+from voice_coach.errors import UsageError, VoiceCoachError, stdout_failed
 from voice_coach.loader import builtin_names, load_protocol
 from voice_coach.protocol import (
     PACE_PRESETS,
@@ -84,7 +84,7 @@ def out(text: str = "") -> None:
         silence_stdout()
         raise typer.Exit(0) from None
     except OSError as exc:
-        raise OutputError(f"standard output could not be written ({os_reason(exc)})") from None
+        raise stdout_failed(exc) from None
 
 
 # --- session options, shared by script, run and export -------------------------------
@@ -550,9 +550,8 @@ def entry_point() -> None:
     except BrokenPipeError:
         pass  # the reader stopped early: its choice, as in ``out``
     except OSError as exc:
-        line = f"voice-coach: error: standard output could not be written ({os_reason(exc)})"
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            sys.stderr.write(line + "\n")
+            sys.stderr.write(f"voice-coach: error: {stdout_failed(exc).one_line()}\n")
         code = code or 1
     with contextlib.suppress(OSError, ValueError, AttributeError):
         sys.stderr.flush()

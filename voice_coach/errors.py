@@ -63,6 +63,11 @@ class OutputError(VoiceCoachError):
     """Standard output could not be written (a full disk behind a redirect, say)."""
 
 
+def stdout_failed(exc: OSError) -> OutputError:
+    """The one wording for a failed write to standard output, wherever it happens."""
+    return OutputError(f"standard output could not be written ({os_reason(exc)})")
+
+
 def os_reason(exc: OSError) -> str:
     """Why an operating-system call failed, in words a user can act on."""
     if exc.errno == errno.ENOSPC:

@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from voice_coach.errors import ExportError, UsageError, os_reason
+from voice_coach.errors import ExportError, OutputError, UsageError, os_reason, stdout_failed
 from voice_coach.leftovers import remove_stale
 from voice_coach.render import RenderedSession
 from voice_coach.subtitles import SUBTITLE_KINDS
@@ -280,7 +280,7 @@ def _to_stdout(session: RenderedSession, progress: Progress | None) -> ExportRes
     the export quietly: that is the reader's choice, not a failure.
     """
     if sys.stdout is None:  # started with standard output closed (``>&-``)
-        raise ExportError("standard output is closed", "give a file name with -o OUT")
+        raise OutputError("standard output is closed", "give a file name with -o OUT")
     stream: BinaryIO = sys.stdout.buffer
     try:
         _write_wav_stream(session, stream, progress, seekable=False)
@@ -289,7 +289,7 @@ def _to_stdout(session: RenderedSession, progress: Progress | None) -> ExportRes
         silence_stdout()
         return ExportResult((), session.total_frames, session.sample_rate, "wav", complete=False)
     except OSError as exc:
-        raise ExportError(f"standard output could not be written ({os_reason(exc)})") from None
+        raise stdout_failed(exc) from None
     return ExportResult((), session.total_frames, session.sample_rate, "wav")
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 STALE_AFTER_S = 3600.0
 
 
-def remove_stale(folder: Path, pattern: str, now: float | None = None) -> int:
+def remove_stale(folder: Path, pattern: str) -> int:
     """Remove the files in ``folder`` matching ``pattern`` (a glob) untouched for an hour.
 
     Best effort: a file that cannot be examined or removed is left, never an error,
     because the write that follows does not depend on it.
     """
-    cutoff = (time.time() if now is None else now) - STALE_AFTER_S
+    cutoff = time.time() - STALE_AFTER_S
     removed = 0
     with contextlib.suppress(OSError):
         for path in folder.glob(pattern):
