@@ -1,5 +1,6 @@
 """`voice-coach run` as a user runs it: Ctrl-C, no device, and `doctor`, as real processes."""
 
+import json
 import os
 import signal
 import subprocess
@@ -140,3 +141,40 @@ def test_doctor_fails_and_says_how_to_fix_without_a_device(tmp_path):
     out, err = doctor.communicate(timeout=60)
     assert doctor.returncode == 1, out + err
     assert "FAIL" in out and "output device" in out and "export -o session.wav" in out
+
+
+@pytest.mark.pulse
+def test_a_status_reader_that_stops_early_does_not_stop_the_session(pulse_server, env):
+    """`voice-coach run | head -n 1`: the text is for whoever reads it, the session is the
+    sound. When `head` goes, the session plays on to its end and exits 0, quietly."""
+    assert main(["script"]) == 0  # warm the cache so the run starts at once
+    result = {}
+
+    def play() -> None:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "voice_coach", "run", "--reps", "2"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        head = subprocess.run(["head", "-n", "1"], stdin=run.stdout, capture_output=True)
+        run.stdout.close()
+        result["code"] = run.wait(timeout=120)
+        result.update(head=head.stdout.decode(), err=run.stderr.read().decode())
+
+    samples, rate = record_while(play, pulse_server, tail_s=0.5)
+    assert result["code"] == 0, result
+    assert result["err"] == "", result["err"]
+    assert result["head"].count("\n") == 1
+    # The whole session was heard, not just its first word: sound in its last seconds.
+    script = subprocess.run(
+        [sys.executable, "-m", "voice_coach", "script", "--json", "--reps", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    last_cue_s = json.loads(script.stdout)["cues"][-1]["at_s"]
+    heard = np.flatnonzero(np.abs(samples) > 0.05)
+    assert len(heard) and (heard[-1] - heard[0]) / rate >= last_cue_s - 0.5

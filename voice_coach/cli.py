@@ -346,7 +346,7 @@ def run(
         typer.echo(f"Stopped at {result.summary(rendered)}.", err=True)
         raise typer.Exit(130)
     if not quiet:
-        typer.echo("Session ended early." if result.quit else "Session complete.")
+        out("Session ended early." if result.quit else "Session complete.")
 
 
 @app.command()

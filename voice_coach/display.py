@@ -117,7 +117,7 @@ class Display:
             cue = cues[self._next_cue]
             self._next_cue += 1
             if cue.kind == "say":
-                print(f"{clock(cue.at_s)}  {cue.text}", file=self.stream, flush=True)
+                self._print(f"{clock(cue.at_s)}  {cue.text}")
 
     def message(self, text: str) -> None:
         """A line that stays (paused, skipped, stopped...), above the live line."""
@@ -126,7 +126,15 @@ class Display:
         if self._progress is not None:
             self._progress.console.print(text, markup=False, highlight=False)
         else:
+            self._print(text)
+
+    def _print(self, text: str) -> None:
+        try:
             print(text, file=self.stream, flush=True)
+        except OSError:
+            # The reader went away (``run | head``) or the disk behind a redirect is
+            # full: the session is its sound, so it plays on, without its text.
+            self.mode = "quiet"
 
     def jumped(self, at_s: float) -> None:
         """After a skip or resume, plain output continues from the new place."""
