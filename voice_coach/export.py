@@ -88,12 +88,11 @@ def export_session(
     if target is not None:
         _check_target(target, force)
     name = resolve_format(target, fmt)
-    if target is None:
-        if name != "wav":
-            raise UsageError("standard output (-o -) takes WAV only; drop --format")
-        _check_wav_size(session)
-        return _to_stdout(session, progress)
+    if target is None and name != "wav":
+        raise UsageError("standard output (-o -) takes WAV only; drop --format")
     _check_encoder(name, session)
+    if target is None:
+        return _to_stdout(session, progress)
     sidecars = _sidecars(session, target, subtitles, timeline_json)
     targets = [target, *sidecars]
     for path in sidecars:
@@ -158,8 +157,13 @@ class EncoderError(Exception):
 
 
 def _check_encoder(name: str, session: RenderedSession) -> None:
-    if name == "wav":
-        _check_wav_size(session)
+    if name == "wav":  # our own writer; its only limit is the format's 32-bit size
+        if session.total_frames * 2 > WAV_MAX_DATA_BYTES:
+            raise UsageError(
+                f"the session is too long for a WAV file at {session.sample_rate} Hz "
+                "(WAV holds at most 4 GiB)",
+                "use a lower --sample-rate, or .flac",
+            )
         return
     import soundfile  # only the compressed formats need libsndfile
 
@@ -175,15 +179,6 @@ def _check_encoder(name: str, session: RenderedSession) -> None:
         raise UsageError(
             f"MP3 cannot be written at {session.sample_rate} Hz",
             f"use --sample-rate {', '.join(map(str, MP3_RATES))}",
-        )
-
-
-def _check_wav_size(session: RenderedSession) -> None:
-    if session.total_frames * 2 > WAV_MAX_DATA_BYTES:
-        raise UsageError(
-            f"the session is too long for a WAV file at {session.sample_rate} Hz "
-            "(WAV holds at most 4 GiB)",
-            "use a lower --sample-rate, or .flac",
         )
 
 
