@@ -232,3 +232,26 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
     code = script.wait(timeout=120)
     assert len(head.stdout) == 10
     assert (code, script.stderr.read()) == (0, b"")
+
+
+@pytest.mark.skipif(
+    not sys.dont_write_bytecode,
+    reason="Python writes bytecode on first import here, so no start after it compiles",
+)
+def test_a_start_compiles_none_of_our_modules():
+    """Where Python may not write bytecode (PYTHONDONTWRITEBYTECODE, as on this project's
+    machines), modules an editable install leaves as source are compiled on every start
+    (about 40 ms): ``scripts/setup`` compiles them. ``python -v`` says where each
+    module's code came from."""
+    done = subprocess.run(
+        [sys.executable, "-v", "-c", "import voice_coach.cli, voice_coach.export"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = [line for line in done.stderr.splitlines() if line.startswith("# code object from")]
+    ours = [line for line in loaded if "voice_coach" in line]
+    assert len(ours) > 5
+    compiled = [line for line in ours if not line.rstrip("'").endswith(".pyc")]
+    assert compiled == [], "compiled at start (run ./scripts/setup): " + "; ".join(compiled)
