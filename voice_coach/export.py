@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from voice_coach.durable import SyncBehind, fsync_folder, fsync_path
 from voice_coach.errors import ExportError, OutputError, UsageError, os_reason, stdout_failed
 from voice_coach.leftovers import remove_stale
 from voice_coach.render import RenderedSession
@@ -115,7 +116,7 @@ def export_session(
             del temps[path]
             if not existed:
                 placed.append(path)
-        _fsync_folder(target.parent)
+        fsync_folder(target.parent)
         placed.clear()
     except OSError as exc:
         raise ExportError(f"{target}: could not be written ({os_reason(exc)})") from None
@@ -216,10 +217,8 @@ def _write_audio(
     session: RenderedSession, path: Path, name: str, progress: Progress | None
 ) -> None:
     if name == "wav":
-        with path.open("wb") as file:
-            _write_wav_stream(session, file, progress, seekable=True)
-            file.flush()
-            os.fsync(file.fileno())
+        with path.open("wb") as file, SyncBehind(file) as sync:
+            _write_wav_stream(session, file, progress, seekable=True, written=sync.written)
         return
     import soundfile
 
@@ -232,7 +231,7 @@ def _write_audio(
                 sound.write(to_pcm16(block) if subtype == "PCM_16" else block)
     except soundfile.LibsndfileError as exc:
         raise EncoderError(str(exc)) from None
-    _fsync(path)
+    fsync_path(path)
 
 
 def _blocks(
@@ -251,20 +250,6 @@ def _write_text(path: Path, text: str) -> None:
         file.write(text)
         file.flush()
         os.fsync(file.fileno())
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the moves durable: a crash after this finds the new names, not the old ones."""
-    with contextlib.suppress(OSError):  # some filesystems cannot open or sync a folder
-        _fsync(folder)
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _to_stdout(session: RenderedSession, progress: Progress | None) -> ExportResult:
@@ -289,7 +274,12 @@ def _to_stdout(session: RenderedSession, progress: Progress | None) -> ExportRes
 
 
 def _write_wav_stream(
-    session: RenderedSession, stream: BinaryIO, progress: Progress | None, *, seekable: bool
+    session: RenderedSession,
+    stream: BinaryIO,
+    progress: Progress | None,
+    *,
+    seekable: bool,
+    written: Callable[[], None] | None = None,
 ) -> None:
     """The one WAV writer, for files and pipes: the header first (the renderer knows the
     frame count up front, so nothing needs a seek back), then the samples.
@@ -323,6 +313,8 @@ def _write_wav_stream(
             frames = min(BLOCK_FRAMES, end - block_start)
             stream.write(to_pcm16(session.read(block_start, frames)).data)
             done = block_start + frames
+            if written is not None:
+                written()
             if progress is not None:
                 progress(done, session.total_frames)
     advance_to(session.total_frames)
