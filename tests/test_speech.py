@@ -186,6 +186,83 @@ def test_espeak_driver_reads_ssml_aloud_instead_of_pausing(tmp_path):
     assert longest_silence_s(clip) < 0.5
 
 
+SPEAK_IN_TURN = textwrap.dedent(
+    """
+    import sys, tempfile
+    from pathlib import Path
+    import numpy as np
+    from voice_coach import speech
+
+    way, voice = sys.argv[1], (sys.argv[2] or None)
+    with speech._lock:
+        driver = speech._open_driver()
+        driver.configure(voice, int(sys.argv[3]))
+        for text in ("Squeeze, and hold", "relax", "Squeeze, and hold"):
+            if way == "direct":
+                samples, rate = driver.synthesize(text)
+            else:
+                path = Path(tempfile.mkdtemp()) / "own.wav"
+                driver.save(text, path)
+                samples, rate = np.frombuffer(path.read_bytes()[44:], dtype="<i2"), 22050
+            sys.stdout.buffer.write(b"%d %d " % (rate, len(samples)) + samples.tobytes())
+    """
+)
+
+
+@pytest.mark.parametrize(("voice_id", "rate"), [("", 175), ("gmw/de", 260)])
+def test_direct_synthesis_matches_pyttsx3s_own_path_sample_for_sample(voice_id, rate):
+    """Phrases come from espeak-ng through pyttsx3's binding without its run loop (no
+    10 ms polling, no WAV file). They must be the very samples pyttsx3's own path
+    writes, so the phrase cache, keyed on pyttsx3's code, stays right.
+
+    Each way runs in a fresh process: espeak-ng's output for a phrase depends on what it
+    spoke before (the same words come out a few ms longer or shorter), so only the same
+    sequence from the same start can be compared. The last step of each sequence also
+    shows pyttsx3's own path still works after the direct one (its callback is put back).
+    """
+    outputs = {}
+    for way in ("direct", "own"):
+        done = subprocess.run(
+            [sys.executable, "-c", SPEAK_IN_TURN, way, voice_id, str(rate)],
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        outputs[way] = done.stdout
+    assert outputs["direct"] == outputs["own"]
+    assert outputs["direct"].startswith(b"%d " % ESPEAK_RATE)
+    assert len(outputs["direct"]) > 3 * ESPEAK_RATE // 2
+
+
+def test_pyttsx3s_own_path_still_works_after_direct_synthesis():
+    """pyttsx3's run loop ends only when its own callback sees an utterance end, so it
+    would wait forever if the direct path left its callback in place. In a child, so a
+    hang is a timeout, not a stuck test run; a save may be retried, because pyttsx3's
+    own loop now and then loses an utterance's audio (the race SpeechEngine retries)."""
+    probe = textwrap.dedent(
+        """
+        import tempfile
+        from pathlib import Path
+        from voice_coach import speech
+
+        with speech._lock:
+            driver = speech._open_driver()
+            driver.configure(None, 175)
+            samples, _ = driver.synthesize("relax")
+            for attempt in range(3):
+                path = Path(tempfile.mkdtemp()) / "own.wav"
+                driver.save("relax", path)
+                if path.stat().st_size > 44:
+                    break
+            print(len(samples), path.stat().st_size)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    direct_frames, own_bytes = map(int, done.stdout.split())
+    assert direct_frames > ESPEAK_RATE // 4 and own_bytes > 44 + direct_frames
+
+
 def test_empty_text_is_a_usage_error_and_silent_text_a_speech_error():
     with pytest.raises(UsageError):
         speak("   ")

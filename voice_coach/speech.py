@@ -1,7 +1,7 @@
 """The speech engine: the one module that talks to pyttsx3.
 
 pyttsx3 is imported inside functions, so a session whose phrases are all cached never
-loads it. Three facts about pyttsx3 on espeak-ng shape this module:
+loads it. Four facts about pyttsx3 on espeak-ng shape this module:
 
 - espeak-ng can be initialised only once per process, so one pyttsx3 engine is opened
   on first use and kept; ``SpeechEngine`` only configures it and hands out clips.
@@ -9,6 +9,10 @@ loads it. Three facts about pyttsx3 on espeak-ng shape this module:
   every run loop when espeak still has work queued, which silently drops a rate change
   made just before (and can drop a whole phrase). Every change of settings is therefore
   followed by ``espeak_Synchronize`` before anything is spoken.
+- pyttsx3's run loop polls every 10 ms and hands audio over as a WAV file; on espeak-ng,
+  phrases are therefore spoken through pyttsx3's own espeak-ng binding without that loop
+  (``_Driver.synthesize``): the same call, the same samples, none of the waiting. The
+  macOS and Windows engines keep pyttsx3's ``save_to_file``.
 - The espeak driver synthesises with ``ENDPAUSE | CHARS_UTF8`` only: no ``SSML`` and no
   ``PHONEMES`` flag, so ``<break/>`` or ``[[...]]`` would be read out, not obeyed. The
   macOS and Windows engines do obey such markup, so text that looks like markup is
@@ -53,6 +57,7 @@ _ESPEAK_LIBRARIES = (
     "/usr/local/lib/libespeak-ng.1.dylib",
 )
 SYNTH_ATTEMPTS = 3
+SYNTH_TIMEOUT_S = 30.0
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>|\[\[|\]\]")
 
 
@@ -186,14 +191,20 @@ class SpeechEngine:
             try:
                 return self._synthesize_once(text)
             except SpeechError:
-                # pyttsx3's espeak loop can lose an utterance's audio under heavy load
-                # (seen in CI: an all-silent 'two'); the engine is deterministic, so
-                # asking again is safe. A real failure fails every attempt.
+                # pyttsx3's run loop can lose an utterance's audio under heavy load
+                # (seen in CI: an all-silent 'two'); asking again is safe, and a real
+                # failure fails every attempt.
                 if attempt == SYNTH_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
     def _synthesize_once(self, text: str) -> Clip:
+        if driver_name() == "espeak":
+            with _lock:
+                driver = _open_driver()
+                driver.configure(self.settings.voice_id, self.settings.rate_wpm)
+                samples, sample_rate = driver.synthesize(text)
+            return _clip_from(samples, sample_rate, text, self.settings.volume)
         self._count += 1
         suffix = ".aiff" if driver_name() == "nsss" else ".wav"
         path = Path(self._scratch.name) / f"phrase-{self._count}{suffix}"  # type: ignore[union-attr]
@@ -201,10 +212,7 @@ class SpeechEngine:
             driver = _open_driver()
             driver.configure(self.settings.voice_id, self.settings.rate_wpm)
             driver.save(text, path)
-        try:
-            return _read_clip(path, text, self.settings.volume)
-        finally:
-            path.unlink(missing_ok=True)
+        return _read_clip(path, text, self.settings.volume)
 
 
 def check_text(text: str) -> None:
@@ -256,6 +264,54 @@ class _Driver:
                 hint=DOCTOR_HINT,
             )
         self.applied = wanted
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        """One utterance from espeak-ng as 16-bit samples and their rate, without
+        pyttsx3's run loop.
+
+        The loop polls every 10 ms and goes through a WAV file: for the short phrases of
+        a session that was most of the time (9 phrases: 90 ms of sleeping, measured in
+        docs/BENCHMARKS.md). Here the samples come straight from pyttsx3's own espeak-ng
+        binding, with the same call and flags its driver makes, and ``Synchronize``
+        waits for exactly as long as synthesis takes. The rate is asked of espeak-ng
+        (pyttsx3's file always says 22050 Hz, which is wrong for some voices).
+        """
+        from pyttsx3.drivers import _espeak
+
+        chunks: list[bytes] = []
+        finished = threading.Event()
+
+        def collect(wav: Any, frames: int, events: Any) -> int:
+            if frames > 0:
+                chunks.append(ctypes.string_at(wav, frames * 2))
+            index = 0
+            while events[index].type != _espeak.EVENT_LIST_TERMINATED:
+                if events[index].type == _espeak.EVENT_MSG_TERMINATED:
+                    finished.set()
+                index += 1
+            return 0
+
+        # pyttsx3's own callback goes back afterwards: its run loop waits for it to see
+        # the end of an utterance, and would wait forever for one it never sees.
+        pyttsx3_callback = _espeak.SynthCallback
+        _espeak.SetSynthCallback(collect)
+        try:
+            flags = _espeak.ENDPAUSE | _espeak.CHARS_UTF8
+            status = _espeak.Synth(text.encode("utf-8"), flags=flags)
+            if status != _espeak.EE_OK:
+                raise SpeechError(
+                    f"The speech engine refused {text!r} (espeak-ng status {status})",
+                    hint=DOCTOR_HINT,
+                )
+            _espeak.Synchronize()
+            if not finished.wait(SYNTH_TIMEOUT_S):
+                raise SpeechError(f"The speech engine did not finish {text!r}", hint=DOCTOR_HINT)
+        finally:
+            if pyttsx3_callback is not None:
+                _espeak.SynthCallback = pyttsx3_callback
+                _espeak.cSetSynthCallback(pyttsx3_callback)
+        sample_rate = _espeak.dll.espeak_ng_GetSampleRate()
+        return np.frombuffer(b"".join(chunks), dtype="<i2"), int(sample_rate)
 
     def save(self, text: str, path: Path) -> None:
         """One utterance, one run loop, pyttsx3's "Audio saved to" kept off stdout."""
@@ -339,18 +395,32 @@ def _voice_from(raw: Any) -> Voice:
 
 
 def _read_clip(path: Path, text: str, volume: float) -> Clip:
-    if not path.is_file() or path.stat().st_size == 0:
-        raise SpeechError(f"The speech engine wrote no audio for {text!r}", hint=DOCTOR_HINT)
-    import soundfile  # only a phrase not in the cache needs it
-
+    """The clip from the file the macOS and Windows engines write."""
     try:
-        data, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except RuntimeError as exc:
-        raise SpeechError(
-            f"The speech engine wrote unreadable audio for {text!r}: {exc}", hint=DOCTOR_HINT
-        ) from exc
-    mono = data.mean(axis=1, dtype=np.float32)
-    trimmed = trim_silence(Clip(mono, int(sample_rate)))
+        if not path.is_file() or path.stat().st_size == 0:
+            raise SpeechError(f"The speech engine wrote no audio for {text!r}", hint=DOCTOR_HINT)
+        import soundfile  # only a phrase not in the cache needs it
+
+        try:
+            data, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
+        except RuntimeError as exc:
+            raise SpeechError(
+                f"The speech engine wrote unreadable audio for {text!r}: {exc}", hint=DOCTOR_HINT
+            ) from exc
+    finally:
+        path.unlink(missing_ok=True)
+    return _clip_from(data.mean(axis=1, dtype=np.float32), int(sample_rate), text, volume)
+
+
+def _clip_from(samples: np.ndarray, sample_rate: int, text: str, volume: float) -> Clip:
+    """Engine samples (16-bit, or float in [-1, 1]) as a trimmed float32 clip at ``volume``.
+
+    16-bit samples are scaled by 1/32768, as libsndfile reads them, so a phrase sounds
+    the same whichever way it came from the engine.
+    """
+    if samples.dtype.kind == "i":
+        samples = samples.astype(np.float32) / np.float32(32768.0)
+    trimmed = trim_silence(Clip(samples.astype(np.float32, copy=False), sample_rate))
     if trimmed.samples.size == 0:
         raise SpeechError(f"The speech engine produced only silence for {text!r}", hint=DOCTOR_HINT)
     samples = (trimmed.samples * np.float32(volume)).astype(np.float32)
