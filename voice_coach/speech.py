@@ -272,8 +272,8 @@ class _Driver:
         The loop polls every 10 ms and goes through a WAV file: for the short phrases of
         a session that was most of the time (9 phrases: 90 ms of sleeping, measured in
         docs/BENCHMARKS.md). Here the samples come straight from pyttsx3's own espeak-ng
-        binding, with the same call and flags its driver makes, and ``Synchronize``
-        waits for exactly as long as synthesis takes. The rate is asked of espeak-ng
+        binding, with the same call and flags its driver makes, and the wait ends
+        with the utterance's end event. The rate is asked of espeak-ng
         (pyttsx3's file always says 22050 Hz, which is wrong for some voices).
         """
         from pyttsx3.drivers import _espeak
@@ -303,9 +303,11 @@ class _Driver:
                     f"The speech engine refused {text!r} (espeak-ng status {status})",
                     hint=DOCTOR_HINT,
                 )
-            _espeak.Synchronize()
+            # The end-of-message event first: espeak_Synchronize polls in 20 ms steps,
+            # while a phrase takes 1 to 5 ms; once the event is in, it returns at once.
             if not finished.wait(SYNTH_TIMEOUT_S):
                 raise SpeechError(f"The speech engine did not finish {text!r}", hint=DOCTOR_HINT)
+            _espeak.Synchronize()
         finally:
             if pyttsx3_callback is not None:
                 _espeak.SynthCallback = pyttsx3_callback
