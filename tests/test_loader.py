@@ -157,3 +157,25 @@ def test_numbers_default_per_language():
     assert protocol.numbers[:3] == ("eins", "zwei", "drei")
     french = load_protocol("glute-squeeze").translations["fr"]
     assert french.numbers is not None and french.numbers[:2] == ("un", "deux")
+
+
+def test_shipped_files_are_read_by_plain_name_only():
+    """Built-ins are read through the package's loader; a name with a path in it never
+    reaches outside the package, and what is not shipped is simply not there."""
+    from voice_coach.package_data import read_package_file
+
+    shipped = read_package_file("voice_coach.protocols", "glute-squeeze.toml")
+    assert shipped is not None and b"[[phases]]" in shipped
+    assert read_package_file("voice_coach.sounds", "squeeze.wav")[:4] == b"RIFF"
+    for name in ("../cli.py", "../__init__.py", "/etc/passwd", "a/b.toml", "", ".hidden"):
+        assert read_package_file("voice_coach.protocols", name) is None, name
+    assert read_package_file("voice_coach.protocols", "missing.toml") is None
+
+
+def test_every_listed_builtin_loads_by_name_and_the_numbers_file_is_no_protocol(tmp_path):
+    for name in builtin_names():
+        assert load_protocol(name).name
+    with pytest.raises(ProtocolError, match="no such file or built-in"):
+        load_protocol("numbers")
+    with pytest.raises(ProtocolError, match="no such file or built-in"):
+        load_protocol("../protocols/glute-squeeze")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.resources
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from voice_coach.errors import ProtocolError, UsageError
+from voice_coach.package_data import read_package_file
 from voice_coach.protocol import (
     MAX_LEAD_IN_S,
     MAX_PHASE_S,
@@ -55,6 +55,8 @@ COUNT_STYLES = ("up", "down")
 
 def builtin_names() -> list[str]:
     """The built-in protocols, default first."""
+    import importlib.resources  # only listing needs it (see package_data.py)
+
     files = importlib.resources.files(BUILTIN_PACKAGE)
     names = sorted(
         entry.name.removesuffix(".toml")
@@ -69,9 +71,10 @@ def load_protocol(name_or_path: str | Path | None = None) -> Protocol:
     if name_or_path is None:
         name_or_path = DEFAULT_PROTOCOL
     text = str(name_or_path)
-    if isinstance(name_or_path, str) and text in builtin_names():
-        resource = importlib.resources.files(BUILTIN_PACKAGE) / f"{text}.toml"
-        return parse_protocol(resource.read_bytes(), f"built-in {text}", "built-in")
+    if isinstance(name_or_path, str) and text != NUMBERS_FILE.removesuffix(".toml"):
+        shipped = read_package_file(BUILTIN_PACKAGE, f"{text}.toml")
+        if shipped is not None:
+            return parse_protocol(shipped, f"built-in {text}", "built-in")
     path = Path(name_or_path)
     if not path.exists():
         close = difflib.get_close_matches(text, builtin_names(), n=3)
@@ -157,8 +160,8 @@ def builtin_numbers(language: str) -> tuple[str, ...]:
 @functools.cache
 def _numbers_table() -> dict[str, Any]:
     """The shipped count words, read once: a protocol with translations asks per language."""
-    resource = importlib.resources.files(BUILTIN_PACKAGE) / NUMBERS_FILE
-    return tomllib.loads(resource.read_text(encoding="utf-8"))
+    shipped = read_package_file(BUILTIN_PACKAGE, NUMBERS_FILE)
+    return tomllib.loads(shipped.decode("utf-8")) if shipped is not None else {}
 
 
 def _phases(raw: Mapping[str, Any], where: str) -> tuple[Phase, ...]:

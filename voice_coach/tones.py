@@ -8,13 +8,13 @@ attack is short so the tone's first audible sample is on the beat.
 
 from __future__ import annotations
 
-import importlib.resources
 import io
 from collections.abc import Sequence
 
 import numpy as np
 
 from voice_coach.clip import Clip, trim_silence
+from voice_coach.package_data import read_package_file
 from voice_coach.render import resample
 
 SOUNDS_PACKAGE = "voice_coach.sounds"
@@ -72,12 +72,11 @@ def load_tones(sample_rate: int, names: Sequence[str] = TONE_NAMES) -> dict[str,
         return {}
     import soundfile  # here, not above: a session without tones never loads libsndfile
 
-    folder = importlib.resources.files(SOUNDS_PACKAGE)
     tones = {}
     for name in names:
-        resource = folder / f"{name}.wav"
-        if resource.is_file():
-            data, rate = soundfile.read(io.BytesIO(resource.read_bytes()), dtype="float32")
+        shipped = read_package_file(SOUNDS_PACKAGE, f"{name}.wav")
+        if shipped is not None:
+            data, rate = soundfile.read(io.BytesIO(shipped), dtype="float32")
             clip = Clip(np.ascontiguousarray(data if data.ndim == 1 else data.mean(axis=1)), rate)
         else:
             clip = make_tone(name, SOUNDS_RATE)
