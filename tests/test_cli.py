@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from voice_coach import __version__
-from voice_coach.cli import app, main
+from voice_coach.cli import _app_for, app, main
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,3 +256,32 @@ def test_a_start_compiles_none_of_our_modules():
     assert len(ours) > 5
     compiled = [line for line in ours if not line.rstrip("'").endswith(".pyc")]
     assert compiled == [], "compiled at start (run ./scripts/setup): " + "; ".join(compiled)
+
+
+def run_with(which: typer.Typer, args: list[str], capsys) -> tuple[str, str]:
+    """What a start with ``which`` as the app shows for ``args``: output, or the error."""
+    command = typer.main.get_command(which)
+    try:
+        command.main(args=args, prog_name="voice-coach", standalone_mode=False)
+    except Exception as exc:  # click's usage errors, exactly as main() would get them
+        error = exc
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        return capsys.readouterr().out, f"{type(error).__name__}: {message}"
+    return capsys.readouterr().out, ""
+
+
+@pytest.mark.parametrize("name", ["script", "run", "export", "voices", "doctor"])
+def test_a_start_builds_only_its_own_command_and_reads_the_same(name, capsys):
+    """Only the command a start runs is built (typer reads every command's options on
+    each start); what the user sees, help and usage errors, is the same as with all."""
+    narrow = _app_for([name, "--help"])
+    assert narrow is not app
+    assert [info.callback.__name__ for info in narrow.registered_commands] == [name]
+    assert narrow.registered_groups == [] and app.registered_groups != []
+    for args in ([name, "--help"], [name, "--no-such-option"], [name, "--rate", "x"]):
+        assert run_with(narrow, args, capsys) == run_with(app, args, capsys), args
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["--version"], ["protocols"], ["exprot"]])
+def test_anything_but_a_command_gets_the_whole_app(argv):
+    assert _app_for(argv) is app
