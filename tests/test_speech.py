@@ -213,12 +213,11 @@ SPEAK_IN_TURN = textwrap.dedent(
 def test_direct_synthesis_matches_pyttsx3s_own_path_sample_for_sample(voice_id, rate):
     """Phrases come from espeak-ng through pyttsx3's binding without its run loop (no
     10 ms polling, no WAV file). They must be the very samples pyttsx3's own path
-    writes, so the phrase cache, keyed on pyttsx3's code, stays right.
+    writes: the way phrases are taken changed, not what they sound like.
 
     Each way runs in a fresh process: espeak-ng's output for a phrase depends on what it
     spoke before (the same words come out a few ms longer or shorter), so only the same
-    sequence from the same start can be compared. The last step of each sequence also
-    shows pyttsx3's own path still works after the direct one (its callback is put back).
+    sequence from the same start can be compared.
     """
     outputs = {}
     for way in ("direct", "own"):
@@ -263,6 +262,41 @@ def test_pyttsx3s_own_path_still_works_after_direct_synthesis():
     assert direct_frames > ESPEAK_RATE // 4 and own_bytes > 44 + direct_frames
 
 
+def test_a_phrase_cut_short_leaves_nothing_behind_for_the_next():
+    """Synthesis that times out (or is interrupted) stops espeak-ng before its callback
+    goes: no late sample may reach freed memory (a crash) or the next phrase (a mixed
+    clip in the cache). In a child, so a crash is a return code, not a lost test run."""
+    probe = textwrap.dedent(
+        """
+        from voice_coach import speech
+        from voice_coach.errors import SpeechError
+        from pyttsx3.drivers import _espeak
+
+        long_text = "Squeeze gently, hold it there, and breathe. " * 12
+        with speech._lock:
+            driver = speech._open_driver()
+            driver.configure(None, 175)
+            before = _espeak.SynthCallback
+            alone = len(driver.synthesize("relax")[0])
+            speech.SYNTH_TIMEOUT_S = 0.0
+            try:
+                driver.synthesize(long_text)
+            except SpeechError as exc:
+                print("refused:", "did not finish" in str(exc))
+            speech.SYNTH_TIMEOUT_S = 30.0
+            after = len(driver.synthesize("relax")[0])
+            print("restored:", _espeak.SynthCallback is before)
+            print(alone, after)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    refused, restored, lengths = done.stdout.splitlines()
+    assert refused == "refused: True" and restored == "restored: True"
+    alone, after = map(int, lengths.split())
+    assert abs(after - alone) < 0.1 * alone, "the next phrase carries the cut one's tail"
+
+
 def test_empty_text_is_a_usage_error_and_silent_text_a_speech_error():
     with pytest.raises(UsageError):
         speak("   ")
@@ -305,8 +339,11 @@ def test_bounds_themselves_are_accepted():
     SpeechSettings(rate_wpm=RATE_MAX_WPM, volume=1.0).validate()
 
 
-def test_engine_identity_names_espeak_ng_and_its_version():
-    assert engine_identity().startswith("espeak-ng 1.")
+def test_engine_identity_names_espeak_ng_its_version_and_how_phrases_are_taken():
+    from voice_coach.speech import ESPEAK_PATH
+
+    identity = engine_identity()
+    assert identity.startswith("espeak-ng 1.") and identity.endswith(f" {ESPEAK_PATH}")
 
 
 def test_engine_identity_follows_the_code_that_drives_the_engine(tmp_path):

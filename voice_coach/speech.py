@@ -57,6 +57,10 @@ _ESPEAK_LIBRARIES = (
     "/usr/local/lib/libespeak-ng.1.dylib",
 )
 SYNTH_ATTEMPTS = 3
+# How phrases are taken from espeak-ng, in the cache key: a new way (here, the binding
+# without pyttsx3's loop, which also reads espeak-ng's true rate) must not be served
+# clips the old way made.
+ESPEAK_PATH = "binding-1"
 SYNTH_TIMEOUT_S = 30.0
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>|\[\[|\]\]")
 
@@ -111,7 +115,7 @@ def engine_identity() -> str:
         import platform
 
         return f"{driver} {platform.platform()} pyttsx3-{driver} {code}"
-    return f"espeak-ng {_espeak_version()} pyttsx3-{driver} {code}"
+    return f"espeak-ng {_espeak_version()} pyttsx3-{driver} {code} {ESPEAK_PATH}"
 
 
 def _driver_digest(driver: str) -> str:
@@ -295,6 +299,7 @@ class _Driver:
         # the end of an utterance, and would wait forever for one it never sees.
         pyttsx3_callback = _espeak.SynthCallback
         _espeak.SetSynthCallback(collect)
+        ours = _espeak.SynthCallback  # alive until espeak-ng no longer holds it
         try:
             flags = _espeak.ENDPAUSE | _espeak.CHARS_UTF8
             status = _espeak.Synth(text.encode("utf-8"), flags=flags)
@@ -304,14 +309,26 @@ class _Driver:
                     hint=DOCTOR_HINT,
                 )
             # The end-of-message event first: espeak_Synchronize polls in 20 ms steps,
-            # while a phrase takes 1 to 5 ms; once the event is in, it returns at once.
+            # while a phrase takes 1 to 5 ms; after the event it usually returns at once.
             if not finished.wait(SYNTH_TIMEOUT_S):
                 raise SpeechError(f"The speech engine did not finish {text!r}", hint=DOCTOR_HINT)
+            status = _espeak.Synchronize()
+            if status != _espeak.EE_OK:
+                raise SpeechError(
+                    f"The speech engine failed on {text!r} (espeak-ng status {status})",
+                    hint=DOCTOR_HINT,
+                )
+        except BaseException:
+            # Timed out, refused or interrupted (Ctrl-C): stop espeak-ng before its
+            # callback goes, so no late sample reaches freed memory or the next phrase.
+            _espeak.Cancel()
             _espeak.Synchronize()
+            raise
         finally:
             if pyttsx3_callback is not None:
+                _espeak.cSetSynthCallback(pyttsx3_callback)  # the C side first, then ours
                 _espeak.SynthCallback = pyttsx3_callback
-                _espeak.cSetSynthCallback(pyttsx3_callback)
+            del ours
         sample_rate = _espeak.dll.espeak_ng_GetSampleRate()
         return np.frombuffer(b"".join(chunks), dtype="<i2"), int(sample_rate)
 
