@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from voice_coach import durable
 from voice_coach.durable import SyncBehind
 
 CHUNK = 64 * 1024
@@ -21,13 +22,20 @@ def sync_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name == "voice-coach-sync"]
 
 
+def wait_for(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the helper did not catch up"
+        time.sleep(0.01)
+
+
 def write_chunks(file, sync: SyncBehind, count: int) -> bytes:
     written = b""
     for index in range(count):
         chunk = bytes([index % 251]) * CHUNK
         file.write(chunk)
         written += chunk
-        sync.written()
+        sync.written(len(chunk))
     return written
 
 
@@ -65,11 +73,57 @@ def test_the_helper_syncs_while_the_file_is_still_being_written(tmp_path):
     assert sync_threads() == []
 
 
-def test_small_files_wake_no_helper_sync_and_still_end_synced(tmp_path):
+def recording(monkeypatch, target, name: str) -> list[int]:
+    """Calls to ``target.name``, each still made for real: what was synced, and when."""
+    calls: list[int] = []
+    real = getattr(target, name)
+
+    def record(descriptor: int) -> None:
+        calls.append(descriptor)
+        real(descriptor)
+
+    monkeypatch.setattr(target, name, record)
+    return calls
+
+
+def test_every_helper_sync_is_of_the_file_and_the_end_is_one_full_fsync(tmp_path, monkeypatch):
+    helper_syncs = recording(monkeypatch, durable, "_sync_data")
+    final_syncs = recording(monkeypatch, os, "fsync")
+    path = tmp_path / "data.bin"
+    with path.open("wb") as file, SyncBehind(file, every_bytes=1 << 20) as sync:
+        write_chunks(file, sync, 64)  # 4 MiB: the helper is woken four times
+        descriptor = file.fileno()
+        wait_for(lambda: sync.synced_bytes >= 3 << 20)
+        assert final_syncs == []
+    assert 1 <= len(helper_syncs) <= 4 and set(helper_syncs) == {descriptor}
+    assert final_syncs == [descriptor]
+
+
+def test_small_files_wake_no_helper_sync_and_still_end_synced(tmp_path, monkeypatch):
+    helper_syncs = recording(monkeypatch, durable, "_sync_data")
+    final_syncs = recording(monkeypatch, os, "fsync")
     path = tmp_path / "small.bin"
     with path.open("wb") as file, SyncBehind(file, every_bytes=1 << 20) as sync:
         expected = write_chunks(file, sync, 3)
-    assert sync.synced_bytes == 0
+        descriptor = file.fileno()
+    assert sync.synced_bytes == 0 and helper_syncs == []
+    assert final_syncs == [descriptor]
+    assert path.read_bytes() == expected
+
+
+class Unseekable(io.FileIO):
+    """A real file that cannot tell its position, like the append-only mounts
+    ``export._write_wav_stream`` already writes through (none can be mounted here)."""
+
+    def tell(self) -> int:
+        raise OSError(errno.ESPIPE, "Illegal seek")
+
+
+def test_a_file_that_cannot_tell_its_position_is_synced_by_count(tmp_path):
+    path = tmp_path / "unseekable.bin"
+    with Unseekable(path, "w") as file, SyncBehind(file, every_bytes=CHUNK) as sync:
+        expected = write_chunks(file, sync, 8)
+        wait_for(lambda: sync.synced_bytes >= 7 * CHUNK)
     assert path.read_bytes() == expected
 
 

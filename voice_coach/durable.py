@@ -41,8 +41,9 @@ def fsync_folder(folder: Path) -> None:
 class SyncBehind:
     """Syncs a file's data on a helper thread while the caller keeps writing it.
 
-    The caller calls ``written()`` after each write; every ``every_bytes`` of file
-    position it flushes Python's buffer and wakes the helper, which calls
+    The caller calls ``written(count)`` after each write of ``count`` bytes (counted,
+    not read from the file's position, which a file that cannot seek does not have);
+    every ``every_bytes`` it flushes Python's buffer and wakes the helper, which calls
     ``fdatasync`` (the disk's wait, with the GIL released). Leaving the ``with`` block
     normally stops the helper and ends with a full ``fsync``; an error on the helper is
     raised there, not lost (the kernel reports a write-back error to one sync only).
@@ -53,7 +54,8 @@ class SyncBehind:
         self._file = file
         self._descriptor = file.fileno()
         self._every_bytes = every_bytes
-        self._asked_at = 0  # file position when the helper was last woken
+        self._written = 0  # bytes written so far
+        self._asked_at = 0  # bytes written when the helper was last woken
         self._wake = threading.Condition()
         self._pending = False
         self._stopping = False
@@ -65,12 +67,12 @@ class SyncBehind:
         self._helper.start()
         return self
 
-    def written(self) -> None:
-        position = self._file.tell()
-        if position - self._asked_at < self._every_bytes:
+    def written(self, count: int) -> None:
+        self._written += count
+        if self._written - self._asked_at < self._every_bytes:
             return
         self._file.flush()
-        self._asked_at = position
+        self._asked_at = self._written
         with self._wake:
             self._pending = True
             self._wake.notify()

@@ -279,7 +279,7 @@ def _write_wav_stream(
     progress: Progress | None,
     *,
     seekable: bool,
-    written: Callable[[], None] | None = None,
+    written: Callable[[int], None] | None = None,
 ) -> None:
     """The one WAV writer, for files and pipes: the header first (the renderer knows the
     frame count up front, so nothing needs a seek back), then the samples.
@@ -314,7 +314,7 @@ def _write_wav_stream(
             stream.write(to_pcm16(session.read(block_start, frames)).data)
             done = block_start + frames
             if written is not None:
-                written()
+                written(2 * frames)
             if progress is not None:
                 progress(done, session.total_frames)
     advance_to(session.total_frames)
