@@ -503,7 +503,7 @@ def _app_for(argv: list[str]) -> typer.Typer:
     """The app with only the command ``argv`` starts with, when it starts with one.
 
     typer builds a click command for every command on every start, reading each one's
-    options from its signature (about 12 ms), where a start runs just one. Anything
+    options from its signature (about 15 ms), where a start runs just one. Anything
     else (no command, an option first, a group, a typo) gets the whole app, so the
     overview and "No such command" read as they always do.
     """
@@ -524,9 +524,9 @@ def _app_for(argv: list[str]) -> typer.Typer:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes one line on stderr and an exit status."""
-    if argv is None:
-        argv = sys.argv[1:]
-    command = typer.main.get_command(_app_for(argv))
+    # The arguments choose the app only; click gets ``argv`` as given (None: it reads
+    # sys.argv itself, expanding wildcards on Windows as it does for every program).
+    command = typer.main.get_command(_app_for(sys.argv[1:] if argv is None else argv))
     usage_error = _cli_exception("UsageError")
     try:
         result = command.main(args=argv, prog_name="voice-coach", standalone_mode=False)

@@ -25,5 +25,5 @@ def read_package_file(package: str, name: str) -> bytes | None:
         return None
     try:
         return pkgutil.get_data(package, name)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except OSError:  # a zipped install reports a missing file as a bare OSError
         return None
