@@ -151,14 +151,16 @@ def list_voices() -> list[Voice]:
 class SpeechEngine:
     """Turns phrases into trimmed clips with one set of ``SpeechSettings``.
 
-    A context manager because synthesis needs a scratch folder and a configured engine;
-    leaving it removes the folder but keeps espeak-ng alive for the next engine, since
-    it cannot be started twice in one process.
+    A context manager because synthesis needs a configured engine (and, on macOS and
+    Windows, whose engines write files, a scratch folder); leaving it removes the folder
+    but keeps espeak-ng alive for the next engine, since it cannot be started twice in
+    one process.
     """
 
     def __init__(self, settings: SpeechSettings | None = None) -> None:
         self.settings = settings or SpeechSettings()
         self.settings.validate()
+        self._entered = False
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._count = 0
 
@@ -173,7 +175,7 @@ class SpeechEngine:
             if suggestions:
                 message += ". Closest: " + ", ".join(suggestions)
             raise UsageError(message, hint=LIST_HINT)
-        self._scratch = tempfile.TemporaryDirectory(prefix="voice-coach-speech-")
+        self._entered = True
         return self
 
     def __exit__(
@@ -182,13 +184,14 @@ class SpeechEngine:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self._entered = False
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
 
     def synthesize(self, text: str) -> Clip:
         """``text`` spoken as a float32 mono clip from its first audible sample to its last."""
-        if self._scratch is None:
+        if not self._entered:
             raise RuntimeError("SpeechEngine.synthesize called outside its with block")
         check_text(text)
         for attempt in range(SYNTH_ATTEMPTS):
@@ -203,20 +206,23 @@ class SpeechEngine:
         raise AssertionError("unreachable")
 
     def _synthesize_once(self, text: str) -> Clip:
-        if driver_name() == "espeak":
-            with _lock:
-                driver = _open_driver()
-                driver.configure(self.settings.voice_id, self.settings.rate_wpm)
-                samples, sample_rate = driver.synthesize(text)
-            return _clip_from(samples, sample_rate, text, self.settings.volume)
-        self._count += 1
-        suffix = ".aiff" if driver_name() == "nsss" else ".wav"
-        path = Path(self._scratch.name) / f"phrase-{self._count}{suffix}"  # type: ignore[union-attr]
         with _lock:
             driver = _open_driver()
             driver.configure(self.settings.voice_id, self.settings.rate_wpm)
+            if driver_name() == "espeak":
+                samples, sample_rate = driver.synthesize(text)
+                return _clip_from(samples, sample_rate, text, self.settings.volume)
+            path = self._scratch_file()
             driver.save(text, path)
         return _read_clip(path, text, self.settings.volume)
+
+    def _scratch_file(self) -> Path:
+        """A new file name in this engine's scratch folder, made on first use."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="voice-coach-speech-")
+        self._count += 1
+        suffix = ".aiff" if driver_name() == "nsss" else ".wav"
+        return Path(self._scratch.name) / f"phrase-{self._count}{suffix}"
 
 
 def check_text(text: str) -> None:
