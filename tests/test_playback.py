@@ -44,6 +44,7 @@ from voice_coach.timeline import Cue, Span, Timeline
 
 RATE = 22_050
 TOLERANCE_S = 0.010
+UNDERRUN_CLOCK_STEP_S = 0.010
 
 
 def tone_clip(seconds: float, hz: float = 1000.0, amp: float = 0.5) -> Clip:
@@ -471,4 +472,7 @@ def test_an_underrun_does_not_make_later_cues_late(pulse_server):
     onsets = find_onsets(samples, rate)
     heard = [(o - onsets[0]) / rate for o in onsets]
     # Without the catch-up the last cue lands as late as the stall (0.8 s measured).
-    assert heard[-1] == pytest.approx(5.0, abs=TOLERANCE_S), heard
+    # With it, the cue is as exact as the device clock's report across the gap, which
+    # ALSA's pulse plugin gives in steps of about 10 ms: about 1 run in 8 landed
+    # 10.6-10.9 ms late here (CI, 2026-11-26), so one such step is allowed on top.
+    assert heard[-1] == pytest.approx(5.0, abs=TOLERANCE_S + UNDERRUN_CLOCK_STEP_S), heard
