@@ -71,10 +71,7 @@ def load_protocol(name_or_path: str | Path | None = None) -> Protocol:
     if name_or_path is None:
         name_or_path = DEFAULT_PROTOCOL
     text = str(name_or_path)
-    # Built-in names are lower case: on a file system that ignores case, "Numbers" must
-    # not reach numbers.toml, nor a user's "My.toml" some shipped file.
-    numbers = NUMBERS_FILE.removesuffix(".toml")
-    if isinstance(name_or_path, str) and text.islower() and text != numbers:
+    if isinstance(name_or_path, str) and f"{text}.toml" != NUMBERS_FILE:
         shipped = read_package_file(BUILTIN_PACKAGE, f"{text}.toml")
         if shipped is not None:
             return parse_protocol(shipped, f"built-in {text}", "built-in")

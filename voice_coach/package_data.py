@@ -12,14 +12,16 @@ from __future__ import annotations
 import pkgutil
 import re
 
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# Every shipped name is lower case: on a file system that ignores case, "Numbers.toml"
+# must not reach numbers.toml, nor a user's "My.toml" some shipped file.
+_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
 def read_package_file(package: str, name: str) -> bytes | None:
     """The bytes of ``name`` in ``package``, or ``None`` when it is not shipped.
 
-    ``name`` must be a plain file name: anything with a path in it is not shipped, so a
-    user's text can never reach outside the package.
+    ``name`` must be a plain, lower-case file name: anything with a path in it is not
+    shipped, so a user's text can never reach outside the package.
     """
     if not _PLAIN_NAME.fullmatch(name):
         return None
