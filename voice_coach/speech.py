@@ -8,7 +8,9 @@ loads it. Four facts about pyttsx3 on espeak-ng shape this module:
 - pyttsx3 drives espeak-ng asynchronously and calls ``espeak_Cancel`` at the start of
   every run loop when espeak still has work queued, which silently drops a rate change
   made just before (and can drop a whole phrase). Every change of settings is therefore
-  followed by ``espeak_Synchronize`` before anything is spoken.
+  followed by a wait until espeak-ng is idle before anything is spoken. That wait polls
+  ``espeak_IsPlaying`` every half millisecond rather than calling ``espeak_Synchronize``
+  alone, which sleeps in 20 ms steps: after a 1 ms phrase it often slept one whole step.
 - pyttsx3's run loop polls every 10 ms and hands audio over as a WAV file; on espeak-ng,
   phrases are therefore spoken through pyttsx3's own espeak-ng binding without that loop
   (``_Driver.synthesize``): the same call, the same samples, none of the waiting. The
@@ -32,6 +34,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +65,7 @@ SYNTH_ATTEMPTS = 3
 # clips the old way made.
 ESPEAK_PATH = "binding-1"
 SYNTH_TIMEOUT_S = 30.0
+IDLE_POLL_S = 0.0005
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>|\[\[|\]\]")
 
 
@@ -314,11 +318,11 @@ class _Driver:
                     f"The speech engine refused {text!r} (espeak-ng status {status})",
                     hint=DOCTOR_HINT,
                 )
-            # The end-of-message event first: espeak_Synchronize polls in 20 ms steps,
-            # while a phrase takes 1 to 5 ms; after the event it usually returns at once.
+            # The end-of-message event first, then espeak-ng's own idle state (its
+            # thread needs a moment after the event): a phrase takes 1 to 5 ms.
             if not finished.wait(SYNTH_TIMEOUT_S):
                 raise SpeechError(f"The speech engine did not finish {text!r}", hint=DOCTOR_HINT)
-            status = _espeak.Synchronize()
+            status = _synchronize()
             if status != _espeak.EE_OK:
                 raise SpeechError(
                     f"The speech engine failed on {text!r} (espeak-ng status {status})",
@@ -381,9 +385,14 @@ def _open_driver() -> _Driver:
         with _quiet():
             engine = pyttsx3.init(driver_name())
             engine.connect("error", on_error)
-            # An empty run loop leaves the engine idle, so settings apply at once
-            # instead of being queued into the next phrase's run loop.
-            engine.runAndWait()
+            # The engine starts busy, so settings would queue for the next run loop;
+            # idle, they apply at once. On espeak-ng, where no run loop follows, it is
+            # told so directly (what its run loop does first, without the loop's 10 ms
+            # sleep); elsewhere an empty run loop does it.
+            if driver_name() == "espeak":
+                engine.proxy.setBusy(False)
+            else:
+                engine.runAndWait()
             default_voice = engine.getProperty("voice")
     except Exception as exc:
         raise SpeechError(f"The speech engine could not start: {exc}", hint=DOCTOR_HINT) from exc
@@ -402,9 +411,18 @@ def _release_driver() -> None:
 def _settle() -> None:
     """Wait until espeak-ng has taken in queued settings (see the module docstring)."""
     if driver_name() == "espeak":
-        from pyttsx3.drivers import _espeak
+        _synchronize()
 
-        _espeak.Synchronize()
+
+def _synchronize() -> int:
+    """``espeak_Synchronize``'s status, without its 20 ms sleeps: polls ``espeak_IsPlaying``
+    until espeak-ng's queue is idle (or ``SYNTH_TIMEOUT_S``), then lets it return at once."""
+    from pyttsx3.drivers import _espeak
+
+    deadline = time.monotonic() + SYNTH_TIMEOUT_S
+    while _espeak.IsPlaying() and time.monotonic() < deadline:
+        time.sleep(IDLE_POLL_S)
+    return int(_espeak.Synchronize())
 
 
 @contextlib.contextmanager
