@@ -310,6 +310,23 @@ def test_unknown_voice_id_is_a_usage_error_with_suggestions():
         speak("Squeeze", SpeechSettings(voice_id="gmw/dee"))
 
 
+def test_an_engine_that_stays_busy_is_a_speech_error_not_a_hang(monkeypatch):
+    """espeak-ng's own Synchronize would wait forever on a queue that never empties; the
+    idle wait gives up after SYNTH_TIMEOUT_S. A stuck engine cannot be made on demand,
+    so its busy flag is the one fake here; the phrase after it is spoken for real."""
+    from pyttsx3.drivers import _espeak
+
+    import voice_coach.speech as speech
+
+    speak("Squeeze")  # the engine is open and idle
+    monkeypatch.setattr(speech, "SYNTH_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(_espeak, "IsPlaying", lambda: 1)
+    with pytest.raises(SpeechError, match="stayed busy"):
+        speech._synchronize()
+    monkeypatch.undo()
+    assert speak("Squeeze").samples.size > 0
+
+
 def test_synthesize_outside_the_with_block_is_a_programming_error():
     with pytest.raises(RuntimeError):
         SpeechEngine().synthesize("Squeeze")

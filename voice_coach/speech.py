@@ -265,13 +265,13 @@ class _Driver:
         wanted = (voice_id or self.default_voice, rate_wpm)
         if self.applied == wanted:
             return
+        self.applied = None  # until all of it is known to be taken in
         self.errors.clear()
         self.engine.setProperty("voice", wanted[0])
         self.engine.setProperty("rate", rate_wpm)
         self.engine.setProperty("volume", 1.0)
         _settle()
         if self.errors:
-            self.applied = None
             raise SpeechError(
                 f"The speech engine refused voice {wanted[0]!r} at {rate_wpm} wpm: "
                 f"{self.errors[0]}",
@@ -416,11 +416,14 @@ def _settle() -> None:
 
 def _synchronize() -> int:
     """``espeak_Synchronize``'s status, without its 20 ms sleeps: polls ``espeak_IsPlaying``
-    until espeak-ng's queue is idle (or ``SYNTH_TIMEOUT_S``), then lets it return at once."""
+    until espeak-ng's queue is idle, then lets it return at once. A queue still busy after
+    ``SYNTH_TIMEOUT_S`` is a SpeechError, where ``Synchronize`` alone would wait forever."""
     from pyttsx3.drivers import _espeak
 
     deadline = time.monotonic() + SYNTH_TIMEOUT_S
-    while _espeak.IsPlaying() and time.monotonic() < deadline:
+    while _espeak.IsPlaying():
+        if time.monotonic() > deadline:
+            raise SpeechError("The speech engine stayed busy", hint=DOCTOR_HINT)
         time.sleep(IDLE_POLL_S)
     return int(_espeak.Synchronize())
 
