@@ -444,6 +444,21 @@ class AppendOnly(io.BytesIO):
         raise io.UnsupportedOperation("truncate")
 
 
+@pytest.mark.parametrize("rate", [22050, 44100])
+def test_a_wav_holds_every_sample_the_renderer_reads_though_repeated_blocks_are_reused(
+    tmp_path, hand_made, rate
+):
+    """The writer converts a block the session repeats (the same words again) once and
+    reuses it; what lands in the file is still, sample for sample, what one read of the
+    whole session gives, here with words repeated and a tone overlapping a word."""
+    timeline, words, tones = hand_made
+    session = render(timeline, words, tones, rate)
+    out = tmp_path / "s.wav"
+    export_session(session, out)
+    written, _ = soundfile.read(out, dtype="int16")
+    np.testing.assert_array_equal(written, to_pcm16(session.read(0, session.total_frames)))
+
+
 def test_a_file_that_cannot_seek_gets_the_silence_written_out(hand_made):
     timeline, words, tones = hand_made
     session = render(timeline, words, tones, 22050)

@@ -129,3 +129,71 @@ def test_sounding_stretches_hold_every_audible_sample_and_only_those(clips):
     np.testing.assert_array_equal(covered, audible)
     whole = session.read(0, session.total_frames)
     assert not whole[~covered].any()
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3000), st.sampled_from(["a", "b", "c"])),  # (start, clip)
+        min_size=1,
+        max_size=12,
+    ),
+    # a few block lengths, so blocks of one length often fall in the same clip at different places
+    st.lists(
+        st.tuples(st.integers(0, 3500), st.sampled_from([1, 20, 37, 150, 600])),
+        min_size=2,
+        max_size=40,
+    ),
+)
+@settings(max_examples=200, deadline=None)
+def test_blocks_with_one_content_key_read_the_same_samples(cues, blocks):
+    """An export converts a block once per content key: any two blocks with equal keys
+    must read equal samples, however clips repeat and overlap."""
+    rate = 1000
+    rng = np.random.default_rng(7)
+    tones = {
+        name: Clip(rng.uniform(-0.6, 0.6, length).astype(np.float32), rate)
+        for name, length in (("a", 150), ("b", 40), ("c", 400))
+    }
+    timeline = Timeline(
+        "t",
+        tuple(Cue(at / rate, "tone", None, name, "p", None, None, "p", 0.0) for at, name in cues),
+        (),
+        3.6,
+        1,
+        1,
+    )
+    session = render(timeline, {}, tones, rate)
+    seen: dict[tuple[object, ...], np.ndarray] = {}
+    for start, frames in blocks:
+        samples = session.read(start, frames)
+        key = session.content_key(start, frames)
+        if key in seen:
+            np.testing.assert_array_equal(samples, seen[key])
+        seen[key] = samples
+
+
+def test_the_same_clip_at_different_places_has_one_content_key():
+    """What makes the reuse worth having: every cue of one clip is one key."""
+    session = render(tone_timeline([0.1, 0.9, 1.7], 2.5), {}, TONES, 22050)
+    length = len(session.placements[0].samples)
+    keys = {session.content_key(start, length) for start in session.starts}
+    assert len(keys) == 1
+    assert session.content_key(session.starts[0], length - 1) not in keys
+    first, second = session.starts[:2]  # the clip 5 and 6 samples into a block
+    assert session.content_key(first - 5, length + 10) != session.content_key(
+        second - 6, length + 10
+    )
+
+
+def test_different_clips_in_the_same_place_have_different_content_keys():
+    rate = 1000
+    tones = {
+        "low": Clip(np.full(100, 0.25, np.float32), rate),
+        "high": Clip(np.full(100, 0.5, np.float32), rate),
+    }
+    cues = tuple(
+        Cue(at, "tone", None, name, "p", None, None, "p", 0.1)
+        for at, name in ((0.5, "low"), (1.5, "high"))
+    )
+    session = render(Timeline("t", cues, (), 2.0, 1, 1), {}, tones, rate)
+    assert session.content_key(500, 100) != session.content_key(1500, 100)

@@ -42,6 +42,8 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 BLOCK_FRAMES = 65536
+# At most 16 MiB of converted blocks kept for reuse, whatever the session.
+CONVERTED_BLOCKS_KEPT = 128
 WAV_MAX_DATA_BYTES = 0xFFFFFFFF - 36  # the RIFF size field is 32 bits and counts the header
 
 Progress = Callable[[int, int], None]
@@ -292,6 +294,7 @@ def _write_wav_stream(
     header = _wav_header(session.sample_rate, session.total_frames)
     stream.write(header)
     silence = bytes(2 * BLOCK_FRAMES)
+    converted: dict[tuple[object, ...], bytes] = {}  # blocks the session repeats
     done = 0  # frames written or skipped so far
 
     def advance_to(frame: int) -> None:
@@ -311,7 +314,13 @@ def _write_wav_stream(
         advance_to(start)
         for block_start in range(start, end, BLOCK_FRAMES):
             frames = min(BLOCK_FRAMES, end - block_start)
-            stream.write(to_pcm16(session.read(block_start, frames)).data)
+            key = session.content_key(block_start, frames)
+            pcm = converted.get(key)
+            if pcm is None:
+                pcm = to_pcm16(session.read(block_start, frames)).tobytes()
+                if len(converted) < CONVERTED_BLOCKS_KEPT:
+                    converted[key] = pcm
+            stream.write(pcm)
             done = block_start + frames
             if written is not None:
                 written(2 * frames)

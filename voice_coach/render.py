@@ -51,19 +51,35 @@ class RenderedSession:
     def read(self, start: int, frames: int) -> np.ndarray:
         """``frames`` mono float32 samples from ``start``; silence past the end."""
         out = np.zeros(frames, dtype=np.float32)
-        end = start + frames
+        for placement, lo, hi in self._sounding_in(start, start + frames):
+            out[lo - start : hi - start] += placement.samples[
+                lo - placement.at_sample : hi - placement.at_sample
+            ]
+        np.clip(out, -1.0, 1.0, out=out)
+        return out
+
+    def content_key(self, start: int, frames: int) -> tuple[object, ...]:
+        """What ``read(start, frames)`` is made of: its length, and for each clip sounding
+        in it, where in the block it starts sounding, from which of its samples, and
+        which samples they are (clips of the same words share one array; where each
+        ends follows from these). Equal keys read equal samples, so a writer converts a
+        block once and reuses it wherever the session repeats it: a 10-minute session is
+        404 cues made of 8 distinct clips."""
+        parts = self._sounding_in(start, start + frames)
+        return (
+            frames,
+            *((lo - start, lo - p.at_sample, id(p.samples)) for p, lo, _ in parts),
+        )
+
+    def _sounding_in(self, start: int, end: int) -> Iterator[tuple[Placement, int, int]]:
+        """Each placement that sounds in ``[start, end)``, with the part ``[lo, hi)`` where."""
         first = bisect.bisect_left(self.starts, start - self.longest)
         last = bisect.bisect_left(self.starts, end)
         for placement in self.placements[first:last]:
-            clip_end = placement.at_sample + len(placement.samples)
             lo = max(start, placement.at_sample)
-            hi = min(end, clip_end)
+            hi = min(end, placement.at_sample + len(placement.samples))
             if lo < hi:
-                out[lo - start : hi - start] += placement.samples[
-                    lo - placement.at_sample : hi - placement.at_sample
-                ]
-        np.clip(out, -1.0, 1.0, out=out)
-        return out
+                yield placement, lo, hi
 
     def sounding_until(self, frame: int) -> int:
         """The first frame at or after ``frame`` when no clip that started before it still
