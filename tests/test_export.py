@@ -444,13 +444,16 @@ class AppendOnly(io.BytesIO):
         raise io.UnsupportedOperation("truncate")
 
 
+@pytest.mark.parametrize("kept_bytes", [4 * 1024 * 1024, 200_000, 0])
 @pytest.mark.parametrize("rate", [22050, 44100])
 def test_a_wav_holds_every_sample_the_renderer_reads_though_repeated_blocks_are_reused(
-    tmp_path, hand_made, rate
+    tmp_path, hand_made, rate, kept_bytes, monkeypatch
 ):
     """The writer converts a block the session repeats (the same words again) once and
     reuses it; what lands in the file is still, sample for sample, what one read of the
-    whole session gives, here with words repeated and a tone overlapping a word."""
+    whole session gives, here with words repeated and a tone overlapping a word, and
+    with room to keep every block, some of them, or none."""
+    monkeypatch.setattr("voice_coach.export.CONVERTED_BYTES_KEPT", kept_bytes)
     timeline, words, tones = hand_made
     session = render(timeline, words, tones, rate)
     out = tmp_path / "s.wav"

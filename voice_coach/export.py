@@ -42,8 +42,9 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 BLOCK_FRAMES = 65536
-# At most 16 MiB of converted blocks kept for reuse, whatever the session.
-CONVERTED_BLOCKS_KEPT = 128
+# Converted blocks kept for reuse: a default session needs 9 (0.4 MB), whatever its
+# length; the bound keeps an unusual one from growing memory with its length.
+CONVERTED_BYTES_KEPT = 4 * 1024 * 1024
 WAV_MAX_DATA_BYTES = 0xFFFFFFFF - 36  # the RIFF size field is 32 bits and counts the header
 
 Progress = Callable[[int, int], None]
@@ -295,6 +296,7 @@ def _write_wav_stream(
     stream.write(header)
     silence = bytes(2 * BLOCK_FRAMES)
     converted: dict[tuple[object, ...], bytes] = {}  # blocks the session repeats
+    kept = 0  # bytes in ``converted``
     done = 0  # frames written or skipped so far
 
     def advance_to(frame: int) -> None:
@@ -318,8 +320,9 @@ def _write_wav_stream(
             pcm = converted.get(key)
             if pcm is None:
                 pcm = to_pcm16(session.read(block_start, frames)).tobytes()
-                if len(converted) < CONVERTED_BLOCKS_KEPT:
+                if kept + len(pcm) <= CONVERTED_BYTES_KEPT:
                     converted[key] = pcm
+                    kept += len(pcm)
             stream.write(pcm)
             done = block_start + frames
             if written is not None:
