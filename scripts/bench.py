@@ -173,8 +173,12 @@ def print_export(report: dict[str, object]) -> None:
         print(
             f"  {name:32} median {wall:6.3f} s  min {speed['min_wall_s'][name]:6.3f} s  "  # type: ignore[index]
             f"cpu {speed['median_cpu_s'][name]:6.3f} s  "  # type: ignore[index]
-            f"x{speed['ratio_to_peer'][name]:.2f} of its peer, quicker in "  # type: ignore[index]
-            f"{speed['rounds_quicker'][name]} of {speed['runs']} rounds"  # type: ignore[index]
+            f"x{speed['ratio_to_peer'][name]:.2f} of its peer"  # type: ignore[index]
+            + (
+                f", quicker in {speed['rounds_quicker'][name]} of {speed['runs']} rounds"  # type: ignore[index]
+                if name in speed["rounds_quicker"]  # type: ignore[index,operator]
+                else ""
+            )
         )
     for name in ("onsets_ours_wav", "onsets_peer_wav"):
         print(f"  {name}: {speed[name]}")  # type: ignore[index]

@@ -166,6 +166,7 @@ def bench_export_speed(reps: int, runs: int) -> dict[str, object]:
                     )
                 )
                 for name, values in wall.items()
+                if name not in (PEER_WAV, PEER_MP3)
             },
             "onsets_ours_wav": drift_ms(folder / "ours.wav", timeline["cues"]),
             "onsets_peer_wav": drift_ms(folder / "peer.wav", timeline["cues"]),

@@ -444,22 +444,51 @@ class AppendOnly(io.BytesIO):
         raise io.UnsupportedOperation("truncate")
 
 
-@pytest.mark.parametrize("kept_bytes", [4 * 1024 * 1024, 200_000, 0])
-@pytest.mark.parametrize("rate", [22050, 44100])
+@pytest.mark.parametrize("kept_bytes", [4 * 1024 * 1024, 6000, 0])
 def test_a_wav_holds_every_sample_the_renderer_reads_though_repeated_blocks_are_reused(
-    tmp_path, hand_made, rate, kept_bytes, monkeypatch
+    hand_made, kept_bytes, monkeypatch
 ):
-    """The writer converts a block the session repeats (the same words again) once and
-    reuses it; what lands in the file is still, sample for sample, what one read of the
-    whole session gives, here with words repeated and a tone overlapping a word, and
-    with room to keep every block, some of them, or none."""
+    """The writer converts a block the session repeats once and reuses it; what it writes
+    is still, sample for sample, what one read of the whole session gives. Blocks of
+    1000 frames fall mid-clip, a word sounds over its tone at two spacings, and the
+    writer has room to keep every block, two, or none; with room, it converts fewer
+    blocks than it writes."""
+    _, words, tones = hand_made
+    timed = [
+        (0.5, None, "squeeze"),
+        (0.55, "Squeeze", None),  # the word over its tone
+        (3.0, None, "squeeze"),
+        (3.08, "Squeeze", None),  # the same at another spacing
+        (5.0, "Squeeze", None),
+        (6.5, "Squeeze", None),
+        (8.0, None, "squeeze"),
+    ]
+    cues = tuple(
+        replace(
+            cue(at_s, text, tone),
+            duration_s=words[text].duration_s if text else tones[tone].duration_s,  # type: ignore[index]
+        )
+        for at_s, text, tone in timed
+    )
+    session = render(Timeline("reuse", cues, (), 9.5, 1, 1), words, tones, 22050)
+    monkeypatch.setattr("voice_coach.export.BLOCK_FRAMES", 1000)
     monkeypatch.setattr("voice_coach.export.CONVERTED_BYTES_KEPT", kept_bytes)
-    timeline, words, tones = hand_made
-    session = render(timeline, words, tones, rate)
-    out = tmp_path / "s.wav"
-    export_session(session, out)
-    written, _ = soundfile.read(out, dtype="int16")
-    np.testing.assert_array_equal(written, to_pcm16(session.read(0, session.total_frames)))
+    conversions: list[int] = []
+
+    def counted(block: np.ndarray) -> np.ndarray:
+        conversions.append(len(block))
+        return to_pcm16(block)
+
+    monkeypatch.setattr("voice_coach.export.to_pcm16", counted)
+    written: list[int] = []
+    out = io.BytesIO()
+    _write_wav_stream(session, out, None, seekable=False, written=written.append)
+    samples = np.frombuffer(out.getvalue()[44:], dtype="<i2")
+    np.testing.assert_array_equal(samples, to_pcm16(session.read(0, session.total_frames)))
+    if kept_bytes:
+        assert len(conversions) < len(written)
+    else:
+        assert len(conversions) == len(written)
 
 
 def test_a_file_that_cannot_seek_gets_the_silence_written_out(hand_made):

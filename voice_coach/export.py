@@ -43,8 +43,10 @@ FORMATS: dict[str, tuple[str, str]] = {
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 BLOCK_FRAMES = 65536
 # Converted blocks kept for reuse: a default session needs 9 (0.4 MB), whatever its
-# length; the bound keeps an unusual one from growing memory with its length.
+# length; the bound keeps an unusual one from growing memory with its length. Each
+# entry is counted with its key and array header besides its samples.
 CONVERTED_BYTES_KEPT = 4 * 1024 * 1024
+CONVERTED_ENTRY_OVERHEAD = 256
 WAV_MAX_DATA_BYTES = 0xFFFFFFFF - 36  # the RIFF size field is 32 bits and counts the header
 
 Progress = Callable[[int, int], None]
@@ -295,8 +297,8 @@ def _write_wav_stream(
     header = _wav_header(session.sample_rate, session.total_frames)
     stream.write(header)
     silence = bytes(2 * BLOCK_FRAMES)
-    converted: dict[tuple[object, ...], bytes] = {}  # blocks the session repeats
-    kept = 0  # bytes in ``converted``
+    converted: dict[tuple[object, ...], np.ndarray] = {}  # blocks the session repeats
+    kept = 0  # bytes counted for ``converted``
     done = 0  # frames written or skipped so far
 
     def advance_to(frame: int) -> None:
@@ -319,11 +321,11 @@ def _write_wav_stream(
             key = session.content_key(block_start, frames)
             pcm = converted.get(key)
             if pcm is None:
-                pcm = to_pcm16(session.read(block_start, frames)).tobytes()
-                if kept + len(pcm) <= CONVERTED_BYTES_KEPT:
+                pcm = to_pcm16(session.read(block_start, frames))  # a new array, ours alone
+                if kept + pcm.nbytes + CONVERTED_ENTRY_OVERHEAD <= CONVERTED_BYTES_KEPT:
                     converted[key] = pcm
-                    kept += len(pcm)
-            stream.write(pcm)
+                    kept += pcm.nbytes + CONVERTED_ENTRY_OVERHEAD
+            stream.write(pcm.data)
             done = block_start + frames
             if written is not None:
                 written(2 * frames)

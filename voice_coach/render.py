@@ -62,9 +62,10 @@ class RenderedSession:
         """What ``read(start, frames)`` is made of: its length, and for each clip sounding
         in it, where in the block it starts sounding, from which of its samples, and
         which samples they are (clips of the same words share one array; where each
-        ends follows from these). Equal keys read equal samples, so a writer converts a
-        block once and reuses it wherever the session repeats it: a 10-minute session is
-        404 cues made of 8 distinct clips."""
+        ends follows from these). Within one session, equal keys read equal samples, so
+        a writer converts a block once and reuses it wherever the session repeats it: a
+        10-minute session is 404 cues made of 8 distinct clips. (A key names arrays by
+        ``id``: it means nothing beside another session's.)"""
         parts = self._sounding_in(start, start + frames)
         return (
             frames,
