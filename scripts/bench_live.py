@@ -156,17 +156,33 @@ def long_session_errors(
         )
         running[name] = (rec, proc)
     report = {}
-    for name, (rec, proc) in running.items():
-        proc.wait()
-        time.sleep(0.5)
-        samples = rec.stop()
-        errors_ms = players[name][1](samples)
-        report[name] = {
-            "cues": len(errors_ms),
-            "max_abs_ms": float(np.max(np.abs(errors_ms))),
-            "mean_abs_ms": float(np.mean(np.abs(errors_ms))),
-            "last_cue_ms": float(errors_ms[-1]),
-        }
+    try:
+        for name, (rec, proc) in running.items():
+            proc.wait()
+            time.sleep(0.5)
+            samples = rec.stop()
+            try:
+                errors_ms = players[name][1](samples)
+            except SystemExit:
+                # Kept for a look afterwards: the folder it was in goes with the bench.
+                kept = Path(tempfile.gettempdir()) / f"voice-coach-bench-{rec.sink}.f32"
+                kept.write_bytes(samples.tobytes())
+                print(f"bench: {name}: recording kept in {kept} (float32, {RATE} Hz, mono)")
+                raise
+            report[name] = {
+                "cues": len(errors_ms),
+                "max_abs_ms": float(np.max(np.abs(errors_ms))),
+                "mean_abs_ms": float(np.mean(np.abs(errors_ms))),
+                "last_cue_ms": float(errors_ms[-1]),
+            }
+    finally:  # a failed check stops the players still playing, before their sinks go
+        for rec, proc in running.values():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+            if rec.process.poll() is None:
+                rec.process.terminate()
+                rec.process.wait(timeout=10)
     return report
 
 
