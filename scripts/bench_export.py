@@ -97,6 +97,11 @@ PEER_WAV = "peer wav (espeak-ng -m)"
 PEER_MP3 = "peer mp3 (espeak-ng -m | lame)"
 
 
+def peer_of(name: str) -> str:
+    """The peer a run of ours is compared with: the one writing the same format."""
+    return PEER_MP3 if "mp3" in name else PEER_WAV
+
+
 def libsndfile_version() -> str:
     probe = "import soundfile; print(soundfile.__libsndfile_version__)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
@@ -143,7 +148,6 @@ def bench_export_speed(reps: int, runs: int) -> dict[str, object]:
                 wall.clear()
                 cpu.clear()
         median = {name: statistics.median(values) for name, values in wall.items()}
-        peers = {"wav": median[PEER_WAV], "mp3": median[PEER_MP3]}
         return {
             "reps": reps,
             "session_s": timeline["duration_s"],
@@ -153,17 +157,13 @@ def bench_export_speed(reps: int, runs: int) -> dict[str, object]:
             "min_wall_s": {name: min(values) for name, values in wall.items()},
             "median_cpu_s": {name: statistics.median(values) for name, values in cpu.items()},
             "ratio_to_peer": {
-                name: value / peers["mp3" if "mp3" in name else "wav"]
-                for name, value in median.items()
+                name: value / median[peer_of(name)] for name, value in median.items()
             },
             # Round by round (each of ours against its peer's run of the same round):
             # how often ours was the quicker, which the medians alone do not show.
             "rounds_quicker": {
                 name: sum(
-                    ours < peer
-                    for ours, peer in zip(
-                        values, wall[PEER_MP3 if "mp3" in name else PEER_WAV], strict=True
-                    )
+                    ours < peer for ours, peer in zip(values, wall[peer_of(name)], strict=True)
                 )
                 for name, values in wall.items()
                 if name not in (PEER_WAV, PEER_MP3)
