@@ -37,10 +37,10 @@ from voice_coach.speech import (
     engine_identity,
     list_voices,
 )
+from voice_coach.userdirs import CACHE_DIR_ENV, cache_root
 from voice_coach.voices import Voice
 
 CACHE_FORMAT_VERSION = 1
-CACHE_DIR_ENV = "VOICE_COACH_CACHE_DIR"
 ENTRY_SUFFIX = ".phrase"
 
 _MAGIC = b"VCPHRASE"
@@ -78,13 +78,8 @@ class PhraseClips:
 
 
 def default_cache_dir() -> Path:
-    """``$VOICE_COACH_CACHE_DIR/phrases`` if set, else the user's cache folder's."""
-    root = os.environ.get(CACHE_DIR_ENV)
-    if not root:
-        import platformdirs
-
-        root = platformdirs.user_cache_dir("voice-coach")
-    return Path(root) / "phrases"
+    """``phrases`` in the cache root (``$VOICE_COACH_CACHE_DIR``, else the user's)."""
+    return cache_root() / "phrases"
 
 
 def cache_key(text: str, settings: SpeechSettings, engine: str) -> str:
