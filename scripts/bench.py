@@ -33,8 +33,8 @@ SPEECH_PROBE = """
     import json, sys, time
     started = time.perf_counter()
     from pathlib import Path
-    from voice_coach.phrase_cache import load_clips
-    from voice_coach.speech import SpeechSettings
+    from voice_coach.speech.phrase_cache import load_clips
+    from voice_coach.speech.engine import SpeechSettings
     imported = time.perf_counter()
     loaded = load_clips(json.loads(sys.argv[1]), SpeechSettings(), Path(sys.argv[2]))
     ready = time.perf_counter()

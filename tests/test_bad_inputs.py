@@ -72,7 +72,7 @@ def has_module(name: str) -> bool:
     return importlib.util.find_spec(f"voice_coach.{name}") is not None
 
 
-SPEAKS = ("speech", "phrase_cache", "tones")
+SPEAKS = ("speech.espeak", "speech.phrase_cache", "tones")
 
 
 @dataclass(frozen=True)
@@ -544,13 +544,13 @@ def test_export_to_a_pipe_closed_early_is_quiet(tmp_path: Path, phrase_cache: Pa
 # --- text is only text -------------------------------------------------------------
 
 
-@pytest.mark.skipif(not has_module("speech"), reason="needs voice_coach.speech")
+@pytest.mark.skipif(not has_module("speech.espeak"), reason="needs voice_coach.speech.espeak")
 @pytest.mark.parametrize(
     "text", ['<break time="100s"/>', "<speak>a</speak>", "a [[b]] c", "<audio src='x'/>"]
 )
 def test_the_speech_edge_refuses_markup_even_when_the_loader_is_bypassed(text: str) -> None:
     from voice_coach.errors import UsageError
-    from voice_coach.speech import check_text
+    from voice_coach.speech.engine import check_text
 
     with pytest.raises(UsageError, match="markup"):
         check_text(text)
@@ -598,12 +598,12 @@ def test_the_engine_itself_reads_markup_as_words_and_never_pauses(tmp_path: Path
         assert 0.2 < info.duration < 15.0, (text, info.duration)
 
 
-@pytest.mark.skipif(not has_module("speech"), reason="needs voice_coach.speech")
+@pytest.mark.skipif(not has_module("speech.espeak"), reason="needs voice_coach.speech.espeak")
 def test_entities_are_spoken_as_characters_not_decoded_markup() -> None:
     """``&lt;`` passes the markup check: the engine speaks it, briefly, as characters."""
-    from voice_coach.speech import SpeechEngine
+    from voice_coach.speech.espeak import EspeakSpeaker
 
-    with SpeechEngine() as engine:
+    with EspeakSpeaker() as engine:
         clip = engine.synthesize("&lt; and &amp;")
     assert 0.2 < clip.duration_s < 6.0
 

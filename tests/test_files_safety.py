@@ -35,8 +35,8 @@ import typer
 
 from voice_coach.cli import app
 from voice_coach.leftovers import STALE_AFTER_S
-from voice_coach.phrase_cache import ENTRY_SUFFIX, _read_entry, load_clips
-from voice_coach.speech import SpeechSettings
+from voice_coach.speech.engine import SpeechSettings
+from voice_coach.speech.phrase_cache import ENTRY_SUFFIX, _read_entry, load_clips
 
 SEED = 20240607
 KILLS = 8
@@ -112,14 +112,17 @@ def digest(path: Path) -> str:
 
 # --- the phrase cache -------------------------------------------------------------------
 
+# Enough phrases that a filler is still speaking at the latest kill (1.2 s): 40 took
+# 0.45 s here, and the test then killed too few fillers to mean anything.
+FILLER_PHRASES = 160
 FILLER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from voice_coach.phrase_cache import load_clips
-    from voice_coach.speech import SpeechSettings
+    from voice_coach.speech.phrase_cache import load_clips
+    from voice_coach.speech.engine import SpeechSettings
     texts = [f"Round {sys.argv[2]}, phrase {i}: squeeze gently, then relax and breathe."
-             " Hold it, and let go slowly." * 2 for i in range(40)]
+             " Hold it, and let go slowly." * 2 for i in range(int(sys.argv[3]))]
     load_clips(texts, SpeechSettings(), Path(sys.argv[1]))
     """
 )
@@ -150,9 +153,9 @@ class EntryWatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             for path in entries(self.folder):
-                clip, damaged = _read_entry(path)
+                entry, damaged = _read_entry(path)
                 self.reads += 1
-                if damaged or (clip is None and path.exists()):
+                if damaged or (entry is None and path.exists()):
                     self.broken.append(path.name)
 
 
@@ -164,7 +167,7 @@ def test_cache_entries_are_whole_after_kill_9_at_random_moments(tmp_path: Path) 
     with EntryWatcher(cache) as watcher:
         for round_no in range(KILLS):
             filler = subprocess.Popen(
-                [sys.executable, "-c", FILLER, str(cache), str(round_no)],
+                [sys.executable, "-c", FILLER, str(cache), str(round_no), str(FILLER_PHRASES)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
@@ -175,8 +178,8 @@ def test_cache_entries_are_whole_after_kill_9_at_random_moments(tmp_path: Path) 
     final = entries(cache)
     assert final, "no entry was written before the kills"
     for path in final:
-        clip, damaged = _read_entry(path)
-        assert clip is not None and not damaged, path.name
+        entry, damaged = _read_entry(path)
+        assert entry is not None and not damaged, path.name
     # Temporary files are what SIGKILL leaves; they must not look like entries.
     leftovers = [p.name for p in cache.iterdir() if not p.name.endswith(ENTRY_SUFFIX)]
     assert all(name.startswith(".") and name.endswith(".tmp") for name in leftovers), leftovers
@@ -188,7 +191,7 @@ def test_two_processes_filling_one_cache_both_succeed_with_whole_entries(tmp_pat
     with EntryWatcher(cache) as watcher:
         fillers = [
             subprocess.Popen(
-                [sys.executable, "-c", FILLER, str(cache), "same"],
+                [sys.executable, "-c", FILLER, str(cache), "same", str(FILLER_PHRASES)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
@@ -197,7 +200,7 @@ def test_two_processes_filling_one_cache_both_succeed_with_whole_entries(tmp_pat
         results = [(f.wait(timeout=180), f.stderr.read()) for f in fillers]  # type: ignore[union-attr]
     assert results == [(0, b""), (0, b"")]
     assert watcher.broken == []
-    assert len(entries(cache)) == 40
+    assert len(entries(cache)) == FILLER_PHRASES
     assert [p.name for p in cache.iterdir() if not p.name.endswith(ENTRY_SUFFIX)] == []
 
 
@@ -252,8 +255,8 @@ def test_a_full_cache_disk_leaves_no_broken_entry_and_the_session_still_runs(
         assert len(err.splitlines()) == 1 and "not writable" in err, err
         assert "No space left on device" in err
         for path in entries(folder / "phrases"):
-            clip, damaged = _read_entry(path)
-            assert clip is not None and not damaged, path.name
+            entry, damaged = _read_entry(path)
+            assert entry is not None and not damaged, path.name
         leftovers = [p.name for p in (folder / "phrases").iterdir() if p.suffix != ENTRY_SUFFIX]
         assert leftovers == []
 
@@ -419,8 +422,8 @@ def test_two_exports_at_once_with_a_cold_cache_both_write_the_same_session(
     # The two files are the same session, not always the same bytes.
     assert abs(len(first) - len(second)) <= 0.1 * rate, (len(first), len(second))
     for path in entries(cache / "phrases"):
-        clip, damaged = _read_entry(path)
-        assert clip is not None and not damaged
+        entry, damaged = _read_entry(path)
+        assert entry is not None and not damaged
 
 
 @needs_export

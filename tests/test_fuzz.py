@@ -554,7 +554,7 @@ def missing_modules(path: tuple[str, ...], command: Any) -> list[str]:
     names = [name for name in (path[:1] if path else ()) if name in ("run", "export")]
     wanted = {"run": ["playback"], "export": ["export"]}.get(names[0], []) if names else []
     if any(param.name == "reps" for param in getattr(command, "params", [])):
-        wanted += ["speech", "phrase_cache", "tones"]
+        wanted += ["speech.espeak", "speech.phrase_cache", "tones"]
     return [
         f"voice_coach.{name}"
         for name in wanted

@@ -11,17 +11,19 @@ import platformdirs
 import pytest
 
 from voice_coach.errors import UsageError
-from voice_coach.phrase_cache import (
+from voice_coach.speech.engine import SpeechSettings
+from voice_coach.speech.espeak import engine_identity, list_voices
+from voice_coach.speech.phrase_cache import (
     CACHE_DIR_ENV,
     CACHE_FORMAT_VERSION,
     ENTRY_SUFFIX,
+    FACTS,
     _read_entry,
     cache_key,
     default_cache_dir,
     load_clips,
     load_voices,
 )
-from voice_coach.speech import SpeechSettings, engine_identity, list_voices
 
 PHRASES = ["Squeeze", "And relax", "two", "three", "Halfway there", "Last one"]
 SETTINGS = SpeechSettings()
@@ -55,8 +57,8 @@ def test_a_warm_cache_never_loads_pyttsx3(tmp_path):
     code = f"""
         import sys
         from pathlib import Path
-        from voice_coach.phrase_cache import load_clips
-        from voice_coach.speech import SpeechSettings
+        from voice_coach.speech.phrase_cache import load_clips
+        from voice_coach.speech.engine import SpeechSettings
         loaded = load_clips({PHRASES!r}, SpeechSettings(), Path({str(tmp_path)!r}))
         print(loaded.stats.hits, loaded.stats.misses, "pyttsx3" in sys.modules)
         """
@@ -123,6 +125,27 @@ def test_a_damaged_entry_is_made_again_not_trusted(tmp_path, damage):
     assert same(third.clips["Halfway there"], clip)
 
 
+def peak(clip) -> float:
+    return float(np.abs(clip.samples).max())
+
+
+def test_facts_are_measured_once_kept_in_the_entry_and_added_to_older_entries(
+    tmp_path, monkeypatch
+):
+    """A measure registered in FACTS is stored with each new entry; an entry written
+    before the measure existed gets it measured on reading, with no new format."""
+    load_clips(["two"], SETTINGS, tmp_path)  # written with no facts
+    (older,) = entries(tmp_path)
+    assert _read_entry(older)[0].facts == {}
+    monkeypatch.setitem(FACTS, "peak", peak)
+    loaded = load_clips(["two", "three"], SETTINGS, tmp_path)
+    for text in ("two", "three"):
+        assert loaded.facts[text] == {"peak": peak(loaded.clips[text])}
+    monkeypatch.delitem(FACTS, "peak")
+    by_facts = {tuple(_read_entry(path)[0].facts) for path in entries(tmp_path)}
+    assert by_facts == {(), ("peak",)}  # "three" keeps its fact; "two" was not rewritten
+
+
 def _fill(folder: str, barrier, results) -> None:
     barrier.wait(timeout=30)
     loaded = load_clips(PHRASES, SpeechSettings(), Path(folder))
@@ -142,10 +165,10 @@ def test_two_processes_filling_the_same_cache_at_once_both_succeed(tmp_path):
     seen, damaged = set(), []
     while any(worker.is_alive() for worker in workers):
         for entry in entries(tmp_path):
-            clip, broken = _read_entry(entry)
+            found, broken = _read_entry(entry)
             if broken:
                 damaged.append(entry.name)
-            elif clip is not None:
+            elif found is not None:
                 seen.add(entry.name)
     for worker in workers:
         worker.join(timeout=60)
@@ -211,7 +234,7 @@ def test_voice_list_is_kept_and_read_back_without_the_engine(tmp_path):
     code = f"""
         import sys
         from pathlib import Path
-        from voice_coach.phrase_cache import load_voices
+        from voice_coach.speech.phrase_cache import load_voices
         voices = load_voices(Path({str(tmp_path)!r}))
         print(len(voices), voices[0].id, "pyttsx3" in sys.modules)
         """

@@ -14,16 +14,10 @@ from voice_coach.clip import AUDIBLE_THRESHOLD, Clip, trim_silence
 from voice_coach.errors import SpeechError, UsageError
 from voice_coach.loader import builtin_names, load_protocol
 from voice_coach.protocol import in_language
-from voice_coach.speech import (
-    RATE_MAX_WPM,
-    RATE_MIN_WPM,
-    SpeechEngine,
-    SpeechSettings,
-    engine_identity,
-    list_voices,
-)
+from voice_coach.speech.engine import RATE_MAX_WPM, RATE_MIN_WPM, SpeechSettings
+from voice_coach.speech.espeak import EspeakSpeaker, engine_identity, list_voices
+from voice_coach.speech.voices import Voice, match_voice, voice_for_language
 from voice_coach.timeline import session_texts
-from voice_coach.voices import Voice, match_voice, voice_for_language
 
 ESPEAK_RATE = 22050
 
@@ -37,7 +31,7 @@ def longest_silence_s(clip: Clip) -> float:
 
 
 def speak(text: str, settings: SpeechSettings | None = None) -> Clip:
-    with SpeechEngine(settings) as engine:
+    with EspeakSpeaker(settings) as engine:
         return engine.synthesize(text)
 
 
@@ -115,7 +109,7 @@ def test_every_builtin_phrase_in_every_shipped_language_speaks(name, voices):
     assert {"en", "de", "es", "fr"} <= set(protocol.languages)
     for language in protocol.languages:
         voice = voice_for_language(language, voices)
-        with SpeechEngine(SpeechSettings(voice_id=voice.id)) as engine:
+        with EspeakSpeaker(SpeechSettings(voice_id=voice.id)) as engine:
             for text in session_texts(in_language(protocol, language)):
                 clip = engine.synthesize(text)
                 assert abs(clip.samples[0]) > AUDIBLE_THRESHOLD, (language, text)
@@ -136,8 +130,8 @@ def test_two_engines_with_different_rates_keep_their_own_rate():
     # (espeak-ng is not sample-exact from run to run at high rates: a few % apart.)
     text = "Halfway there"
     with (
-        SpeechEngine(SpeechSettings(rate_wpm=100)) as slow,
-        SpeechEngine(SpeechSettings(rate_wpm=350)) as fast,
+        EspeakSpeaker(SpeechSettings(rate_wpm=100)) as slow,
+        EspeakSpeaker(SpeechSettings(rate_wpm=350)) as fast,
     ):
         lengths = [
             (slow.synthesize(text).duration_s, fast.synthesize(text).duration_s) for _ in range(6)
@@ -175,7 +169,7 @@ def test_angle_brackets_that_are_not_markup_are_spoken_without_a_pause():
 def test_espeak_driver_reads_ssml_aloud_instead_of_pausing(tmp_path):
     """Beneath the refusal: pyttsx3's espeak driver passes no SSML flag, so a <break/>
     is spoken as words and never becomes a 3 s silence."""
-    from voice_coach import speech
+    from voice_coach.speech import espeak as speech
 
     path = tmp_path / "break.wav"
     with speech._lock:
@@ -191,7 +185,7 @@ SPEAK_IN_TURN = textwrap.dedent(
     import sys, tempfile
     from pathlib import Path
     import numpy as np
-    from voice_coach import speech
+    from voice_coach.speech import espeak as speech
 
     way, voice = sys.argv[1], (sys.argv[2] or None)
     with speech._lock:
@@ -237,12 +231,12 @@ def test_pyttsx3s_own_path_still_works_after_direct_synthesis():
     """pyttsx3's run loop ends only when its own callback sees an utterance end, so it
     would wait forever if the direct path left its callback in place. In a child, so a
     hang is a timeout, not a stuck test run; a save may be retried, because pyttsx3's
-    own loop now and then loses an utterance's audio (the race SpeechEngine retries)."""
+    own loop now and then loses an utterance's audio (the race EspeakSpeaker retries)."""
     probe = textwrap.dedent(
         """
         import tempfile
         from pathlib import Path
-        from voice_coach import speech
+        from voice_coach.speech import espeak as speech
 
         with speech._lock:
             driver = speech._open_driver()
@@ -268,7 +262,7 @@ def test_a_phrase_cut_short_leaves_nothing_behind_for_the_next():
     clip in the cache). In a child, so a crash is a return code, not a lost test run."""
     probe = textwrap.dedent(
         """
-        from voice_coach import speech
+        from voice_coach.speech import espeak as speech
         from voice_coach.errors import SpeechError
         from pyttsx3.drivers import _espeak
 
@@ -316,7 +310,7 @@ def test_an_engine_that_stays_busy_is_a_speech_error_not_a_hang(monkeypatch):
     so its busy flag is the one fake here; the phrase after it is spoken for real."""
     from pyttsx3.drivers import _espeak
 
-    import voice_coach.speech as speech
+    from voice_coach.speech import espeak as speech
 
     speak("Squeeze")  # the engine is open and idle
     monkeypatch.setattr(speech, "SYNTH_TIMEOUT_S", 0.05)
@@ -329,7 +323,7 @@ def test_an_engine_that_stays_busy_is_a_speech_error_not_a_hang(monkeypatch):
 
 def test_synthesize_outside_the_with_block_is_a_programming_error():
     with pytest.raises(RuntimeError):
-        SpeechEngine().synthesize("Squeeze")
+        EspeakSpeaker().synthesize("Squeeze")
 
 
 @pytest.mark.parametrize(
@@ -348,7 +342,7 @@ def test_settings_out_of_bounds_are_usage_errors(settings, bound):
     with pytest.raises(UsageError, match=bound):
         settings.validate()
     with pytest.raises(UsageError):
-        SpeechEngine(settings)
+        EspeakSpeaker(settings)
 
 
 def test_bounds_themselves_are_accepted():
@@ -357,7 +351,7 @@ def test_bounds_themselves_are_accepted():
 
 
 def test_engine_identity_names_espeak_ng_its_version_and_how_phrases_are_taken():
-    from voice_coach.speech import ESPEAK_PATH
+    from voice_coach.speech.espeak import ESPEAK_PATH
 
     identity = engine_identity()
     assert identity.startswith("espeak-ng 1.") and identity.endswith(f" {ESPEAK_PATH}")
@@ -373,7 +367,7 @@ def test_engine_identity_follows_the_code_that_drives_the_engine(tmp_path):
     shutil.copytree(Path(pyttsx3.__file__).parent, copy)
     probe = """
         import sys
-        from voice_coach.speech import engine_identity
+        from voice_coach.speech.espeak import engine_identity
         print(engine_identity())
         assert "pyttsx3" not in sys.modules
     """
@@ -403,9 +397,9 @@ def test_missing_pyttsx3_is_a_speech_error_not_a_traceback():
         import sys
         sys.modules["pyttsx3"] = None  # what Python does for a package that is not there
         from voice_coach.errors import SpeechError
-        from voice_coach.speech import SpeechEngine
+        from voice_coach.speech.espeak import EspeakSpeaker
         try:
-            with SpeechEngine() as engine:
+            with EspeakSpeaker() as engine:
                 engine.synthesize("Squeeze")
         except SpeechError as error:
             print("SpeechError:", error.one_line())
@@ -437,8 +431,8 @@ def test_missing_espeak_library_is_a_speech_error_not_a_traceback(tmp_path):
         textwrap.dedent(
             """
         from voice_coach.errors import SpeechError
-        from voice_coach.speech import SpeechEngine, engine_identity
-        for attempt in (lambda: SpeechEngine().__enter__(), engine_identity):
+        from voice_coach.speech.espeak import EspeakSpeaker, engine_identity
+        for attempt in (lambda: EspeakSpeaker().__enter__(), engine_identity):
             try:
                 attempt()
             except SpeechError as error:

@@ -3,7 +3,7 @@
 import pytest
 
 from voice_coach.errors import UsageError
-from voice_coach.voices import (
+from voice_coach.speech.voices import (
     Voice,
     closest,
     filter_by_language,

@@ -432,8 +432,8 @@ def voices(
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List the installed voices: id, name, languages, gender."""
-    from voice_coach.phrase_cache import load_voices
-    from voice_coach.voices import filter_by_language
+    from voice_coach.speech.phrase_cache import load_voices
+    from voice_coach.speech.voices import filter_by_language
 
     found = load_voices()
     if lang is not None:

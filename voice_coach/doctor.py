@@ -47,9 +47,10 @@ def _guard(name: str, fix: str, body: Callable[[], str]) -> Check:
 
 def _speech() -> Check:
     def body() -> str:
-        from voice_coach.speech import SpeechEngine, SpeechSettings, engine_identity
+        from voice_coach.speech.engine import SpeechSettings
+        from voice_coach.speech.espeak import EspeakSpeaker, engine_identity
 
-        with SpeechEngine(SpeechSettings()) as engine:
+        with EspeakSpeaker(SpeechSettings()) as engine:
             clip = engine.synthesize("Squeeze")
         return f"{engine_identity()}; a test word took {clip.duration_s:.2f} s"
 
@@ -58,7 +59,7 @@ def _speech() -> Check:
 
 def _voices() -> Check:
     def body() -> str:
-        from voice_coach.phrase_cache import load_voices
+        from voice_coach.speech.phrase_cache import load_voices
 
         voices = load_voices(refresh=True)
         languages = {lang.split("-")[0] for voice in voices for lang in voice.languages}
@@ -68,7 +69,7 @@ def _voices() -> Check:
 
 
 def _cache() -> Check:
-    from voice_coach.phrase_cache import default_cache_dir
+    from voice_coach.speech.phrase_cache import default_cache_dir
 
     folder = default_cache_dir()
     files = [path for path in folder.glob("*") if path.is_file()] if folder.is_dir() else []

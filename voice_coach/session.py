@@ -15,6 +15,7 @@ from voice_coach.errors import TimingError, UsageError
 from voice_coach.loader import load_protocol
 from voice_coach.protocol import Pace, Protocol, apply_pace, in_language
 from voice_coach.render import RenderedSession, render
+from voice_coach.speech.voices import Voice
 from voice_coach.timeline import (
     CueStyle,
     Overlap,
@@ -23,7 +24,6 @@ from voice_coach.timeline import (
     find_overlaps,
     session_sounds,
 )
-from voice_coach.voices import Voice
 
 DEFAULT_SAMPLE_RATE = 22050
 
@@ -57,10 +57,10 @@ class PreparedSession:
 
 def prepare_session(source: str | None, options: SessionOptions) -> PreparedSession:
     """Load, pace, voice and time a session; raise before anything plays if it cannot work."""
-    from voice_coach.phrase_cache import load_clips
-    from voice_coach.speech import SpeechSettings
+    from voice_coach.speech.engine import SpeechSettings
+    from voice_coach.speech.phrase_cache import load_clips
+    from voice_coach.speech.voices import match_voice, voice_for_language
     from voice_coach.tones import load_tones
-    from voice_coach.voices import match_voice, voice_for_language
 
     protocol = apply_pace(in_language(load_protocol(source), options.language), options.pace)
     voice_id = None
@@ -101,7 +101,7 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
 def _pick_voice(choose: Callable[[list[Voice]], Voice]) -> str:
     """A voice from the cached list, asking the engine afresh before giving up, so a
     voice installed since the list was cached is still found."""
-    from voice_coach.phrase_cache import load_voices
+    from voice_coach.speech.phrase_cache import load_voices
 
     try:
         return choose(load_voices()).id

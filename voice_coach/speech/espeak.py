@@ -1,10 +1,11 @@
-"""The speech engine: the one module that talks to pyttsx3.
+"""espeak-ng (and SAPI5 or NSSpeech elsewhere) through pyttsx3: the one module that talks
+to pyttsx3.
 
 pyttsx3 is imported inside functions, so a session whose phrases are all cached never
 loads it. Four facts about pyttsx3 on espeak-ng shape this module:
 
 - espeak-ng can be initialised only once per process, so one pyttsx3 engine is opened
-  on first use and kept; ``SpeechEngine`` only configures it and hands out clips.
+  on first use and kept; ``EspeakSpeaker`` only configures it and hands out clips.
 - pyttsx3 drives espeak-ng asynchronously and calls ``espeak_Cancel`` at the start of
   every run loop when espeak still has work queued, which silently drops a rate change
   made just before (and can drop a whole phrase). Every change of settings is therefore
@@ -18,7 +19,8 @@ loads it. Four facts about pyttsx3 on espeak-ng shape this module:
 - The espeak driver synthesises with ``ENDPAUSE | CHARS_UTF8`` only: no ``SSML`` and no
   ``PHONEMES`` flag, so ``<break/>`` or ``[[...]]`` would be read out, not obeyed. The
   macOS and Windows engines do obey such markup, so text that looks like markup is
-  refused on every platform: one protocol file must sound the same everywhere.
+  refused on every platform (``engine.check_text``): one protocol file must sound the
+  same everywhere.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import functools
 import hashlib
 import importlib.util
 import io
-import re
 import sys
 import tempfile
 import threading
@@ -43,14 +44,16 @@ from typing import Any
 
 import numpy as np
 
-from voice_coach.clip import Clip, trim_silence
+from voice_coach.clip import Clip
 from voice_coach.errors import SpeechError, UsageError
-from voice_coach.voices import LIST_HINT, Voice, closest, normalize_language
-
-RATE_MIN_WPM = 80
-RATE_MAX_WPM = 400
-DEFAULT_RATE_WPM = 175
-DOCTOR_HINT = "Is espeak-ng installed? Try: voice-coach doctor"
+from voice_coach.speech.engine import (
+    DOCTOR_HINT,
+    ESPEAK,
+    SpeechSettings,
+    check_text,
+    clip_from_samples,
+)
+from voice_coach.speech.voices import LIST_HINT, Voice, closest, normalize_language
 
 _DRIVERS = {"darwin": "nsss", "win32": "sapi5"}
 _ESPEAK_LIBRARIES = (
@@ -66,36 +69,6 @@ SYNTH_ATTEMPTS = 3
 ESPEAK_PATH = "binding-1"
 SYNTH_TIMEOUT_S = 30.0
 IDLE_POLL_S = 0.0005
-_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>|\[\[|\]\]")
-
-
-@dataclass(frozen=True)
-class SpeechSettings:
-    """How phrases are spoken. ``voice_id`` is an engine id (see ``voices.match_voice``);
-    ``None`` is the engine's default voice. ``volume`` scales the trimmed samples, so a
-    phrase is exactly as long at every volume."""
-
-    voice_id: str | None = None
-    rate_wpm: int = DEFAULT_RATE_WPM
-    volume: float = 1.0
-
-    def validate(self) -> None:
-        """Refuse settings the engine would silently clamp or misread."""
-        rate = self.rate_wpm
-        if isinstance(rate, bool) or not isinstance(rate, int):
-            raise UsageError(
-                f"Speech rate must be a whole number of words per minute, not {rate!r}"
-            )
-        if not RATE_MIN_WPM <= rate <= RATE_MAX_WPM:
-            raise UsageError(
-                f"Speech rate {rate} wpm is out of range: "
-                f"use {RATE_MIN_WPM} to {RATE_MAX_WPM} words per minute"
-            )
-        volume = self.volume
-        if isinstance(volume, bool) or not isinstance(volume, int | float) or not 0 <= volume <= 1:
-            raise UsageError(f"Speech volume {volume!r} is out of range: use 0 to 1")
-        if self.voice_id is not None and not self.voice_id.strip():
-            raise UsageError("The voice id is empty", hint=LIST_HINT)
 
 
 def driver_name() -> str:
@@ -146,13 +119,31 @@ def _driver_digest(driver: str) -> str:
     return digest.hexdigest()[:16]
 
 
+class _Espeak:
+    """espeak-ng through pyttsx3 as an ``engine.Engine``."""
+
+    name = ESPEAK
+
+    def identity(self, settings: SpeechSettings) -> str:
+        return engine_identity()
+
+    def voices(self) -> list[Voice]:
+        return list_voices()
+
+    def speaker(self, settings: SpeechSettings) -> EspeakSpeaker:
+        return EspeakSpeaker(settings)
+
+
+ENGINE = _Espeak()
+
+
 def list_voices() -> list[Voice]:
     """The installed voices, sorted by id, with lower-case language codes."""
     with _lock:
         return list(_open_driver().voices())
 
 
-class SpeechEngine:
+class EspeakSpeaker:
     """Turns phrases into trimmed clips with one set of ``SpeechSettings``.
 
     A context manager because synthesis needs a configured engine (and, on macOS and
@@ -168,7 +159,7 @@ class SpeechEngine:
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._count = 0
 
-    def __enter__(self) -> SpeechEngine:
+    def __enter__(self) -> EspeakSpeaker:
         voice_id = self.settings.voice_id
         with _lock:
             driver = _open_driver()
@@ -196,7 +187,7 @@ class SpeechEngine:
     def synthesize(self, text: str) -> Clip:
         """``text`` spoken as a float32 mono clip from its first audible sample to its last."""
         if not self._entered:
-            raise RuntimeError("SpeechEngine.synthesize called outside its with block")
+            raise RuntimeError("EspeakSpeaker.synthesize called outside its with block")
         check_text(text)
         for attempt in range(SYNTH_ATTEMPTS):
             try:
@@ -215,7 +206,7 @@ class SpeechEngine:
             driver.configure(self.settings.voice_id, self.settings.rate_wpm)
             if driver_name() == "espeak":
                 samples, sample_rate = driver.synthesize(text)
-                return _clip_from(samples, sample_rate, text, self.settings.volume)
+                return clip_from_samples(samples, sample_rate, text, self.settings.volume)
             path = self._scratch_file()
             driver.save(text, path)
         return _read_clip(path, text, self.settings.volume)
@@ -227,19 +218,6 @@ class SpeechEngine:
         self._count += 1
         suffix = ".aiff" if driver_name() == "nsss" else ".wav"
         return Path(self._scratch.name) / f"phrase-{self._count}{suffix}"
-
-
-def check_text(text: str) -> None:
-    """Refuse text the engine cannot speak as plain words: empty, or markup-like."""
-    if not text.strip():
-        raise UsageError("A cue has no words to speak")
-    found = _MARKUP.search(text)
-    if found:
-        raise UsageError(
-            f"Cue text {text!r} contains {found.group()!r}, which speech engines read as "
-            "markup: cues are spoken as plain words",
-            hint="Remove the markup from the protocol file",
-        )
 
 
 @dataclass(eq=False)
@@ -455,23 +433,7 @@ def _read_clip(path: Path, text: str, volume: float) -> Clip:
             ) from exc
     finally:
         path.unlink(missing_ok=True)
-    return _clip_from(data.mean(axis=1, dtype=np.float32), int(sample_rate), text, volume)
-
-
-def _clip_from(samples: np.ndarray, sample_rate: int, text: str, volume: float) -> Clip:
-    """Engine samples (16-bit, or float in [-1, 1]) as a trimmed float32 clip at ``volume``.
-
-    16-bit samples are scaled by 1/32768, as libsndfile reads them, so a phrase sounds
-    the same whichever way it came from the engine.
-    """
-    if samples.dtype.kind == "i":
-        samples = samples.astype(np.float32) / np.float32(32768.0)
-    trimmed = trim_silence(Clip(samples.astype(np.float32, copy=False), sample_rate))
-    if trimmed.samples.size == 0:
-        raise SpeechError(f"The speech engine produced only silence for {text!r}", hint=DOCTOR_HINT)
-    samples = (trimmed.samples * np.float32(volume)).astype(np.float32)
-    samples.setflags(write=False)
-    return Clip(samples, trimmed.sample_rate)
+    return clip_from_samples(data.mean(axis=1, dtype=np.float32), int(sample_rate), text, volume)
 
 
 def _espeak_version() -> str:

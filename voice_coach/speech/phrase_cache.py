@@ -1,16 +1,22 @@
-"""Spoken phrases kept on disk, so a session with a warm cache starts without the engine.
+"""Spoken phrases kept on disk, so a session with a warm cache starts without an engine.
 
 The list of installed voices is kept beside them for the same reason: choosing a voice
 for ``--voice`` or ``--lang`` would otherwise start the engine just to read its list.
 
 An entry is one file named by the sha256 of everything that shapes its sound (format
-version, engine and its version, voice, rate, volume, silence threshold, text). It holds
-a small header (sample rate, frame count, sha256 of the samples) and the raw float32
-samples, so an entry cut short by a crash or a full disk fails its own check and is
-made again instead of being played. Entries are written to a temporary file in the same
-folder and renamed into place (atomic, like ``os.replace``), so two sessions filling the
-cache at once each see either no entry or a whole one. No ``fsync``: a torn file after a power
-cut is caught by the checksum, and syncing would cost more than the synthesis.
+version, engine, what the engine says makes its clips, voice, rate, volume, silence
+threshold, text). It holds a small header (sample rate, frame count, the length of the
+facts, a sha256 of facts and samples), the clip's facts as a JSON object, and the raw
+float32 samples, so an entry cut short by a crash or a full disk fails its own check
+and is made again instead of being played. Entries are written to a temporary file in
+the same folder and renamed into place (atomic, like ``os.replace``), so two sessions
+filling the cache at once each see either no entry or a whole one. No ``fsync``: a torn
+file after a power cut is caught by the checksum, and syncing would cost more than the
+synthesis.
+
+Facts are numbers measured on the clip alone (``FACTS``: name -> measure), kept so a
+warm start does not measure again. A measure added later needs no new format: an entry
+written before it lacks the fact, and reading it measures the clip then.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import json
 import os
 import struct
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,21 +36,27 @@ import numpy as np
 
 from voice_coach.clip import AUDIBLE_THRESHOLD, Clip
 from voice_coach.leftovers import remove_stale
-from voice_coach.speech import (
-    SpeechEngine,
-    SpeechSettings,
-    check_text,
-    engine_identity,
-    list_voices,
-)
+from voice_coach.speech.engine import ESPEAK, SpeechSettings, check_text, engine_for
+from voice_coach.speech.voices import Voice
 from voice_coach.userdirs import CACHE_DIR_ENV, cache_root
-from voice_coach.voices import Voice
 
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 ENTRY_SUFFIX = ".phrase"
 
 _MAGIC = b"VCPHRASE"
-_HEADER = struct.Struct("<8sIIQ32s")
+# magic, format version, sample rate, frames, bytes of facts, sha256 of facts + samples
+_HEADER = struct.Struct("<8sIIQI32s")
+
+# What is measured on each clip and kept in its entry: name -> measure of the clip alone.
+FACTS: dict[str, Callable[[Clip], float]] = {}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cache entry: the clip and the facts measured on it."""
+
+    clip: Clip
+    facts: Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -68,11 +80,13 @@ class CacheStats:
 class PhraseClips:
     """A clip for every distinct text asked for, plus what the cache did.
 
-    ``notes`` are one-line remarks for the user (the cache could not be written); they
-    are returned, not printed, so the CLI decides how to show them.
+    ``facts`` holds each text's ``FACTS``. ``notes`` are one-line remarks for the user
+    (the cache could not be written); they are returned, not printed, so the CLI
+    decides how to show them.
     """
 
     clips: dict[str, Clip]
+    facts: dict[str, Mapping[str, float]]
     stats: CacheStats
     notes: tuple[str, ...]
 
@@ -85,6 +99,7 @@ def default_cache_dir() -> Path:
 def cache_key(text: str, settings: SpeechSettings, engine: str) -> str:
     material = [
         CACHE_FORMAT_VERSION,
+        settings.engine,
         engine,
         settings.voice_id,
         settings.rate_wpm,
@@ -100,38 +115,43 @@ def load_clips(
 ) -> PhraseClips:
     """Every distinct text as a clip: from the cache where it can, spoken where it must.
 
-    The engine is opened only on a miss. A cache folder that cannot be created or
-    written costs speed, never the session: the clips are still returned, with a note.
+    ``settings.engine`` speaks, and is opened only on a miss. A cache folder that cannot
+    be created or written costs speed, never the session: the clips are still returned,
+    with a note.
     """
     settings.validate()
     folder = cache_dir if cache_dir is not None else default_cache_dir()
     distinct = list(dict.fromkeys(texts))
     for text in distinct:
         check_text(text)
-    engine = engine_identity()
-    paths = {text: folder / (cache_key(text, settings, engine) + ENTRY_SUFFIX) for text in distinct}
+    engine = engine_for(settings.engine)
+    identity = engine.identity(settings)
+    paths = {
+        text: folder / (cache_key(text, settings, identity) + ENTRY_SUFFIX) for text in distinct
+    }
 
-    clips: dict[str, Clip] = {}
+    entries: dict[str, Entry] = {}
     rebuilt = 0
     for text in distinct:
-        clip, damaged = _read_entry(paths[text])
-        if clip is not None:
-            clips[text] = clip
+        entry, damaged = _read_entry(paths[text])
+        if entry is not None:
+            entries[text] = entry
         rebuilt += damaged
 
-    missing = [text for text in distinct if text not in clips]
+    missing = [text for text in distinct if text not in entries]
     written = 0
     unwritable: str | None = None
     if missing:
         unwritable = _make_folder(folder)
         if unwritable is None:  # what a writer killed mid-entry left behind
             remove_stale(folder, ".*-*.tmp")
-        with SpeechEngine(settings) as speech:
+        with engine.speaker(settings) as speaker:
             for text in missing:
-                clips[text] = speech.synthesize(text)
+                clip = speaker.synthesize(text)
+                entries[text] = Entry(clip, measure(clip))
                 if unwritable is None:
                     try:
-                        _write_entry(paths[text], clips[text])
+                        _write_entry(paths[text], entries[text])
                         written += 1
                     except OSError as exc:
                         unwritable = f"{exc.strerror or exc}"
@@ -152,18 +172,34 @@ def load_clips(
             f"speaking without it, so the next start will be slower. Set {CACHE_DIR_ENV} "
             "to a writable folder to fix this.",
         )
-    return PhraseClips(clips={text: clips[text] for text in distinct}, stats=stats, notes=notes)
+    return PhraseClips(
+        clips={text: entries[text].clip for text in distinct},
+        facts={text: entries[text].facts for text in distinct},
+        stats=stats,
+        notes=notes,
+    )
+
+
+def measure(clip: Clip, known: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Every fact in ``FACTS`` for ``clip``: those in ``known`` as they are, the rest
+    measured now."""
+    facts = dict(known or {})
+    for name, measure_clip in FACTS.items():
+        if name not in facts:
+            facts[name] = float(measure_clip(clip))
+    return facts
 
 
 def load_voices(cache_dir: Path | None = None, refresh: bool = False) -> list[Voice]:
-    """The installed voices, as ``speech.list_voices`` gives them, from the cache if it can.
+    """espeak-ng's installed voices, as its engine lists them, from the cache if it can.
 
     The entry is keyed by the engine and its version, so an upgrade lists afresh. A voice
     installed since the list was kept is missing from it: when a user's choice matches
     nothing, call again with ``refresh=True`` before calling it an error.
     """
     folder = cache_dir if cache_dir is not None else default_cache_dir()
-    engine = engine_identity()
+    speaker = engine_for(ESPEAK)
+    engine = speaker.identity(SpeechSettings())
     name = hashlib.sha256(json.dumps([CACHE_FORMAT_VERSION, engine]).encode()).hexdigest()
     path = folder / f"voices-{name[:32]}.json"
     if not refresh:
@@ -180,7 +216,7 @@ def load_voices(cache_dir: Path | None = None, refresh: bool = False) -> list[Vo
             ]
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    voices = list_voices()
+    voices = speaker.voices()
     listing = {"engine": engine, "voices": [dataclasses.asdict(voice) for voice in voices]}
     if _make_folder(folder) is None:
         with contextlib.suppress(OSError):
@@ -199,8 +235,8 @@ def _make_folder(folder: Path) -> str | None:
     return None
 
 
-def _read_entry(path: Path) -> tuple[Clip | None, bool]:
-    """The entry's clip, or ``None``; the flag says a file was there but damaged."""
+def _read_entry(path: Path) -> tuple[Entry | None, bool]:
+    """The entry, or ``None``; the flag says a file was there but damaged."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -209,31 +245,40 @@ def _read_entry(path: Path) -> tuple[Clip | None, bool]:
         return None, True
     if len(data) < _HEADER.size:
         return None, True
-    magic, version, sample_rate, frames, digest = _HEADER.unpack_from(data)
-    body = memoryview(data)[_HEADER.size :]
+    magic, version, sample_rate, frames, facts_size, digest = _HEADER.unpack_from(data)
+    rest = memoryview(data)[_HEADER.size :]
     if (
         magic != _MAGIC
         or version != CACHE_FORMAT_VERSION
         or sample_rate == 0
-        or len(body) != frames * 4
-        or hashlib.sha256(body).digest() != digest
+        or len(rest) != facts_size + frames * 4
+        or hashlib.sha256(rest).digest() != digest
     ):
         return None, True
-    samples = np.frombuffer(body, dtype="<f4").astype(np.float32, copy=False)
+    try:
+        facts = json.loads(bytes(rest[:facts_size]).decode("utf-8"))
+    except ValueError:
+        return None, True
+    if not isinstance(facts, dict):
+        return None, True
+    samples = np.frombuffer(rest[facts_size:], dtype="<f4").astype(np.float32, copy=False)
     samples.setflags(write=False)
-    return Clip(samples, sample_rate), False
+    clip = Clip(samples, sample_rate)
+    return Entry(clip, measure(clip, facts)), False
 
 
-def _write_entry(path: Path, clip: Clip) -> None:
-    body = np.ascontiguousarray(clip.samples, dtype="<f4").tobytes()
+def _write_entry(path: Path, entry: Entry) -> None:
+    facts = json.dumps(dict(entry.facts), sort_keys=True).encode("utf-8")
+    body = np.ascontiguousarray(entry.clip.samples, dtype="<f4").tobytes()
     header = _HEADER.pack(
         _MAGIC,
         CACHE_FORMAT_VERSION,
-        clip.sample_rate,
-        len(clip.samples),
-        hashlib.sha256(body).digest(),
+        entry.clip.sample_rate,
+        len(entry.clip.samples),
+        len(facts),
+        hashlib.sha256(facts + body).digest(),
     )
-    _write_atomic(path, header + body)
+    _write_atomic(path, header + facts + body)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
