@@ -373,19 +373,42 @@ def export(
     timeline: Annotated[
         bool, typer.Option("--timeline", help="Also write the timeline as OUT.json.")
     ] = False,
+    cover: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="The cover in the file's tags: a PNG or JPEG (default: drawn)."
+        ),
+    ] = None,
+    chapters: Annotated[
+        str, typer.Option(help="Chapters in MP3, OGG and FLAC files: on or off.")
+    ] = "on",
     force: Annotated[bool, typer.Option(help="Overwrite files that exist.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     *,
     session: SessionOptions,
 ) -> None:
-    """Write the session to an audio file (WAV, FLAC, OGG, MP3), with optional subtitles."""
+    """Write the session to an audio file (WAV, FLAC, OGG, MP3), tagged, with a cover and
+    chapters where the format carries them, and optional subtitles."""
     from voice_coach.export import export_session
+    from voice_coach.files.cover import read_cover
+    from voice_coach.files.tags import session_tags
 
     if subtitles is not None and subtitles not in ("srt", "vtt"):
         raise UsageError(f"--subtitles {subtitles!r} must be srt or vtt")
+    with_chapters = on_off("--chapters", chapters)
+    target = None if output == "-" else Path(output)
+    user_cover = read_cover(cover) if cover is not None else None
     prepared = prepare(protocol, session)
     rendered = prepared.render(sample_rate)
-    target = None if output == "-" else Path(output)
+    tags = functools.partial(
+        session_tags,
+        prepared.protocol,
+        prepared.timeline,
+        rendered.total_frames / rendered.sample_rate,
+        comment=SAFETY_NOTE,
+        cover=user_cover,
+        chapters=with_chapters,
+    )
     with progress_bar(enabled=not quiet and target is not None) as progress:
         result = export_session(
             rendered,
@@ -397,10 +420,18 @@ def export(
             if timeline
             else None,
             progress=progress,
+            tags=tags,
         )
     if target is not None and not quiet:
         written = ", ".join(str(path) for path in result.written)
         typer.echo(f"Wrote {written} ({format_duration(prepared.timeline.duration_s)})", err=True)
+
+
+def on_off(option: str, value: str) -> bool:
+    """An ``on``/``off`` option's value, or a one-line error naming the option."""
+    if value not in ("on", "off"):
+        raise UsageError(f"{option} {value!r} must be on or off")
+    return value == "on"
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ import numpy as np
 
 from voice_coach.durable import SyncBehind, fsync_folder, fsync_path
 from voice_coach.errors import ExportError, OutputError, UsageError, os_reason, stdout_failed
+from voice_coach.files.tags import TAGGED_FORMATS, FileTags, write_tags
 from voice_coach.leftovers import remove_stale
 from voice_coach.render import RenderedSession
 from voice_coach.subtitles import SUBTITLE_KINDS
@@ -89,8 +90,11 @@ def export_session(
     subtitles: str | None = None,
     timeline_json: str | None = None,
     progress: Progress | None = None,
+    tags: Callable[[], FileTags] | None = None,
 ) -> ExportResult:
-    """Write the session to ``target`` (``None``: WAV on standard output)."""
+    """Write the session to ``target`` (``None``: WAV on standard output), with the tags
+    ``tags`` makes where the format carries them (MP3, OGG, FLAC): made only then, since
+    drawing a cover takes a moment a WAV need not wait."""
     if target is not None:
         _check_target(target, force)
     name = resolve_format(target, fmt)
@@ -99,6 +103,7 @@ def export_session(
     _check_encoder(name, session)
     if target is None:
         return _to_stdout(session, progress)
+    file_tags = tags() if tags is not None and name in TAGGED_FORMATS else None
     sidecars = _sidecars(session, target, subtitles, timeline_json)
     targets = [target, *sidecars]
     for path in sidecars:
@@ -110,7 +115,7 @@ def export_session(
     placed: list[Path] = []  # files moved into place where none was before
     try:
         temps[target] = _temp_beside(target)
-        _write_audio(session, temps[target], name, progress)
+        _write_audio(session, temps[target], name, progress, file_tags)
         for path, text in sidecars.items():
             temps[path] = _temp_beside(path)
             _write_text(temps[path], text)
@@ -219,7 +224,11 @@ def _umask() -> int:
 
 
 def _write_audio(
-    session: RenderedSession, path: Path, name: str, progress: Progress | None
+    session: RenderedSession,
+    path: Path,
+    name: str,
+    progress: Progress | None,
+    tags: FileTags | None,
 ) -> None:
     if name == "wav":
         with path.open("wb") as file, SyncBehind(file) as sync:
@@ -236,6 +245,8 @@ def _write_audio(
                 sound.write(to_pcm16(block) if subtype == "PCM_16" else block)
     except soundfile.LibsndfileError as exc:
         raise EncoderError(str(exc)) from None
+    if tags is not None:  # into the temporary file: the synced, moved file has them
+        write_tags(path, name, tags)
     fsync_path(path)
 
 

@@ -39,6 +39,8 @@ MAX_PHASES = 20
 MAX_NUMBERS = 120
 BUILTIN_PACKAGE = "voice_coach.protocols"
 NUMBERS_FILE = "numbers.toml"
+CHAPTERS_FILE = "chapters.toml"
+WORD_FILES = frozenset({NUMBERS_FILE, CHAPTERS_FILE})  # shipped words, not protocols
 
 TOP_KEYS = {
     "name", "title", "description", "about", "language",
@@ -61,7 +63,7 @@ def builtin_names() -> list[str]:
     names = sorted(
         entry.name.removesuffix(".toml")
         for entry in files.iterdir()
-        if entry.name.endswith(".toml") and entry.name != NUMBERS_FILE
+        if entry.name.endswith(".toml") and entry.name not in WORD_FILES
     )
     return sorted(names, key=lambda name: name != DEFAULT_PROTOCOL)
 
@@ -71,7 +73,7 @@ def load_protocol(name_or_path: str | Path | None = None) -> Protocol:
     if name_or_path is None:
         name_or_path = DEFAULT_PROTOCOL
     text = str(name_or_path)
-    if isinstance(name_or_path, str) and f"{text}.toml" != NUMBERS_FILE:
+    if isinstance(name_or_path, str) and f"{text}.toml" not in WORD_FILES:
         shipped = read_package_file(BUILTIN_PACKAGE, f"{text}.toml")
         if shipped is not None:
             return parse_protocol(shipped, f"built-in {text}", "built-in")
@@ -157,10 +159,22 @@ def builtin_numbers(language: str) -> tuple[str, ...]:
     return tuple(words)
 
 
-@functools.cache
 def _numbers_table() -> dict[str, Any]:
-    """The shipped count words, read once: a protocol with translations asks per language."""
-    shipped = read_package_file(BUILTIN_PACKAGE, NUMBERS_FILE)
+    """The shipped count words: a protocol with translations asks per language."""
+    return _shipped_table(NUMBERS_FILE)
+
+
+def builtin_chapter_words(language: str) -> dict[str, str]:
+    """Chapter titles shipped for a language ("Rep {rep} of {reps}"...), else English's."""
+    table = _shipped_table(CHAPTERS_FILE)
+    code = language.lower()
+    return dict(table.get(code) or table.get(code.split("-")[0]) or table["en"])
+
+
+@functools.cache
+def _shipped_table(name: str) -> dict[str, Any]:
+    """A shipped TOML file of words per language, read once."""
+    shipped = read_package_file(BUILTIN_PACKAGE, name)
     return tomllib.loads(shipped.decode("utf-8")) if shipped is not None else {}
 
 
