@@ -11,13 +11,11 @@ import datetime
 import io
 import itertools
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from pulse import skip_or_fail
+from probe import ffprobe
 
 from voice_coach.cli import SAFETY_NOTE, main
 from voice_coach.files.chapters import MAX_REP_CHAPTERS, session_chapters
@@ -28,17 +26,6 @@ from voice_coach.timeline import Cue, Timeline
 @pytest.fixture(autouse=True)
 def cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
-def ffprobe(path: Path) -> dict:
-    if shutil.which("ffprobe") is None:
-        skip_or_fail("ffprobe (Debian's ffmpeg) is not installed: ./scripts/setup --dev")
-    done = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_chapters", "-show_format", "-show_streams",
-         "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return json.loads(done.stdout)
 
 
 def script_json(capsys, *args: str) -> dict:

@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 # Before numpy is first imported (by session.py, below): voice-coach does no linear
 # algebra, and OpenBLAS would start a spinning thread per core as numpy loads, about
@@ -49,6 +49,11 @@ from voice_coach.session import (
     prepare_session,
 )
 from voice_coach.timeline import CUE_STYLES, END_PAD_S, timeline_to_json
+
+if TYPE_CHECKING:
+    from voice_coach.files.cover import Cover
+    from voice_coach.files.tags import FileTags
+    from voice_coach.render import RenderedSession
 
 SAFETY_NOTE = (
     "General information, not medical advice. Squeeze gently and stop if pain increases. "
@@ -353,13 +358,35 @@ def run(
 @app.command()
 @with_session_options
 def export(
-    protocol: ProtocolArg = None,
-    output: Annotated[
-        str,
-        typer.Option(
-            "--output", "-o", metavar="OUT", help="The audio file to write, or - for WAV on stdout."
+    protocols: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[NAME|FILE ...]",
+            help="Built-in protocol names or protocol files (.toml); default: glute-squeeze, "
+            "or with --album every built-in.",
+            show_default=False,
         ),
-    ] = "session.wav",
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="OUT",
+            help="The audio file to write, or - for WAV on stdout (default: session.wav).",
+        ),
+    ] = None,
+    album: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Write a folder: one file per session, cover, playlist.m3u8 (MP3 by default).",
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="With --album: also feed.xml, served from this URL."),
+    ] = None,
     fmt: Annotated[
         str | None,
         typer.Option("--format", help="wav, flac, ogg or mp3 (default: from OUT's extension)."),
@@ -388,26 +415,35 @@ def export(
     session: SessionOptions,
 ) -> None:
     """Write the session to an audio file (WAV, FLAC, OGG, MP3), tagged, with a cover and
-    chapters where the format carries them, and optional subtitles."""
+    chapters where the format carries them; or several sessions as an album folder."""
     from voice_coach.export import export_session
     from voice_coach.files.cover import read_cover
-    from voice_coach.files.tags import session_tags
 
     if subtitles is not None and subtitles not in ("srt", "vtt"):
         raise UsageError(f"--subtitles {subtitles!r} must be srt or vtt")
     with_chapters = on_off("--chapters", chapters)
+    if album is not None:
+        if output is not None:
+            raise UsageError("give -o OUT or --album DIR, not both")
+        if subtitles is not None or timeline:
+            raise UsageError("--subtitles and --timeline go with -o OUT, not --album")
+        export_album(protocols, album, base_url, fmt, sample_rate, cover, with_chapters,
+                     force, quiet, session)  # fmt: skip
+        return
+    if base_url is not None:
+        raise UsageError("--base-url goes with --album DIR")
+    if protocols and len(protocols) > 1:
+        raise UsageError(
+            f"-o writes one session, and {len(protocols)} were named",
+            "name one, or write them all with --album DIR",
+        )
+    output = "session.wav" if output is None else output
     target = None if output == "-" else Path(output)
     user_cover = read_cover(cover) if cover is not None else None
-    prepared = prepare(protocol, session)
+    prepared = prepare(protocols[0] if protocols else None, session)
     rendered = prepared.render(sample_rate)
     tags = functools.partial(
-        session_tags,
-        prepared.protocol,
-        prepared.timeline,
-        rendered.total_frames / rendered.sample_rate,
-        comment=SAFETY_NOTE,
-        cover=user_cover,
-        chapters=with_chapters,
+        file_tags, prepared, rendered, cover=user_cover, chapters=with_chapters
     )
     with progress_bar(enabled=not quiet and target is not None) as progress:
         result = export_session(
@@ -425,6 +461,77 @@ def export(
     if target is not None and not quiet:
         written = ", ".join(str(path) for path in result.written)
         typer.echo(f"Wrote {written} ({format_duration(prepared.timeline.duration_s)})", err=True)
+
+
+def file_tags(
+    prepared: PreparedSession,
+    rendered: RenderedSession,
+    *,
+    cover: Cover | None,
+    chapters: bool,
+    album: str | None = None,
+    track: int = 1,
+    tracks: int = 1,
+) -> FileTags:
+    """The tags of one exported session (the safety note as the comment)."""
+    from voice_coach.files.tags import session_tags
+
+    return session_tags(
+        prepared.protocol,
+        prepared.timeline,
+        rendered.total_frames / rendered.sample_rate,
+        comment=SAFETY_NOTE,
+        album=album,
+        track=track,
+        tracks=tracks,
+        cover=cover,
+        chapters=chapters,
+    )
+
+
+def export_album(
+    protocols: list[str] | None,
+    folder: Path,
+    base_url: str | None,
+    fmt: str | None,
+    sample_rate: int,
+    cover: Path | None,
+    chapters: bool,
+    force: bool,
+    quiet: bool,
+    session: SessionOptions,
+) -> None:
+    """``export --album``: every session checked and timed before the folder is begun."""
+    from voice_coach.export import resolve_format
+    from voice_coach.files.album import (
+        AlbumTrack,
+        check_album_target,
+        check_base_url,
+        file_stem,
+        write_album,
+    )
+    from voice_coach.files.cover import read_cover
+
+    name = resolve_format(None, fmt or "mp3")
+    url = check_base_url(base_url) if base_url is not None else None
+    check_album_target(folder, force)
+    user_cover = read_cover(cover) if cover is not None else None
+    tracks = []
+    for source in protocols or builtin_names():
+        prepared = prepare(source, session)
+        rendered = prepared.render(sample_rate)
+
+        tags = functools.partial(file_tags, prepared, rendered, chapters=chapters)
+        protocol = prepared.protocol
+        tracks.append(AlbumTrack(file_stem(protocol.name), protocol.title, protocol.description,
+                                 protocol.language, rendered, tags))  # fmt: skip
+    result = write_album(folder, tracks, title=folder.absolute().name, fmt=name, force=force,
+                         cover=user_cover, base_url=url)  # fmt: skip
+    if not quiet:
+        typer.echo(
+            f"Wrote {folder}: {len(result.files)} sessions ({format_duration(result.duration_s)})",
+            err=True,
+        )
 
 
 def on_off(option: str, value: str) -> bool:

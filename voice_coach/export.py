@@ -213,11 +213,11 @@ def _temp_beside(path: Path) -> Path:
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(handle)
     temp = Path(name)
-    temp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; the export is an ordinary file
+    temp.chmod(0o666 & ~current_umask())  # mkstemp makes 0600; the export is an ordinary file
     return temp
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -11,6 +11,7 @@ machine or on another one sharing the folder.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from pathlib import Path
 
@@ -18,7 +19,8 @@ STALE_AFTER_S = 3600.0
 
 
 def remove_stale(folder: Path, pattern: str) -> int:
-    """Remove the files in ``folder`` matching ``pattern`` (a glob) untouched for an hour.
+    """Remove the files in ``folder`` matching ``pattern`` (a glob) untouched for an hour,
+    and the folders (an album being built is one): with all they hold.
 
     Best effort: a file that cannot be examined or removed is left, never an error,
     because the write that follows does not depend on it.
@@ -28,7 +30,11 @@ def remove_stale(folder: Path, pattern: str) -> int:
     with contextlib.suppress(OSError):
         for path in folder.glob(pattern):
             with contextlib.suppress(OSError):
-                if path.is_file() and path.stat().st_mtime < cutoff:
+                if path.stat().st_mtime >= cutoff:
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
                     path.unlink()
-                    removed += 1
+                removed += 1
     return removed
