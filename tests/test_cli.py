@@ -71,7 +71,8 @@ def test_version_and_help():
 
 def test_script_prints_timed_lines_and_the_total():
     lines = ok("script").splitlines()
-    assert lines[0] == " 0:00.0  (tone: start)"
+    assert lines[0].startswith("Safety: General information, not medical advice.")
+    assert lines[1] == " 0:00.0  (tone: start)"
     assert any(line.endswith("  Squeeze") and line.strip().startswith("0:06.") for line in lines)
     assert "total 1:" in lines[-1]
 
@@ -81,7 +82,7 @@ def test_script_json_is_the_contract_and_matches_the_text():
     assert data["protocol"] == "glute-squeeze" and data["duration_s"] > 60
     assert [c["at_s"] for c in data["cues"]] == sorted(c["at_s"] for c in data["cues"])
     text = ok("script").splitlines()
-    assert len(text) == len(data["cues"]) + 1
+    assert len(text) == len(data["cues"]) + 2  # the safety note first, the total last
     assert all(
         c["kind"] in ("say", "tone") and {"phase", "rep", "set", "text"} <= set(c)
         for c in data["cues"]

@@ -172,10 +172,10 @@ def test_shipped_files_are_read_by_plain_name_only():
     assert read_package_file("voice_coach.protocols", "missing.toml") is None
 
 
-def test_every_listed_builtin_loads_by_name_and_the_numbers_file_is_no_protocol(tmp_path):
+def test_every_listed_builtin_loads_by_name_and_the_languages_file_is_no_protocol(tmp_path):
     for name in builtin_names():
         assert load_protocol(name).name
     with pytest.raises(ProtocolError, match="no such file or built-in"):
-        load_protocol("numbers")
+        load_protocol("languages")
     with pytest.raises(ProtocolError, match="no such file or built-in"):
         load_protocol("../protocols/glute-squeeze")

@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 from probe import ffprobe
 
-from voice_coach.cli import SAFETY_NOTE, main
+from voice_coach.cli import main
 from voice_coach.files.chapters import MAX_REP_CHAPTERS, session_chapters
-from voice_coach.loader import builtin_chapter_words
+from voice_coach.loader import builtin_chapter_words, load_protocol
 from voice_coach.timeline import Cue, Timeline
 
 
@@ -108,7 +108,7 @@ def test_every_format_carries_its_tags_cover_and_a_chapter_per_rep(tmp_path, cap
     assert tags["album"] == "Glute squeeze, three sets"
     assert tags["track"].split("/")[0] == "1"
     assert tags["date"] == str(datetime.date.today().year)
-    assert tags["comment"] == SAFETY_NOTE
+    assert tags["comment"] == load_protocol("glute-squeeze-sets").safety  # its own note
 
     cover = cover_stream(probe)
     assert cover["codec_name"] == "png"

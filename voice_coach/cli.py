@@ -37,6 +37,7 @@ from voice_coach.protocol import (
     PACE_PRESETS,
     Pace,
     apply_pace,
+    in_language,
     parse_pace_factor,
     parse_phase_option,
     planned_length_s,
@@ -48,18 +49,13 @@ from voice_coach.session import (
     format_time,
     prepare_session,
 )
-from voice_coach.timeline import CUE_STYLES, END_PAD_S, timeline_to_json
+from voice_coach.timeline import CUE_STYLES, END_PAD_S
 
 if TYPE_CHECKING:
     from voice_coach.files.cover import Cover
     from voice_coach.files.tags import FileTags
     from voice_coach.render import RenderedSession
 
-SAFETY_NOTE = (
-    "General information, not medical advice. Squeeze gently and stop if pain increases. "
-    "See a clinician for back pain that persists, spreads down a leg, or comes with "
-    "numbness or weakness."
-)
 PLAYBACK_SAMPLE_RATE = 44100
 PACE_HELP = ", ".join(f"{name} = x{factor:g}" for name, factor in PACE_PRESETS.items())
 
@@ -235,14 +231,19 @@ def root(
         out(ctx.get_help())
 
 
+LangOption = Annotated[
+    str | None, typer.Option(help="Show the words of this language (en, de, es, fr...).")
+]
+
+
 @protocols_app.callback(invoke_without_command=True)
-def protocols_list(ctx: typer.Context) -> None:
+def protocols_list(ctx: typer.Context, lang: LangOption = None) -> None:
     """List the built-in protocols: name, what it is, reps x sets, length."""
     if ctx.invoked_subcommand is not None:
         return
     rows = []
     for name in builtin_names():
-        protocol = load_protocol(name)
+        protocol = in_language(load_protocol(name), lang)
         length = format_duration(planned_length_s(protocol) + END_PAD_S)
         rows.append((name, protocol.description, f"{protocol.reps} x {protocol.sets}", length))
     width = max(len(row[0]) for row in rows)
@@ -255,9 +256,11 @@ def protocols_show(
     protocol: Annotated[
         str, typer.Argument(metavar="NAME|FILE", help="A built-in name or a file.")
     ],
+    lang: LangOption = None,
 ) -> None:
     """Explain a protocol: what to do, why, the pace, and a safety note."""
-    p = apply_pace(load_protocol(protocol), Pace())
+    loaded = load_protocol(protocol)
+    p = apply_pace(in_language(loaded, lang), Pace())
     out(f"{p.title} ({p.name})")
     out(p.description)
     if p.about.strip():
@@ -274,9 +277,9 @@ def protocols_show(
     length = format_duration(planned_length_s(p) + END_PAD_S)
     sets = f"{p.sets} set{'s' if p.sets > 1 else ''}"
     out(f"  {p.reps} reps x {sets}{rest}, {p.lead_in_s:g} s lead-in; about {length}")
-    out(f"  languages: {', '.join(p.languages)}; source: {p.source}")
+    out(f"  languages: {', '.join(loaded.languages)}; source: {p.source}")
     out()
-    out(f"Safety: {SAFETY_NOTE}")
+    out(f"Safety: {p.safety}")
 
 
 @app.command()
@@ -292,8 +295,9 @@ def script(
     """Print the session as it will be heard: one timed line per cue."""
     prepared = prepare(protocol, session)
     if json_out:
-        out(json.dumps(timeline_to_json(prepared.timeline), ensure_ascii=False, indent=1))
+        out(json.dumps(prepared.to_json(), ensure_ascii=False, indent=1))
         return
+    out(f"Safety: {prepared.protocol.safety}")
     for cue in prepared.timeline.cues:
         what = cue.text if cue.kind == "say" else f"(tone: {cue.tone})"
         out(f"{format_time(cue.at_s):>7}  {what}")
@@ -339,6 +343,8 @@ def run(
     prepared = prepare(protocol, session)
     rendered = prepared.render(PLAYBACK_SAMPLE_RATE)
     mode = "quiet" if quiet else ("live" if sys.stdout.isatty() else "plain")
+    if not quiet:
+        out(f"Safety: {prepared.protocol.safety}")
     with KeyReader() as keys:
         result = play_live(
             rendered,
@@ -452,9 +458,7 @@ def export(
             fmt=fmt,
             force=force,
             subtitles=subtitles,
-            timeline_json=json.dumps(timeline_to_json(prepared.timeline), indent=1)
-            if timeline
-            else None,
+            timeline_json=json.dumps(prepared.to_json(), indent=1) if timeline else None,
             progress=progress,
             tags=tags,
         )
@@ -480,7 +484,7 @@ def file_tags(
         prepared.protocol,
         prepared.timeline,
         rendered.total_frames / rendered.sample_rate,
-        comment=SAFETY_NOTE,
+        comment=prepared.protocol.safety,
         album=album,
         track=track,
         tracks=tracks,

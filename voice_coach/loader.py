@@ -10,6 +10,7 @@ import difflib
 import functools
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from voice_coach.protocol import (
     check_seconds,
     check_session_length,
     check_text,
+    has_control_characters,
 )
 
 DEFAULT_PROTOCOL = "glute-squeeze"
@@ -38,19 +40,21 @@ MAX_FILE_BYTES = 256 * 1024
 MAX_PHASES = 20
 MAX_NUMBERS = 120
 BUILTIN_PACKAGE = "voice_coach.protocols"
-NUMBERS_FILE = "numbers.toml"
+LANGUAGES_FILE = "languages.toml"
 CHAPTERS_FILE = "chapters.toml"
-WORD_FILES = frozenset({NUMBERS_FILE, CHAPTERS_FILE})  # shipped words, not protocols
+WORD_FILES = frozenset({LANGUAGES_FILE, CHAPTERS_FILE})  # shipped words, not protocols
 
 TOP_KEYS = {
-    "name", "title", "description", "about", "language",
+    "name", "title", "description", "about", "safety", "language",
     "session", "phases", "cues", "numbers", "translations",
 }  # fmt: skip
 SESSION_KEYS = {"reps", "sets", "rest_s", "lead_in_s", "set_intro_s"}
 PHASE_KEYS = {"name", "seconds", "say", "tone", "kind", "count"}
 CUE_TEXT_KEYS = {"start", "set_start", "halfway", "last_rep", "rest", "end"}
 CUE_KEYS = CUE_TEXT_KEYS | {"rest_countdown"}
-TRANSLATION_KEYS = {"title", "description", "about", "phases", "cues", "numbers"}
+TRANSLATION_KEYS = {"title", "description", "about", "safety", "phases", "cues", "numbers"}
+MAX_ABOUT_CHARS = 4000
+MAX_SAFETY_CHARS = 600
 PHASE_KINDS = ("hold", "relax", "other")
 COUNT_STYLES = ("up", "down")
 
@@ -125,13 +129,18 @@ def _protocol_from(raw: dict[str, Any], where: str, source: str) -> Protocol:
     _known_keys(session, SESSION_KEYS, where, "session.")
     phases = _phases(raw, where)
     cues = _cues(_table(raw, "cues", where, ""), where, "cues.")
-    numbers = _numbers(raw.get("numbers"), where, "numbers") or builtin_numbers(language)
-    translations = _translations(_table(raw, "translations", where, ""), where, phases)
+    shipped = shipped_words(language)
+    numbers = _numbers(raw.get("numbers"), where, "numbers") or shipped.numbers
+    safety = _safety(raw, where, "")
+    translations = _translations(
+        _table(raw, "translations", where, ""), where, phases, cues, own_safety=safety is not None
+    )
     protocol = Protocol(
         name=name or "",
         title=_text(raw, "title", where, "", required=False) or name or "",
         description=_text(raw, "description", where, "", required=True) or "",
-        about=_text(raw, "about", where, "", required=False, limit=4000) or "",
+        about=_text(raw, "about", where, "", required=False, limit=MAX_ABOUT_CHARS) or "",
+        safety=safety or shipped.safety,
         language=language,
         phases=phases,
         reps=_whole(session, "reps", where, 10, MAX_REPS),
@@ -151,17 +160,32 @@ def _protocol_from(raw: dict[str, Any], where: str, source: str) -> Protocol:
     return protocol
 
 
+@dataclass(frozen=True)
+class ShippedWords:
+    """What voice-coach ships for one language (``languages.toml``): count words, the
+    standard cues a translation may leave out, and the safety note for a protocol that
+    brings none. Empty for a language nothing is shipped for."""
+
+    numbers: tuple[str, ...] = ()
+    cues: Mapping[str, str] = field(default_factory=dict)
+    safety: str = ""
+
+
+def shipped_words(language: str) -> ShippedWords:
+    """The shipped words for ``language`` (``de-AT`` gets ``de``'s), or none."""
+    table = _shipped_table(LANGUAGES_FILE)
+    code = language.lower()
+    words = table.get(code) or table.get(code.split("-")[0]) or {}
+    return ShippedWords(
+        numbers=tuple(words.get("numbers", ())),
+        cues=dict(words.get("cues", {})),
+        safety=words.get("safety", ""),
+    )
+
+
 def builtin_numbers(language: str) -> tuple[str, ...]:
     """Count words shipped for a language (``one``, ``two``...), or none."""
-    table = _numbers_table()
-    code = language.lower()
-    words = table.get(code) or table.get(code.split("-")[0]) or []
-    return tuple(words)
-
-
-def _numbers_table() -> dict[str, Any]:
-    """The shipped count words: a protocol with translations asks per language."""
-    return _shipped_table(NUMBERS_FILE)
+    return shipped_words(language).numbers
 
 
 def builtin_chapter_words(language: str) -> dict[str, str]:
@@ -227,8 +251,16 @@ def _cues(table: Mapping[str, Any], where: str, prefix: str) -> SessionCues:
 
 
 def _translations(
-    table: Mapping[str, Any], where: str, phases: tuple[Phase, ...]
+    table: Mapping[str, Any],
+    where: str,
+    phases: tuple[Phase, ...],
+    cues: SessionCues,
+    *,
+    own_safety: bool,
 ) -> dict[str, Translation]:
+    """Each language's words, with what the language ships filled in where the file
+    leaves it out: count words, the standard cues the protocol says, and (for a protocol
+    without a safety note of its own) the shipped note."""
     result = {}
     phase_names = [phase.name for phase in phases]
     for code, words in table.items():
@@ -247,20 +279,36 @@ def _translations(
             said[phase_name] = _text(entry, "say", where, entry_prefix, required=True)
         cue_words = _table(words, "cues", where, prefix)
         _known_keys(cue_words, CUE_TEXT_KEYS, where, prefix + "cues.")
+        shipped = shipped_words(code)
+        standard = {
+            key: text
+            for key, text in shipped.cues.items()
+            if getattr(cues, key) is not None and key not in cue_words
+        }
         result[code] = Translation(
             title=_text(words, "title", where, prefix, required=False),
             description=_text(words, "description", where, prefix, required=False),
-            about=_text(words, "about", where, prefix, required=False, limit=4000),
+            about=_text(words, "about", where, prefix, required=False, limit=MAX_ABOUT_CHARS),
+            safety=_safety(words, where, prefix) or (None if own_safety else shipped.safety),
             phases=said,
-            cues={
+            cues=standard
+            | {
                 key: _text(cue_words, key, where, prefix + "cues.", required=True)
                 for key in cue_words
             },
             numbers=_numbers(words.get("numbers"), where, prefix + "numbers")
-            or builtin_numbers(code)
+            or shipped.numbers
             or None,
         )
     return result
+
+
+def _safety(raw: Mapping[str, Any], where: str, prefix: str) -> str | None:
+    """A safety note, on one line wherever it is shown (a status line, a file's tags)."""
+    text = _text(raw, "safety", where, prefix, required=False, limit=MAX_SAFETY_CHARS)
+    if text is None:
+        return None
+    return " ".join(text.split()) or None
 
 
 def _numbers(value: Any, where: str, field: str) -> tuple[str, ...]:
@@ -316,6 +364,9 @@ def _text(
             raise ProtocolError(
                 f"{where}: {prefix}{key}: is {len(value)} characters; limit {limit}"
             )
+        if has_control_characters(value, allowed="\n\r\t"):
+            # Shown on a terminal and written into tags: an escape could recolour one.
+            raise ProtocolError(f"{where}: {prefix}{key}: contains control characters")
         return value
     try:
         checked = check_text(f"{prefix}{key}", value)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pkgutil
 import re
 
-# Every shipped name is lower case: on a file system that ignores case, "Numbers.toml"
-# must not reach numbers.toml, nor a user's "My.toml" some shipped file.
+# Every shipped name is lower case: on a file system that ignores case, "Languages.toml"
+# must not reach languages.toml, nor a user's "My.toml" some shipped file.
 _PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 

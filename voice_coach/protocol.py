@@ -71,6 +71,7 @@ class Translation:
     title: str | None = None
     description: str | None = None
     about: str | None = None
+    safety: str | None = None
     phases: Mapping[str, str] = field(default_factory=dict)
     cues: Mapping[str, str] = field(default_factory=dict)
     numbers: tuple[str, ...] | None = None
@@ -78,11 +79,18 @@ class Translation:
 
 @dataclass(frozen=True)
 class Protocol:
+    """A session as its file describes it, in the words of ``language``.
+
+    ``safety`` is the note shown before a session and written into its exports: the
+    protocol's own, or the general one shipped for its language (the loader fills it).
+    """
+
     name: str
     title: str
     description: str
     phases: tuple[Phase, ...]
     about: str = ""
+    safety: str = ""
     language: str = "en"
     reps: int = 10
     sets: int = 1
@@ -183,7 +191,7 @@ def check_text(where: str, text: str | None) -> str | None:
         raise ProtocolError(f"{where}: must be text, got {text!r}")
     if len(text) > MAX_TEXT_CHARS:
         raise ProtocolError(f"{where}: is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
-    if any(ord(ch) < 32 or ord(ch) == 127 or 0x80 <= ord(ch) < 0xA0 for ch in text):
+    if has_control_characters(text):
         raise ProtocolError(f"{where}: contains control characters; use plain words")
     if "<" in text or ">" in text:
         raise ProtocolError(f"{where}: '<' and '>' are not allowed; cue words are plain text")
@@ -200,6 +208,15 @@ def check_text(where: str, text: str | None) -> str | None:
     if not text.strip():
         return None
     return text
+
+
+def has_control_characters(text: str, allowed: str = "") -> bool:
+    """C0 and C1 controls and DEL: a pause or command to a speech engine, an escape to a
+    terminal. ``allowed`` lets line breaks through in texts that are only shown."""
+    return any(
+        (ord(ch) < 32 or ord(ch) == 127 or 0x80 <= ord(ch) < 0xA0) and ch not in allowed
+        for ch in text
+    )
 
 
 def fill(text: str, **values: object) -> str:
@@ -229,6 +246,7 @@ def in_language(protocol: Protocol, language: str | None) -> Protocol:
         title=words.title or protocol.title,
         description=words.description or protocol.description,
         about=words.about or protocol.about,
+        safety=words.safety or protocol.safety,
         language=code,
         phases=phases,
         cues=replace(protocol.cues, **dict(words.cues)),

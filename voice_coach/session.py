@@ -23,6 +23,7 @@ from voice_coach.timeline import (
     build_timeline,
     find_overlaps,
     session_sounds,
+    timeline_to_json,
 )
 
 DEFAULT_SAMPLE_RATE = 22050
@@ -53,6 +54,11 @@ class PreparedSession:
 
     def render(self, sample_rate: int = DEFAULT_SAMPLE_RATE) -> RenderedSession:
         return render(self.timeline, self.speech, self.tones, sample_rate, self.volume)
+
+    def to_json(self) -> dict[str, object]:
+        """What ``script --json`` prints and ``export --timeline`` writes: the timeline,
+        with the safety note beside it, so a file carries the note wherever it goes."""
+        return {**timeline_to_json(self.timeline), "safety": self.protocol.safety}
 
 
 def prepare_session(source: str | None, options: SessionOptions) -> PreparedSession:
