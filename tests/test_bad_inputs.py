@@ -16,22 +16,18 @@ from __future__ import annotations
 import ast
 import contextlib
 import hashlib
-import importlib.util
 import os
 import re
 import subprocess
 import sys
-import tempfile
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import soundfile as sf
-import typer
-
-from voice_coach.cli import app
+from isolation import NOWHERE
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "voice_coach"
@@ -64,17 +60,6 @@ def toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def has_command(name: str) -> bool:
-    return name in typer.main.get_command(app).commands  # type: ignore[attr-defined]
-
-
-def has_module(name: str) -> bool:
-    return importlib.util.find_spec(f"voice_coach.{name}") is not None
-
-
-SPEAKS = ("speech.espeak", "speech.phrase_cache", "tones")
-
-
 @dataclass(frozen=True)
 class Case:
     """One bad input.
@@ -84,7 +69,6 @@ class Case:
     allows either, e.g. an unwritable folder may be 1 or 2). ``error`` is a regular
     expression the one error line must contain; ``None`` means success with an empty
     standard error. ``creates`` are files the command may add; nothing else may change.
-    ``needs`` are modules or commands that must exist for the row to run.
     """
 
     id: str
@@ -94,7 +78,6 @@ class Case:
     files: dict[str, str | bytes] = field(default_factory=dict)
     creates: tuple[str, ...] = ()
     stdout: str | None = None
-    needs: tuple[str, ...] = ()
     setup: Callable[[Path, contextlib.ExitStack], None] | None = None
 
 
@@ -175,7 +158,6 @@ CASES: list[Case] = [
         ["script", "--rate", "100000"],
         2,
         r"100000 wpm is out of range",
-        needs=SPEAKS,
     ),
     Case(
         "a cue of 301 characters",
@@ -246,7 +228,6 @@ CASES: list[Case] = [
         2,
         r"contains '\[\[', which speech engines read as markup",
         files={"p.toml": protocol(toml_string("[[h@'loU]]"))},
-        needs=SPEAKS,
     ),
     # --- words that ARE plain words, in any script ------------------------------------
     Case(
@@ -256,7 +237,6 @@ CASES: list[Case] = [
         None,
         stdout="اضغط",
         files={"p.toml": 'language = "ar"\n' + protocol(toml_string("اضغط ثم استرخ"))},
-        needs=SPEAKS,
     ),
     Case(
         "Hebrew words",
@@ -265,7 +245,6 @@ CASES: list[Case] = [
         None,
         stdout="לחץ",
         files={"p.toml": 'language = "he"\n' + protocol(toml_string("לחץ ושחרר"))},
-        needs=SPEAKS,
     ),
     Case(
         "emoji words",
@@ -274,7 +253,6 @@ CASES: list[Case] = [
         None,
         stdout="💪",
         files={"p.toml": protocol(toml_string("Squeeze 💪"))},
-        needs=SPEAKS,
     ),
     Case(
         "only an emoji",
@@ -283,7 +261,6 @@ CASES: list[Case] = [
         None,
         stdout="🎉",
         files={"p.toml": protocol(toml_string("🎉"))},
-        needs=SPEAKS,
     ),
     # --- languages and voices -----------------------------------------------------------
     Case(
@@ -291,7 +268,6 @@ CASES: list[Case] = [
         ["script", "--lang", "xx"],
         2,
         r"has no words for language 'xx'.*it has: en, de, es, fr",
-        needs=SPEAKS,
     ),
     *[
         Case(
@@ -299,7 +275,6 @@ CASES: list[Case] = [
             ["script", "--voice", text],
             2,
             r"[Vv]oice.*" + re.escape(repr(text)),
-            needs=SPEAKS,
         )
         for text in SHELL
     ],
@@ -308,7 +283,6 @@ CASES: list[Case] = [
         ["voices", "--lang", "xx"],
         2,
         r"no installed voice speaks 'xx'",
-        needs=SPEAKS,
     ),
     # --- run fails before any sound on a bad option (stdin is not a keyboard here) --------
     Case(
@@ -316,28 +290,24 @@ CASES: list[Case] = [
         ["run", "--voice", "$(touch pwned)"],
         2,
         r"No installed voice matches '\$\(touch pwned\)'",
-        needs=("playback", *SPEAKS),
     ),
     Case(
         "run --backend with shell characters",
         ["run", "--backend", "x; touch pwned"],
         2,
         r"--backend 'x; touch pwned' must be one of: sounddevice, simpleaudio",
-        needs=("playback", *SPEAKS),
     ),
     Case(
         "run --reps 100000",
         ["run", "--reps", "100000"],
         2,
         r"--reps: must be from 1 to 1000",
-        needs=("playback", *SPEAKS),
     ),
     Case(
         "doctor --backend with shell characters",
         ["doctor", "--backend", "`touch pwned`"],
         2,
         r"--backend '`touch pwned`' must be one of",
-        needs=("doctor",),
     ),
     # --- where the audio goes ----------------------------------------------------------
     Case(
@@ -346,28 +316,24 @@ CASES: list[Case] = [
         1,
         r"folder: is a folder; give a file name such as folder/session\.wav",
         files={"folder/keep.txt": "mine"},
-        needs=("export", *SPEAKS),
     ),
     Case(
         "-o in a missing folder",
         ["export", "-o", "missing/out.wav"],
         1,
         r"missing/out\.wav: the folder missing does not exist",
-        needs=("export", *SPEAKS),
     ),
     Case(
         "-o under a regular file (root's read-only folder)",
         ["export", "-o", "notes.txt/out.wav"],
         1,
         r"notes\.txt/out\.wav: notes\.txt is not a folder",
-        needs=("export", *SPEAKS),
     ),
     Case(
         "-o in /proc (not writable even by root)",
         ["export", "-o", "/proc/vc-out.wav"],
         1,
         r"/proc/vc-out\.wav: could not be written",
-        needs=("export", *SPEAKS),
     ),
     Case(
         "-o in a read-only mount",
@@ -375,7 +341,6 @@ CASES: list[Case] = [
         1,
         r"readonly/out\.wav: could not be written \(Read-only file system\)",
         setup=readonly_mount,
-        needs=("export", *SPEAKS),
     ),
     Case(
         "-o with shell characters is just a name",
@@ -383,21 +348,18 @@ CASES: list[Case] = [
         0,
         None,
         creates=("$(touch pwned).wav",),
-        needs=("export", *SPEAKS),
     ),
     Case(
         "-o with an unknown extension",
         ["export", "-o", "out.xyz"],
         2,
         r"out\.xyz: cannot tell the format from '\.xyz' \(use \.wav, \.flac, \.ogg or \.mp3",
-        needs=("export", *SPEAKS),
     ),
     Case(
         "--format xyz",
         ["export", "-o", "out.wav", "--format", "xyz"],
         2,
         r"--format 'xyz' is not one of: wav, flac, ogg, mp3",
-        needs=("export", *SPEAKS),
     ),
     Case(
         "an existing export without --force",
@@ -405,7 +367,6 @@ CASES: list[Case] = [
         2,
         r"mine\.wav: already exists; add --force to overwrite it",
         files={"mine.wav": "the user's earlier export"},
-        needs=("export", *SPEAKS),
     ),
     Case(
         "an existing subtitle file without --force",
@@ -413,16 +374,8 @@ CASES: list[Case] = [
         2,
         r"new\.srt: already exists; add --force",
         files={"new.srt": "the user's own subtitles"},
-        needs=("export", *SPEAKS),
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def phrase_cache() -> Iterator[Path]:
-    """One phrase cache for the whole catalogue, so each phrase is spoken once."""
-    with tempfile.TemporaryDirectory(prefix="voice-coach-catalogue-cache-") as folder:
-        yield Path(folder)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, str, int]]:
@@ -440,14 +393,14 @@ def snapshot(folder: Path) -> dict[str, tuple[int, str, int]]:
 
 
 def voice_coach(
-    args: list[str], home: Path, cache: Path, timeout: float = 120
+    args: list[str], home: Path, timeout: float = 120
 ) -> subprocess.CompletedProcess[bytes]:
-    """The real command, as a user's shell would start it (a list, never a shell line)."""
-    env = {**os.environ, "VOICE_COACH_CACHE_DIR": str(cache)}
+    """The real command, as a user's shell would start it (a list, never a shell line),
+    with this test's own folders and no sound device (``isolation.NOWHERE``)."""
     return subprocess.run(
         [sys.executable, "-m", "voice_coach", *args],
         cwd=home,
-        env=env,
+        env={**os.environ, **NOWHERE},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=timeout,
@@ -455,22 +408,9 @@ def voice_coach(
     )
 
 
-def missing(case: Case) -> list[str]:
-    """What a row needs that the project does not have yet (it grows in parallel)."""
-    command = case.args[0]
-    # Every command that builds a session imports the speech edges first.
-    needs = {*case.needs, *(SPEAKS if command in ("script", "export", "run") else ())}
-    absent = [f"voice_coach.{name}" for name in sorted(needs) if not has_module(name)]
-    if command in ("export", "run") and not has_command(command):
-        absent.append(f"the {command} command")
-    return absent
-
-
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input(case: Case, tmp_path: Path, phrase_cache: Path) -> None:
-    absent = missing(case)
-    if absent:
-        pytest.skip(f"needs {', '.join(absent)}, not written yet")
+@pytest.mark.usefixtures("warm_cache")
+def test_bad_input(case: Case, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "notes.txt").write_text("the user's own file\n", encoding="utf-8")
@@ -485,7 +425,7 @@ def test_bad_input(case: Case, tmp_path: Path, phrase_cache: Path) -> None:
         if case.setup is not None:
             case.setup(home, stack)
         before = snapshot(home)
-        done = voice_coach(case.args, home, phrase_cache)
+        done = voice_coach(case.args, home)
         after = snapshot(home)
 
     err = done.stderr.decode("utf-8", "replace")
@@ -511,13 +451,9 @@ def test_bad_input(case: Case, tmp_path: Path, phrase_cache: Path) -> None:
 # --- standard output closed early --------------------------------------------------
 
 
-@pytest.mark.skipif(
-    not (has_command("export") and all(map(has_module, ("export", *SPEAKS)))),
-    reason="needs voice_coach.export and the export command, not written yet",
-)
-def test_export_to_a_pipe_closed_early_is_quiet(tmp_path: Path, phrase_cache: Path) -> None:
+@pytest.mark.usefixtures("warm_cache")
+def test_export_to_a_pipe_closed_early_is_quiet(tmp_path: Path) -> None:
     """``voice-coach export -o - | head -c 100``: two real processes, a real pipe."""
-    env = {**os.environ, "VOICE_COACH_CACHE_DIR": str(phrase_cache)}
     errors = tmp_path / "stderr"
     with errors.open("wb") as err_file:
         producer = subprocess.Popen(
@@ -525,7 +461,6 @@ def test_export_to_a_pipe_closed_early_is_quiet(tmp_path: Path, phrase_cache: Pa
             stdout=subprocess.PIPE,
             stderr=err_file,
             cwd=tmp_path,
-            env=env,
         )
         assert producer.stdout is not None
         head = subprocess.Popen(
@@ -544,7 +479,6 @@ def test_export_to_a_pipe_closed_early_is_quiet(tmp_path: Path, phrase_cache: Pa
 # --- text is only text -------------------------------------------------------------
 
 
-@pytest.mark.skipif(not has_module("speech.espeak"), reason="needs voice_coach.speech.espeak")
 @pytest.mark.parametrize(
     "text", ['<break time="100s"/>', "<speak>a</speak>", "a [[b]] c", "<audio src='x'/>"]
 )
@@ -598,7 +532,6 @@ def test_the_engine_itself_reads_markup_as_words_and_never_pauses(tmp_path: Path
         assert 0.2 < info.duration < 15.0, (text, info.duration)
 
 
-@pytest.mark.skipif(not has_module("speech.espeak"), reason="needs voice_coach.speech.espeak")
 def test_entities_are_spoken_as_characters_not_decoded_markup() -> None:
     """``&lt;`` passes the markup check: the engine speaks it, briefly, as characters."""
     from voice_coach.speech.espeak import EspeakSpeaker

@@ -18,9 +18,7 @@ runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("warm_cache")
 
 
 def ok(*args: str) -> str:

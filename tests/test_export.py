@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from isolation import copy_warm
 from onsets import cue_onsets, expected_onsets, find_onsets, onset_errors, read_audio
 
 from voice_coach.cli import main
@@ -26,19 +27,19 @@ from voice_coach.session import SessionOptions, prepare_session
 from voice_coach.subtitles import to_srt, to_vtt
 from voice_coach.timeline import Cue, Timeline, timeline_to_json
 from voice_coach.tones import make_tone
+from voice_coach.userdirs import CACHE_DIR_ENV
 
 LOSSY_FLOOR = 0.01  # above a codec's pre-echo, which rises out of the silence before a cue
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("warm_cache")
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
+def prepared(tmp_path_factory, warmed_cache):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+        cache = copy_warm(warmed_cache, tmp_path_factory.mktemp("cache"))
+        patch.setenv(CACHE_DIR_ENV, str(cache))
         return prepare_session("glute-squeeze", SessionOptions())
 
 

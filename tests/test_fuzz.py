@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
-import importlib.util
 import io
 import math
 import os
@@ -29,6 +28,7 @@ import pytest
 import typer
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
+from isolation import NOWHERE
 
 from voice_coach.cli import app, main
 from voice_coach.errors import ProtocolError, UsageError
@@ -478,28 +478,22 @@ def captured() -> Iterator[tuple[io.BytesIO, io.BytesIO]]:
 
 @pytest.fixture(scope="module")
 def scratch() -> Iterator[Path]:
-    """A working folder and phrase cache of the module's own, so nothing else is touched."""
-    saved_env = os.environ.get("VOICE_COACH_CACHE_DIR")
+    """A working folder of the module's own, so nothing else is touched (each test also
+    has its own cache, data and config folders: conftest.py)."""
     saved_cwd = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="voice-coach-fuzz-") as folder:
         root = Path(folder)
-        (root / "cache").mkdir()
         (root / "work").mkdir()
         (root / "tiny.toml").write_text(
             'name = "tiny"\ndescription = "one short rep"\n[session]\nreps = 1\n'
             'lead_in_s = 0\nrest_s = 0\n[[phases]]\nname = "a"\nseconds = 0.5\n',
             encoding="utf-8",
         )
-        os.environ["VOICE_COACH_CACHE_DIR"] = str(root / "cache")
         os.chdir(root / "work")
         try:
             yield root
         finally:
             os.chdir(saved_cwd)
-            if saved_env is None:
-                os.environ.pop("VOICE_COACH_CACHE_DIR", None)
-            else:
-                os.environ["VOICE_COACH_CACHE_DIR"] = saved_env
 
 
 def run_in_process(argv: list[str]) -> tuple[int, bytes, bytes]:
@@ -549,19 +543,6 @@ def fuzz_arguments(path: tuple[str, ...], command: Any) -> st.SearchStrategy[lis
     return build()
 
 
-def missing_modules(path: tuple[str, ...], command: Any) -> list[str]:
-    """The modules a command needs that do not exist yet (the project grows in parallel)."""
-    names = [name for name in (path[:1] if path else ()) if name in ("run", "export")]
-    wanted = {"run": ["playback"], "export": ["export"]}.get(names[0], []) if names else []
-    if any(param.name == "reps" for param in getattr(command, "params", [])):
-        wanted += ["speech.espeak", "speech.phrase_cache", "tones"]
-    return [
-        f"voice_coach.{name}"
-        for name in wanted
-        if importlib.util.find_spec(f"voice_coach.{name}") is None
-    ]
-
-
 def _ids() -> list[str]:
     return [" ".join(path) or "(root)" for path, _ in COMMANDS]
 
@@ -570,9 +551,6 @@ def _ids() -> list[str]:
 def test_every_command_ends_in_0_1_or_2_with_no_traceback(
     scratch: Path, path: tuple[str, ...], command: Any
 ) -> None:
-    missing = missing_modules(path, command)
-    if missing:
-        pytest.skip(f"{' '.join(path)} needs {', '.join(missing)}, not written yet")
     examples = 8 if path in PLAYING else 25
     statuses: list[int] = []
 
@@ -590,9 +568,11 @@ def test_every_command_ends_in_0_1_or_2_with_no_traceback(
 
 
 def run_process(argv: list[str]) -> tuple[int, bytes, bytes]:
-    """The real command in its own process, no keyboard, killed if it outlives its limit."""
+    """The real command in its own process, no keyboard, killed if it outlives its limit,
+    playing nowhere: the sound server it is given does not exist."""
     done = subprocess.run(
         [sys.executable, "-m", "voice_coach", *argv],
+        env={**os.environ, **NOWHERE},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=PLAY_TIMEOUT_S,
@@ -623,9 +603,6 @@ def teardown_module() -> None:
 def test_a_nul_character_is_refused_in_one_line(scratch: Path, argv: list[str]) -> None:
     """No shell can pass a NUL, but a caller of ``main`` can: Python's os calls then
     raise ValueError, not OSError (found by the fuzzer on ``export -o``)."""
-    missing = missing_modules((argv[0],), None) if argv[0] in ("export", "script") else []
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
     status, _out, err = run_in_process(argv)
     assert status == 2, err
     assert_clean_exit(argv, status, err)

@@ -10,12 +10,14 @@ import time
 
 import numpy as np
 import pytest
+from isolation import copy_warm
 from onsets import find_onsets
 from pulse import record_while
 
 from voice_coach.live import play_live
 from voice_coach.protocol import Pace
 from voice_coach.session import SessionOptions, prepare_session
+from voice_coach.userdirs import CACHE_DIR_ENV
 
 RATE = 44100
 
@@ -40,9 +42,10 @@ class ScheduledKeys:
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory):
+def session(tmp_path_factory, warmed_cache):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        cache = copy_warm(warmed_cache, tmp_path_factory.mktemp("cache"))
+        patch.setenv(CACHE_DIR_ENV, str(cache))
         prepared = prepare_session("glute-squeeze", SessionOptions(pace=Pace(reps=3)))
     return prepared.render(RATE)
 

@@ -6,13 +6,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from isolation import NOWHERE, has_sound_card
 from pulse import record_while
-
-from voice_coach.cli import main
 
 
 def voice_coach(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen:
@@ -28,14 +26,13 @@ def voice_coach(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen:
 
 
 @pytest.fixture
-def env(tmp_path_factory, pulse_server) -> dict[str, str]:
-    cache = tmp_path_factory.getbasetemp() / "cache"
-    return {**os.environ, "VOICE_COACH_CACHE_DIR": str(cache)}
+def env(pulse_server, warm_cache) -> dict[str, str]:
+    """The test server and this test's own warm cache, so a run starts at once."""
+    return dict(os.environ)
 
 
 @pytest.mark.pulse
 def test_ctrl_c_fades_out_within_100_ms_reports_and_exits_130(pulse_server, env):
-    assert main(["script"]) == 0  # warm the cache so the run starts at once
     result = {}
 
     def play() -> None:
@@ -77,12 +74,11 @@ class InterruptAt:
 
 
 @pytest.mark.pulse
-def test_ctrl_c_is_heard_to_stop_within_100_ms(pulse_server, env, monkeypatch):
+def test_ctrl_c_is_heard_to_stop_within_100_ms(pulse_server, env):
     """Timed from the audio: where the sound ends against what the user was hearing."""
     from voice_coach.live import play_live
     from voice_coach.session import SessionOptions, prepare_session
 
-    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", env["VOICE_COACH_CACHE_DIR"])
     session = prepare_session(None, SessionOptions()).render(44100)
     result = {}
 
@@ -102,14 +98,10 @@ def test_ctrl_c_is_heard_to_stop_within_100_ms(pulse_server, env, monkeypatch):
     assert -0.05 <= stopped_s - live.at_s <= 0.1, (stopped_s, live.at_s)
 
 
-def test_run_without_a_device_says_so_and_how_to_export(tmp_path):
-    env = {
-        **os.environ,
-        "PULSE_SERVER": f"unix:{tmp_path}/no-server",
-        "VOICE_COACH_CACHE_DIR": str(tmp_path / "cache"),
-    }
-    if Path("/dev/snd").exists():
+def test_run_without_a_device_says_so_and_how_to_export():
+    if has_sound_card():
         pytest.skip("this machine has a sound card, so there is a device")
+    env = {**os.environ, **NOWHERE}
     run = voice_coach("run", env=env)
     _out, err = run.communicate(timeout=60)
     assert run.returncode == 1, err
@@ -133,10 +125,10 @@ def test_doctor_passes_where_a_session_can_play(env):
     assert "A session can play here" in out
 
 
-def test_doctor_fails_and_says_how_to_fix_without_a_device(tmp_path):
-    if Path("/dev/snd").exists():
-        pytest.skip("this machine has a sound card")
-    env = {**os.environ, "PULSE_SERVER": f"unix:{tmp_path}/none"}
+def test_doctor_fails_and_says_how_to_fix_without_a_device():
+    if has_sound_card():
+        pytest.skip("this machine has a sound card, so there is a device")
+    env = {**os.environ, **NOWHERE}
     doctor = voice_coach("doctor", "--silent", env=env)
     out, err = doctor.communicate(timeout=60)
     assert doctor.returncode == 1, out + err
@@ -147,7 +139,6 @@ def test_doctor_fails_and_says_how_to_fix_without_a_device(tmp_path):
 def test_a_status_reader_that_stops_early_does_not_stop_the_session(pulse_server, env):
     """`voice-coach run | head -n 1`: the text is for whoever reads it, the session is the
     sound. When `head` goes, the session plays on to its end and exits 0, quietly."""
-    assert main(["script"]) == 0  # warm the cache so the run starts at once
     result = {}
 
     def play() -> None:

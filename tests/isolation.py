@@ -1,0 +1,102 @@
+"""What keeps tests apart from each other and from the user: the rules, in one place.
+
+``conftest.py`` applies them; test modules import what they need from here (a module
+cannot import ``conftest`` cleanly).
+
+- Every test, and every process it starts, gets cache, data and config folders of its
+  own through the variables ``voice_coach.userdirs`` reads, and the XDG ones for
+  anything that asks ``platformdirs`` directly. Nothing a test does reaches the user's
+  folders, and no test passes because an earlier one warmed a shared cache.
+- A phrase cache is warmed once per run with ``WARM_SESSIONS`` and copied into a test's
+  own cache where it asks for one (the ``warm_cache`` fixture): isolated, not cold.
+- Sound goes nowhere unless a test asks for the test server (the ``pulse_server``
+  fixture): ``PULSE_SERVER`` points at a socket that does not exist (``NOWHERE``).
+- Under ``CI=true`` a skip fails the run unless its reason is on ``ALLOWED_SKIPS``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from voice_coach.session import SessionOptions
+
+# The sessions whose phrases (and the voice list) a warm cache holds: what most tests
+# play, print or export. Add a line for another engine's or voice's phrases.
+WARM_SESSIONS: list[tuple[str | None, SessionOptions]] = [
+    ("glute-squeeze", SessionOptions()),
+    ("glute-squeeze-queue", SessionOptions()),
+    ("glute-squeeze-sets", SessionOptions()),
+]
+
+XDG_FOLDERS = {
+    "XDG_CACHE_HOME": "xdg-cache",
+    "XDG_DATA_HOME": "xdg-data",
+    "XDG_CONFIG_HOME": "xdg-config",
+    "XDG_STATE_HOME": "xdg-state",
+}
+
+# A sound server that is not there: a player started with it finds no device and says so.
+NOWHERE = {"PULSE_SERVER": "unix:/nonexistent/voice-coach-tests-play-nowhere"}
+
+# Skips CI accepts, each with why it cannot run there and what covers it instead. A
+# skip's reason must match a pattern (re.search) here, or under CI=true it is a failure.
+ALLOWED_SKIPS: dict[str, str] = {
+    r"this machine has a sound card": (
+        "'no output device' cannot be staged where PortAudio finds a real card (CI "
+        "machines have none; the same error path is checked there)"
+    ),
+}
+
+
+def has_sound_card() -> bool:
+    """A real card, which PortAudio would find with no sound server at all."""
+    cards = Path("/proc/asound/cards")
+    return cards.exists() and "no soundcards" not in cards.read_text()
+
+
+def allowed_skip(reason: str) -> str | None:
+    """The pattern on ``ALLOWED_SKIPS`` that ``reason`` matches, or ``None``."""
+    return next((pattern for pattern in ALLOWED_SKIPS if re.search(pattern, reason)), None)
+
+
+def user_folders(root: Path) -> dict[str, str]:
+    """The environment that puts every user folder of voice-coach under ``root``."""
+    from voice_coach.userdirs import CACHE_DIR_ENV, CONFIG_ENV, DATA_DIR_ENV
+
+    env = {
+        CACHE_DIR_ENV: str(root / "cache"),
+        DATA_DIR_ENV: str(root / "data"),
+        CONFIG_ENV: str(root / "config" / "config.toml"),
+    }
+    env.update({name: str(root / folder) for name, folder in XDG_FOLDERS.items()})
+    return env
+
+
+def warm(cache_root: Path) -> None:
+    """Fill ``cache_root`` with the phrases of ``WARM_SESSIONS`` (and the voice list)."""
+    import os
+
+    from voice_coach.session import prepare_session
+    from voice_coach.speech.phrase_cache import load_voices
+    from voice_coach.userdirs import CACHE_DIR_ENV
+
+    saved = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = str(cache_root)
+    try:
+        load_voices()
+        for source, options in WARM_SESSIONS:
+            prepare_session(source, options)
+    finally:
+        if saved is None:
+            del os.environ[CACHE_DIR_ENV]
+        else:
+            os.environ[CACHE_DIR_ENV] = saved
+
+
+def copy_warm(warmed: Path, cache_root: Path) -> Path:
+    """A copy of the warmed cache at ``cache_root`` (copied, not linked: tests damage
+    entries on purpose, and the next test must not find them damaged)."""
+    shutil.copytree(warmed, cache_root, dirs_exist_ok=True)
+    return cache_root
