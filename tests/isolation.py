@@ -28,6 +28,7 @@ WARM_SESSIONS: list[tuple[str | None, SessionOptions]] = [
     ("glute-squeeze", SessionOptions()),
     ("glute-squeeze-queue", SessionOptions()),
     ("glute-squeeze-sets", SessionOptions()),
+    *((name, SessionOptions(language="de")) for name in ("glute-squeeze", "glute-squeeze-sets")),
 ]
 
 XDG_FOLDERS = {

@@ -8,13 +8,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pulse import skip_or_fail
+import pytest
 
 
 def ffprobe(path: Path) -> dict:
     """ffprobe's JSON for a file: ``format``, ``streams`` and ``chapters``."""
     if shutil.which("ffprobe") is None:
-        skip_or_fail("ffprobe (Debian's ffmpeg) is not installed: ./scripts/setup --dev")
+        pytest.skip("ffprobe (Debian's ffmpeg) is not installed: ./scripts/setup --dev")
     done = subprocess.run(
         ["ffprobe", "-v", "error", "-show_chapters", "-show_format", "-show_streams",
          "-of", "json", str(path)],

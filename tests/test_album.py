@@ -15,18 +15,18 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from isolation import copy_warm
 from PIL import Image
 from probe import ffprobe
 
 from voice_coach.cli import main
+from voice_coach.userdirs import CACHE_DIR_ENV
 
 BASE_URL = "https://example.org/squeeze"
 BUILT_INS = ["glute-squeeze", "glute-squeeze-queue", "glute-squeeze-sets"]
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("warm_cache")
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -45,10 +45,10 @@ def playlist_entries(folder: Path) -> list[tuple[int, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def album(tmp_path_factory) -> Path:
+def album(tmp_path_factory, warmed_cache) -> Path:
     folder = tmp_path_factory.mktemp("albums") / "squeeze"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+        patch.setenv(CACHE_DIR_ENV, str(copy_warm(warmed_cache, tmp_path_factory.mktemp("cache"))))
         assert main(["export", "--album", str(folder), "--base-url", BASE_URL, "-q"]) == 0
     return folder
 

@@ -22,10 +22,7 @@ from voice_coach.files.chapters import MAX_REP_CHAPTERS, session_chapters
 from voice_coach.loader import builtin_chapter_words, load_protocol
 from voice_coach.timeline import Cue, Timeline
 
-
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("warm_cache")
 
 
 def script_json(capsys, *args: str) -> dict:
