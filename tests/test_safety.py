@@ -38,9 +38,7 @@ def mine(safety: str = "", de_safety: str = "") -> bytes:
     return MINE.format(safety=safety, de_safety=de_safety).encode()
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("warm_cache")
 
 
 def test_a_protocol_without_a_note_gets_the_general_one_of_its_language_not_the_back():
