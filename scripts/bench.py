@@ -36,14 +36,15 @@ SPEECH_PROBE = """
     from voice_coach.speech.phrase_cache import load_clips
     from voice_coach.speech.engine import SpeechSettings
     imported = time.perf_counter()
-    loaded = load_clips(json.loads(sys.argv[1]), SpeechSettings(), Path(sys.argv[2]))
+    settings = SpeechSettings(voice_id=sys.argv[4] or None, engine=sys.argv[3])
+    loaded = load_clips(json.loads(sys.argv[1]), settings, Path(sys.argv[2]))
     ready = time.perf_counter()
     print(json.dumps({
         "import_s": imported - started,
         "ready_s": ready - imported,
         "hits": loaded.stats.hits,
         "misses": loaded.stats.misses,
-        "pyttsx3_loaded": "pyttsx3" in sys.modules,
+        "engine_loaded": any(name in sys.modules for name in ("pyttsx3", "onnxruntime", "piper")),
         "audio_s": sum(clip.duration_s for clip in loaded.clips.values()),
     }))
 """
@@ -60,10 +61,21 @@ def default_phrases() -> tuple[list[str], str]:
         return FALLBACK_PHRASES, f"fixed list ({type(exc).__name__}: {exc})"
 
 
-def probe(phrases: list[str], cache_dir: Path) -> dict[str, float]:
+ENGINES = {"espeak-ng": "", "piper": "piper:en_US-joe-medium"}  # engine -> voice id
+
+
+def probe(phrases: list[str], cache_dir: Path, engine: str) -> dict[str, float]:
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(SPEECH_PROBE), json.dumps(phrases), str(cache_dir)],
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(SPEECH_PROBE),
+            json.dumps(phrases),
+            str(cache_dir),
+            engine,
+            ENGINES[engine],
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -78,41 +90,122 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def bench_speech(args: argparse.Namespace) -> dict[str, object]:
+    """Cold and warm phrase readiness for each engine, by turns, a fresh cache each run.
+    A cold Piper start includes hashing its 63 MB model (the digest cache is emptied
+    with the rest) and loading it."""
     phrases, source = default_phrases()
-    cold, warm = [], []
-    for _ in range(args.runs):
-        with tempfile.TemporaryDirectory(prefix="voice-coach-bench-") as folder:
-            cold.append(probe(phrases, Path(folder)))
-            warm.append(probe(phrases, Path(folder)))
-    assert all(run["misses"] == len(phrases) for run in cold), cold
-    assert all(run["hits"] == len(phrases) and not run["pyttsx3_loaded"] for run in warm), warm
-    report: dict[str, object] = {
-        "phrases": len(phrases),
-        "source": source,
-        "audio_s": cold[0]["audio_s"],
-        "runs": args.runs,
-    }
-    for name, runs in (("cold", cold), ("warm", warm)):
-        for field in ("ready_s", "import_s", "process_s"):
-            report[f"{name}_{field}"] = summary([run[field] for run in runs])
+    engines = list(ENGINES) if args.engine == "both" else [args.engine]
+    report: dict[str, object] = {"phrases": len(phrases), "source": source, "runs": args.runs}
+    for engine in engines:
+        cold, warm = [], []
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory(prefix="voice-coach-bench-") as folder:
+                cold.append(probe(phrases, Path(folder), engine))
+                warm.append(probe(phrases, Path(folder), engine))
+        assert all(run["misses"] == len(phrases) for run in cold), cold
+        assert all(run["hits"] == len(phrases) and not run["engine_loaded"] for run in warm), warm
+        figures: dict[str, object] = {"audio_s": cold[0]["audio_s"]}
+        for name, runs in (("cold", cold), ("warm", warm)):
+            for field in ("ready_s", "import_s", "process_s"):
+                figures[f"{name}_{field}"] = summary([run[field] for run in runs])
+        report[engine] = figures
     return report
 
 
 def print_speech(report: dict[str, object]) -> None:
     print(f"phrases: {report['phrases']} from {report['source']}")
-    print(f"speech: {report['audio_s']:.2f} s of audio; {report['runs']} runs, fresh process each")
-    print(f"{'':6} {'what':28} {'median':>9} {'min':>9} {'max':>9}")
     labels = {
         "ready_s": "phrases ready (load_clips)",
         "import_s": "imports before it",
         "process_s": "whole process",
     }
-    for name in ("cold", "warm"):
-        for field, label in labels.items():
-            figures = report[f"{name}_{field}"]
-            row = " ".join(f"{figures[key] * 1000:7.1f}ms" for key in ("median", "min", "max"))
-            print(f"{name:6} {label:28} {row}")
-    print("goals: cold ready < 1000 ms, warm ready < 50 ms")
+    for engine in ENGINES:
+        if engine not in report:
+            continue
+        figures = report[engine]
+        print(
+            f"{engine}: {figures['audio_s']:.2f} s of audio; {report['runs']} runs, "  # type: ignore[index]
+            "fresh process each"
+        )
+        print(f"{'':6} {'what':28} {'median':>9} {'min':>9} {'max':>9}")
+        for name in ("cold", "warm"):
+            for field, label in labels.items():
+                shown = figures[f"{name}_{field}"]  # type: ignore[index]
+                row = " ".join(f"{shown[key] * 1000:7.1f}ms" for key in ("median", "min", "max"))
+                print(f"{name:6} {label:28} {row}")
+    print("goals: cold ready < 2000 ms with Piper (< 1000 ms espeak-ng), warm ready < 50 ms")
+
+
+PIPER_PROBE = """
+    import json, sys, time
+    from voice_coach.speech.engine import SpeechSettings, engine_for
+    started = time.perf_counter()
+    engine = engine_for("piper")
+    speaker = engine.speaker(SpeechSettings(voice_id=sys.argv[2], engine="piper"))
+    speaker.__enter__()
+    loaded = time.perf_counter()
+    synth_s, audio_s = 0.0, 0.0
+    for _ in range(int(sys.argv[3])):
+        for text in json.loads(sys.argv[1]):
+            before = time.perf_counter()
+            clip = speaker.synthesize(text)
+            synth_s += time.perf_counter() - before
+            audio_s += clip.duration_s
+    print(json.dumps({"load_s": loaded - started, "synth_s": synth_s, "audio_s": audio_s}))
+"""
+
+
+def bench_piper(args: argparse.Namespace) -> dict[str, object]:
+    """Piper's model load (imports included) and real-time factor (synthesis time over
+    the audio's length, trimmed clips) on the default session's phrases."""
+    phrases, source = default_phrases()
+    runs = []
+    for _ in range(args.runs):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(PIPER_PROBE),
+                json.dumps(phrases),
+                ENGINES["piper"],
+                "3",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(result.stdout))
+    return {
+        "phrases": len(phrases),
+        "source": source,
+        "runs": args.runs,
+        "load_s": summary([run["load_s"] for run in runs]),
+        "real_time_factor": summary([run["synth_s"] / run["audio_s"] for run in runs]),
+        "audio_s_per_run": runs[0]["audio_s"],
+    }
+
+
+def print_piper(report: dict[str, object]) -> None:
+    print(f"piper: {report['phrases']} phrases from {report['source']}, 3 times each per run")
+    for name in ("load_s", "real_time_factor"):
+        figures = report[name]
+        row = " ".join(f"{key} {figures[key]:.3f}" for key in ("median", "min", "max"))  # type: ignore[index]
+        print(f"  {name:18} {row}")
+
+
+def bench_first_sound(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_live import bench_first_sound_by_engine
+
+    return bench_first_sound_by_engine(list(ENGINES), args.runs)
+
+
+def print_first_sound(report: dict[str, object]) -> None:
+    print("launch of `voice-coach run --reps 1` to its first sound, warm cache (s):")
+    for name, figures in report.items():
+        row = " ".join(f"{key} {figures[key]:.3f}" for key in ("median", "min", "max"))  # type: ignore[index]
+        print(f"  {name:12} {row}")
+    print("goal: at most 0.3 s with either engine")
 
 
 def bench_live_session(args: argparse.Namespace) -> dict[str, object]:
@@ -187,7 +280,13 @@ def print_export(report: dict[str, object]) -> None:
 
 
 BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[dict], None]]] = {
-    "speech": ("phrase cache cold (empty) and warm", bench_speech, print_speech),
+    "speech": ("phrase cache cold (empty) and warm, per engine", bench_speech, print_speech),
+    "piper": ("Piper's model load and real-time factor", bench_piper, print_piper),
+    "first-sound": (
+        "launch to first sound of run, warm cache, each engine",
+        bench_first_sound,
+        print_first_sound,
+    ),
     "export": ("export speed vs espeak-ng -m, and memory", bench_export, print_export),
     "export-memory": (
         "peak memory of 10- and 60-minute exports in every format",
@@ -210,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--runs", type=int, default=5, help="repetitions (default 5)")
         command.add_argument("--json", action="store_true", help="print figures as JSON")
         command.add_argument("--reps", type=int, default=100, help="reps of long sessions")
+        command.add_argument(
+            "--engine", choices=["both", *ENGINES], default="both", help="speech: which engine"
+        )
     args = parser.parse_args(argv)
     _, run, show = BENCHES[args.bench]
     report = run(args)

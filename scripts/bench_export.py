@@ -117,7 +117,9 @@ def bench_export_speed(reps: int, runs: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         env = {**user_env(), "XDG_CACHE_HOME": str(folder / "warm")}
-        session = ["--reps", str(reps), "--cues", "voice"]
+        # espeak-ng: the peer speaks the same words with espeak-ng, and the onset check
+        # reads espeak-ng's words exactly (see tests/test_export.py).
+        session = ["--reps", str(reps), "--cues", "voice", "--engine", "espeak-ng"]
         script = subprocess.run(
             voice_coach("script", "--json", *session), env=env, capture_output=True, check=True
         )

@@ -207,6 +207,33 @@ def naive(beats: int) -> Callable[[np.ndarray], np.ndarray]:
     return errors
 
 
+def bench_first_sound_by_engine(engines: list[str], runs: int) -> dict[str, object]:
+    """Launch to first sound of ``run --reps 1`` with a warm cache, for each engine."""
+    server = start_server()
+    try:
+        env = {**os.environ, "PULSE_SERVER": server}
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            env["VOICE_COACH_CACHE_DIR"] = str(folder / "cache")
+            report = {}
+            for engine in engines:
+                args = ["--reps", "1", "--engine", engine]
+                subprocess.run(
+                    voice_coach(["script", *args]), env=env, check=True, capture_output=True
+                )
+                times = launch_to_first_sound(
+                    server, folder, voice_coach(["run", "--quiet", *args]), env, runs
+                )
+                report[engine] = {
+                    "median": float(np.median(times)),
+                    "min": float(min(times)),
+                    "max": float(max(times)),
+                }
+            return report
+    finally:
+        unload_sinks(server)
+
+
 def bench_live(reps: int, first_runs: int, backends: list[str]) -> dict[str, object]:
     server = start_server()
     try:
@@ -221,7 +248,7 @@ def _bench_live(server: str, reps: int, first_runs: int, backends: list[str]) ->
         folder = Path(tmp)
         env["VOICE_COACH_CACHE_DIR"] = str(folder / "cache")
         script = subprocess.run(
-            voice_coach(["script", "--json", "--reps", str(reps)]),
+            voice_coach(["script", "--json", "--reps", str(reps), "--engine", "espeak-ng"]),
             env=env,
             capture_output=True,
             text=True,
@@ -232,7 +259,9 @@ def _bench_live(server: str, reps: int, first_runs: int, backends: list[str]) ->
             backend: launch_to_first_sound(
                 server,
                 folder,
-                voice_coach(["run", "--backend", backend, "--quiet", "--reps", "1"]),
+                voice_coach(
+                    ["run", "--backend", backend, "--quiet", "--reps", "1", "--engine", "espeak-ng"]
+                ),
                 env,
                 first_runs,
             )
@@ -244,7 +273,18 @@ def _bench_live(server: str, reps: int, first_runs: int, backends: list[str]) ->
         )
         players = {
             backend: (
-                voice_coach(["run", "--backend", backend, "--quiet", "--reps", str(reps)]),
+                voice_coach(
+                    [
+                        "run",
+                        "--backend",
+                        backend,
+                        "--quiet",
+                        "--reps",
+                        str(reps),
+                        "--engine",
+                        "espeak-ng",
+                    ]
+                ),
                 ours(timeline["cues"]),
             )
             for backend in backends

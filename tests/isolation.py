@@ -21,13 +21,17 @@ import shutil
 from pathlib import Path
 
 from voice_coach.session import SessionOptions
+from voice_coach.timeline import CUE_STYLES
 
 # The sessions whose phrases (and the voice list) a warm cache holds: what most tests
 # play, print or export. Add a line for another engine's or voice's phrases.
+ENGLISH_BUILTINS = ("glute-squeeze", "glute-squeeze-queue", "glute-squeeze-sets")
 WARM_SESSIONS: list[tuple[str | None, SessionOptions]] = [
-    ("glute-squeeze", SessionOptions()),
-    ("glute-squeeze-queue", SessionOptions()),
-    ("glute-squeeze-sets", SessionOptions()),
+    # The default engine (Piper's joe voice for English), every cue style: every phrase a
+    # built-in English session says.
+    *((name, SessionOptions(style=style)) for name in ENGLISH_BUILTINS for style in CUE_STYLES),
+    # espeak-ng, for the tests that read onsets with the energy detector (tests/test_export.py).
+    *((name, SessionOptions(engine="espeak-ng")) for name in ENGLISH_BUILTINS),
     *((name, SessionOptions(language="de")) for name in ("glute-squeeze", "glute-squeeze-sets")),
 ]
 

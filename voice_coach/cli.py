@@ -49,6 +49,7 @@ from voice_coach.session import (
     format_time,
     prepare_session,
 )
+from voice_coach.speech.engine import ENGINE_NAMES
 from voice_coach.timeline import CUE_STYLES, END_PAD_S
 
 if TYPE_CHECKING:
@@ -69,6 +70,10 @@ protocols_app = typer.Typer(
     help="List the built-in protocols, or explain one.", rich_markup_mode=None
 )
 app.add_typer(protocols_app, name="protocols")
+voices_app = typer.Typer(
+    help="List the installed voices; add or remove a Piper voice.", rich_markup_mode=None
+)
+app.add_typer(voices_app, name="voices")
 
 
 def out(text: str = "") -> None:
@@ -133,6 +138,14 @@ SESSION_PARAMETERS: list[tuple[str, Any, Any]] = [
         None,
     ),
     ("voice", Annotated[str | None, typer.Option(help="A voice id, name or language code.")], None),
+    (
+        "engine",
+        Annotated[
+            str | None,
+            typer.Option(help="Speak with this engine: espeak-ng or piper (default: the best)."),
+        ],
+        None,
+    ),
     ("rate", Annotated[int | None, typer.Option(help="Speech rate in words per minute.")], None),
     (
         "volume",
@@ -155,6 +168,9 @@ def session_options(values: dict[str, Any]) -> SessionOptions:
     volume = values["volume"]
     if not 0.0 <= volume <= 1.0:
         raise UsageError(f"--volume {volume:g} must be from 0 to 1")
+    engine = values["engine"]
+    if engine is not None and engine not in ENGINE_NAMES:
+        raise UsageError(f"--engine {engine!r} must be one of: {', '.join(ENGINE_NAMES)}")
     phases = dict(parse_phase_option(item) for item in values["phase"] or [])
     pace = Pace(
         reps=values["reps"],
@@ -171,6 +187,7 @@ def session_options(values: dict[str, Any]) -> SessionOptions:
         style=style,
         language=values["lang"],
         voice=values["voice"],
+        engine=engine,
         rate_wpm=values["rate"],
         volume=volume,
         allow_overlap=values["allow_overlap"],
@@ -566,25 +583,34 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
-@app.command()
+@voices_app.callback(invoke_without_command=True)
 def voices(
+    ctx: typer.Context,
     lang: Annotated[
         str | None, typer.Option(help="Only voices that speak this language (de, en-us...).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
-    """List the installed voices: id, name, languages, gender."""
-    from voice_coach.speech.phrase_cache import load_voices
+    """List the installed voices of every engine: id, name, languages, gender, engine."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from voice_coach.speech.phrase_cache import installed_voices
     from voice_coach.speech.voices import filter_by_language
 
-    found = load_voices()
+    found = installed_voices()
     if lang is not None:
         found = filter_by_language(found, lang)
         if not found:
             raise UsageError(f"no installed voice speaks {lang!r}", "see: voice-coach voices")
     if json_out:
         rows = [
-            {"id": v.id, "name": v.name, "languages": list(v.languages), "gender": v.gender}
+            {
+                "id": v.id,
+                "name": v.name,
+                "languages": list(v.languages),
+                "gender": v.gender,
+                "engine": v.engine,
+            }
             for v in found
         ]
         out(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -592,8 +618,35 @@ def voices(
     width = max(len(v.id) for v in found)
     for v in found:
         languages = ", ".join(v.languages)
-        out(f"{v.id:<{width}}  {v.name} ({languages}){f', {v.gender}' if v.gender else ''}")
+        gender = f", {v.gender}" if v.gender else ""
+        out(f"{v.id:<{width}}  {v.name} ({languages}{gender}) [{v.engine}]")
     out(f"{len(found)} voice{'s' if len(found) != 1 else ''}")
+
+
+@voices_app.command("add")
+def voices_add(
+    model: Annotated[
+        Path, typer.Argument(metavar="PATH.onnx", help="A Piper model, its .onnx.json beside it.")
+    ],
+    force: Annotated[bool, typer.Option(help="Replace an added voice with the same id.")] = False,
+) -> None:
+    """Add a Piper voice you downloaded: checked, then copied into your data folder."""
+    from voice_coach.speech.piper import check_loads
+    from voice_coach.speech.piper_voices import add_voice
+
+    added = add_voice(model, force=force, check_loads=check_loads)
+    out(f"Added {added.voice_id} ({added.name}, {added.language}): use --voice {added.voice_id}")
+
+
+@voices_app.command("remove")
+def voices_remove(
+    voice_id: Annotated[str, typer.Argument(metavar="ID", help="An added voice: piper:NAME.")],
+) -> None:
+    """Remove a Piper voice you added (the bundled voice and system voices stay)."""
+    from voice_coach.speech.piper_voices import remove_voice
+
+    removed = remove_voice(voice_id)
+    out(f"Removed {removed.voice_id}")
 
 
 @app.command()
@@ -642,7 +695,8 @@ def _cli_exception(name: str) -> type[Exception]:
 
 
 def _app_for(argv: list[str]) -> typer.Typer:
-    """The app with only the command ``argv`` starts with, when it starts with one.
+    """The app with only the command (or group) ``argv`` starts with, when it starts
+    with one.
 
     typer builds a click command for every command on every start, reading each one's
     options from its signature (about 15 ms), where a start runs just one. Anything
@@ -656,11 +710,12 @@ def _app_for(argv: list[str]) -> typer.Typer:
         for info in app.registered_commands
         if (info.name or typer.main.get_command_name(info.callback.__name__)) == argv[0]  # type: ignore[union-attr]
     ]
-    if not chosen:
+    groups = [info for info in app.registered_groups if info.name == argv[0]]
+    if not chosen and not groups:
         return app
     narrow = copy.copy(app)
     narrow.registered_commands = chosen
-    narrow.registered_groups = []
+    narrow.registered_groups = groups
     return narrow
 
 

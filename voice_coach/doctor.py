@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from voice_coach.errors import VoiceCoachError
+from voice_coach.errors import SpeechError, VoiceCoachError
 
 FIX_SPEECH = "install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng) and pyttsx3"
+FIX_NEURAL = (
+    "run ./scripts/setup (it installs piper-tts and the joe voice); without it, sessions "
+    "speak with espeak-ng"
+)
 FIX_AUDIO = (
     "install PortAudio (Debian/Ubuntu: sudo apt-get install libportaudio2), check a sound "
     "device is connected, or export instead: voice-coach export -o session.wav"
@@ -29,7 +33,7 @@ class Check:
 
 def run_checks(backend: str, silent: bool) -> list[Check]:
     """Every check, in the order a user would fix them."""
-    checks = [_speech(), _voices(), _cache()]
+    checks = [_speech(), _neural(), _voices(), _cache()]
     checks += _backends()
     checks.append(_device(backend))
     checks.append(_tone(backend, silent))
@@ -57,13 +61,42 @@ def _speech() -> Check:
     return _guard("speech engine", FIX_SPEECH, body)
 
 
+def _neural() -> Check:
+    """Piper, the natural voice: optional, since espeak-ng speaks where it cannot."""
+
+    def body() -> str:
+        import time
+        from importlib.metadata import version
+
+        from voice_coach.speech.engine import PIPER, SpeechSettings, engine_for
+
+        engine = engine_for(PIPER)
+        voices = engine.voices()
+        if not voices:
+            raise SpeechError("no Piper voice is installed")
+        started = time.perf_counter()
+        settings = SpeechSettings(voice_id=voices[0].id, engine=PIPER)
+        with engine.speaker(settings) as speaker:
+            clip = speaker.synthesize("Squeeze")
+        took = time.perf_counter() - started
+        ids = ", ".join(voice.id for voice in voices)
+        return (
+            f"piper-tts {version('piper-tts')}; voices: {ids}; a test phrase "
+            f"({clip.duration_s:.2f} s) took {took:.2f} s, loading the voice included"
+        )
+
+    check = _guard("neural speech", FIX_NEURAL, body)
+    return Check(check.name, check.ok, check.detail, needed_to_play=False)
+
+
 def _voices() -> Check:
     def body() -> str:
-        from voice_coach.speech.phrase_cache import load_voices
+        from voice_coach.speech.phrase_cache import installed_voices
 
-        voices = load_voices(refresh=True)
+        voices = installed_voices(refresh=True)
         languages = {lang.split("-")[0] for voice in voices for lang in voice.languages}
-        return f"{len(voices)} voices in {len(languages)} languages"
+        neural = sum(voice.neural for voice in voices)
+        return f"{len(voices)} voices ({neural} neural) in {len(languages)} languages"
 
     return _guard("voices", FIX_SPEECH, body)
 

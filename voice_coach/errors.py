@@ -47,6 +47,11 @@ class TimingError(UsageError):
     """A session whose words cannot be spoken in the time the pace gives them."""
 
 
+class VoiceFileError(UsageError):
+    """A voice model (a Piper ``.onnx`` and its ``.onnx.json``) that cannot be used, or a
+    voice that cannot be added or removed."""
+
+
 class SpeechError(VoiceCoachError):
     """The speech engine is missing or failed to speak a phrase."""
 

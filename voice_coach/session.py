@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from voice_coach.clip import Clip
-from voice_coach.errors import TimingError, UsageError
+from voice_coach.errors import SpeechError, TimingError, UsageError
 from voice_coach.loader import load_protocol
 from voice_coach.protocol import Pace, Protocol, apply_pace, in_language
 from voice_coach.render import RenderedSession, render
+from voice_coach.speech.engine import DEFAULT_RATE_WPM, ESPEAK, SpeechSettings
 from voice_coach.speech.voices import Voice
 from voice_coach.timeline import (
     CueStyle,
@@ -37,6 +39,7 @@ class SessionOptions:
     style: CueStyle = "both"
     language: str | None = None
     voice: str | None = None
+    engine: str | None = None
     rate_wpm: int | None = None
     volume: float = 1.0
     allow_overlap: bool = False
@@ -48,40 +51,48 @@ class PreparedSession:
     timeline: Timeline
     speech: Mapping[str, Clip]
     tones: Mapping[str, Clip]
-    voice_id: str | None
+    voice: Voice
     volume: float
     notes: tuple[str, ...]
+    facts: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def render(self, sample_rate: int = DEFAULT_SAMPLE_RATE) -> RenderedSession:
         return render(self.timeline, self.speech, self.tones, sample_rate, self.volume)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         """What ``script --json`` prints and ``export --timeline`` writes: the timeline,
-        with the safety note beside it, so a file carries the note wherever it goes."""
-        return {**timeline_to_json(self.timeline), "safety": self.protocol.safety}
+        with the voice that speaks it and the safety note beside it, so a file carries
+        the note wherever it goes."""
+        data = timeline_to_json(self.timeline)
+        voice = {"id": self.voice.id, "engine": self.voice.engine}
+        return {
+            "protocol": data.pop("protocol"),
+            "voice": voice,
+            **data,
+            "safety": self.protocol.safety,
+        }
 
 
 def prepare_session(source: str | None, options: SessionOptions) -> PreparedSession:
     """Load, pace, voice and time a session; raise before anything plays if it cannot work."""
-    from voice_coach.speech.engine import SpeechSettings
     from voice_coach.speech.phrase_cache import load_clips
-    from voice_coach.speech.voices import match_voice, voice_for_language
     from voice_coach.tones import load_tones
 
     protocol = apply_pace(in_language(load_protocol(source), options.language), options.pace)
-    voice_id = None
-    if options.voice:
-        voice_id = _pick_voice(lambda voices: match_voice(options.voice or "", voices))
-    elif protocol.language != "en" or options.language:
-        voice_id = _pick_voice(lambda voices: voice_for_language(protocol.language, voices))
-    settings = SpeechSettings(
-        voice_id=voice_id,
-        rate_wpm=options.rate_wpm if options.rate_wpm is not None else SpeechSettings.rate_wpm,
-        volume=1.0,
-    )
-    settings.validate()
+    voice = choose_voice(protocol.language, options)
+    rate_wpm = options.rate_wpm if options.rate_wpm is not None else DEFAULT_RATE_WPM
     texts, tone_names = session_sounds(protocol, options.style)
-    loaded = load_clips(texts, settings)
+    notes: list[str] = []
+    try:
+        loaded = load_clips(texts, _settings(voice, rate_wpm))
+    except SpeechError as exc:
+        if voice.engine == ESPEAK:
+            raise
+        # The neural engine is missing or does not load: the session still speaks.
+        voice = choose_voice(protocol.language, SessionOptions(engine=ESPEAK))
+        loaded = load_clips(texts, _settings(voice, rate_wpm))
+        notes.append(f"{exc.message}; speaking with espeak-ng ({voice.id}) instead")
+    notes.extend(loaded.notes)
     wanted_tones = load_tones(DEFAULT_SAMPLE_RATE, tone_names)
     timeline = build_timeline(
         protocol,
@@ -98,21 +109,48 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
         timeline=timeline,
         speech=loaded.clips,
         tones=wanted_tones,
-        voice_id=voice_id,
+        voice=voice,
         volume=options.volume,
-        notes=tuple(loaded.notes),
+        notes=tuple(notes),
+        facts=loaded.facts,
     )
 
 
-def _pick_voice(choose: Callable[[list[Voice]], Voice]) -> str:
-    """A voice from the cached list, asking the engine afresh before giving up, so a
+def choose_voice(language: str, options: SessionOptions) -> Voice:
+    """The voice ``--voice`` names, else the best installed one for ``language``: a
+    neural voice where one speaks it, else espeak-ng's. ``--engine`` narrows the choice
+    to one engine's voices."""
+    from voice_coach.speech.voices import match_voice, voice_for_language
+
+    def choose(voices: list[Voice]) -> Voice:
+        if options.engine is not None:
+            voices = [voice for voice in voices if voice.engine == options.engine]
+            if not voices:
+                raise UsageError(
+                    f"No {options.engine} voice is installed", hint="voice-coach voices"
+                )
+        if options.voice:
+            return match_voice(options.voice, voices)
+        return voice_for_language(language, voices)
+
+    return _pick_voice(choose)
+
+
+def _settings(voice: Voice, rate_wpm: int) -> SpeechSettings:
+    settings = SpeechSettings(voice_id=voice.id, rate_wpm=rate_wpm, volume=1.0, engine=voice.engine)
+    settings.validate()
+    return settings
+
+
+def _pick_voice(choose: Callable[[list[Voice]], Voice]) -> Voice:
+    """A voice from the cached list, asking the engines afresh before giving up, so a
     voice installed since the list was cached is still found."""
-    from voice_coach.speech.phrase_cache import load_voices
+    from voice_coach.speech.phrase_cache import installed_voices
 
     try:
-        return choose(load_voices()).id
+        return choose(installed_voices())
     except UsageError:
-        return choose(load_voices(refresh=True)).id
+        return choose(installed_voices(refresh=True))
 
 
 def overlap_error(overlap: Overlap, count: int) -> TimingError:

@@ -27,8 +27,9 @@ DEFAULT_RATE_WPM = 175
 DOCTOR_HINT = "Is espeak-ng installed? Try: voice-coach doctor"
 
 ESPEAK = "espeak-ng"
+PIPER = "piper"
 # Imported only when a clip must be spoken or a voice listed: a warm start needs neither.
-_MODULES = {ESPEAK: "voice_coach.speech.espeak"}
+_MODULES = {ESPEAK: "voice_coach.speech.espeak", PIPER: "voice_coach.speech.piper"}
 ENGINE_NAMES = tuple(_MODULES)
 
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>|\[\[|\]\]")

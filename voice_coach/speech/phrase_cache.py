@@ -151,7 +151,7 @@ def load_clips(
                 entries[text] = Entry(clip, measure(clip))
                 if unwritable is None:
                     try:
-                        _write_entry(paths[text], entries[text])
+                        entries[text] = _write_entry(paths[text], entries[text])
                         written += 1
                     except OSError as exc:
                         unwritable = f"{exc.strerror or exc}"
@@ -188,6 +188,14 @@ def measure(clip: Clip, known: Mapping[str, float] | None = None) -> dict[str, f
         if name not in facts:
             facts[name] = float(measure_clip(clip))
     return facts
+
+
+def installed_voices(refresh: bool = False) -> list[Voice]:
+    """Every engine's voices: espeak-ng's (kept in the cache, see ``load_voices``) and
+    the Piper voices on disk, which are read afresh (a few small files)."""
+    from voice_coach.speech.piper_voices import installed_models
+
+    return load_voices(refresh=refresh) + [model.voice for model in installed_models()]
 
 
 def load_voices(cache_dir: Path | None = None, refresh: bool = False) -> list[Voice]:
@@ -267,7 +275,13 @@ def _read_entry(path: Path) -> tuple[Entry | None, bool]:
     return Entry(clip, measure(clip, facts)), False
 
 
-def _write_entry(path: Path, entry: Entry) -> None:
+def _write_entry(path: Path, entry: Entry) -> Entry:
+    """Keep ``entry`` unless a whole entry is already there, and return the one kept.
+
+    The first complete entry wins: an engine whose every synthesis differs (Piper) must
+    not have two processes filling the cache at once end up with different clips for
+    the same words, or ``script``, ``export`` and ``run`` would disagree.
+    """
     facts = json.dumps(dict(entry.facts), sort_keys=True).encode("utf-8")
     body = np.ascontiguousarray(entry.clip.samples, dtype="<f4").tobytes()
     header = _HEADER.pack(
@@ -278,7 +292,31 @@ def _write_entry(path: Path, entry: Entry) -> None:
         len(facts),
         hashlib.sha256(facts + body).digest(),
     )
-    _write_atomic(path, header + facts + body)
+    return _write_first(path, header + facts + body, entry)
+
+
+def _write_first(path: Path, data: bytes, entry: Entry) -> Entry:
+    """``data`` at ``path`` unless a whole entry is there already (then that one)."""
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.stem[:16]}-", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        try:
+            os.link(temporary, path)  # fails if an entry is there: never replaces one
+            return entry
+        except FileExistsError:
+            there, _ = _read_entry(path)
+            if there is not None:
+                return there
+            Path(temporary).replace(path)  # a damaged entry is replaced
+            return entry
+        except OSError:  # a file system without hard links: last writer wins
+            Path(temporary).replace(path)
+            return entry
+    finally:
+        Path(temporary).unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -15,14 +15,23 @@ from voice_coach.errors import UsageError
 LIST_HINT = "List them with: voice-coach voices"
 
 
+NEURAL_ENGINES = ("piper",)
+
+
 @dataclass(frozen=True)
 class Voice:
-    """One installed voice. ``languages`` are lower-case codes such as ``en-gb``."""
+    """One installed voice. ``languages`` are lower-case codes such as ``en-gb``;
+    ``engine`` is the engine that speaks it (``engine.ENGINE_NAMES``)."""
 
     id: str
     name: str
     languages: tuple[str, ...]
     gender: str | None
+    engine: str = "espeak-ng"
+
+    @property
+    def neural(self) -> bool:
+        return self.engine in NEURAL_ENGINES
 
 
 def normalize_language(code: str) -> str:
@@ -95,8 +104,9 @@ def _language_rank(voice: Voice, wanted: str) -> int | None:
     return None
 
 
-def _preference(voice: Voice, wanted: str) -> tuple[int, bool, bool, int, str]:
-    """Exact before regional, then the language's own voice, then the shortest code.
+def _preference(voice: Voice, wanted: str) -> tuple[bool, int, bool, bool, int, str]:
+    """A neural voice first (the natural one, where one speaks the language), then exact
+    before regional, then the language's own voice, then the shortest code.
 
     espeak-ng names each language's main voice after it (``gmw/en`` speaks ``en-gb``,
     ``roa/fr`` speaks ``fr-fr``), and a code whose region repeats the language
@@ -110,4 +120,11 @@ def _preference(voice: Voice, wanted: str) -> tuple[int, bool, bool, int, str]:
     shortest = min(
         (len(language) for language in languages if language.startswith(wanted)), default=0
     )
-    return (rank if rank is not None else 2, not own_voice, not home, shortest, voice.id)
+    return (
+        not voice.neural,
+        rank if rank is not None else 2,
+        not own_voice,
+        not home,
+        shortest,
+        voice.id,
+    )
