@@ -504,3 +504,16 @@ def test_an_export_holds_each_cached_clip_from_its_cues_first_sample(warm_cache,
             assert abs(samples[start - 1]) <= AUDIBLE_THRESHOLD, cue
         checked += 1
     assert checked >= len(words) // 2, f"only {checked} of {len(words)} words were clear"
+
+
+def test_voices_add_refuses_a_nul_in_the_name_and_a_fifo(home, capsys):
+    from voice_coach.cli import main
+
+    assert main(["voices", "add", "a\x00b.onnx"]) == 2
+    assert "holds a NUL character" in capsys.readouterr().err
+    fifo = home / "pipe.onnx"
+    os.mkfifo(fifo)
+    (home / "pipe.onnx.json").write_text("{}", encoding="utf-8")
+    assert main(["voices", "add", str(fifo)]) == 2  # never opened: it would block
+    assert "is not a regular file" in capsys.readouterr().err
+    assert not (home / "data" / "voices").exists()

@@ -626,7 +626,7 @@ def voices(
 @voices_app.command("add")
 def voices_add(
     model: Annotated[
-        Path, typer.Argument(metavar="PATH.onnx", help="A Piper model, its .onnx.json beside it.")
+        str, typer.Argument(metavar="PATH.onnx", help="A Piper model, its .onnx.json beside it.")
     ],
     force: Annotated[bool, typer.Option(help="Replace an added voice with the same id.")] = False,
 ) -> None:
@@ -634,7 +634,7 @@ def voices_add(
     from voice_coach.speech.piper import check_loads
     from voice_coach.speech.piper_voices import add_voice
 
-    added = add_voice(model, force=force, check_loads=check_loads)
+    added = add_voice(Path(model), force=force, check_loads=check_loads)
     out(f"Added {added.voice_id} ({added.name}, {added.language}): use --voice {added.voice_id}")
 
 

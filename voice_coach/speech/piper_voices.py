@@ -60,12 +60,16 @@ def config_path_of(model: Path) -> Path:
 def read_model(model: Path, bundled: bool = False) -> PiperModel:
     """The voice ``model`` is, from its config; a VoiceFileError naming the file and
     what is wrong when it cannot be one (the model itself is checked by loading it)."""
+    if "\x00" in str(model):
+        raise VoiceFileError(f"{str(model)!r} is not a file name: it holds a NUL character")
     if model.is_dir():
         raise VoiceFileError(f"{model} is a folder, not a Piper model file (.onnx)")
     if not model.name.endswith(MODEL_SUFFIX) or model.name == MODEL_SUFFIX:
         raise VoiceFileError(f"{model} is not a Piper model: its name must end in .onnx")
-    if not model.is_file():
+    if not model.exists():
         raise VoiceFileError(f"{model}: no such file")
+    if not model.is_file():
+        raise VoiceFileError(f"{model} is not a regular file")
     config = config_path_of(model)
     if not config.is_file():
         raise VoiceFileError(
