@@ -517,3 +517,19 @@ def test_voices_add_refuses_a_nul_in_the_name_and_a_fifo(home, capsys):
     assert main(["voices", "add", str(fifo)]) == 2  # never opened: it would block
     assert "is not a regular file" in capsys.readouterr().err
     assert not (home / "data" / "voices").exists()
+
+
+def test_every_builtin_english_session_fits_its_timing_with_joe(warm, monkeypatch):
+    """No overlap error: each word ends before the next cue, in every cue style."""
+    from voice_coach.session import SessionOptions, prepare_session
+
+    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(warm))
+    sessions = 0
+    for name in builtin_names():
+        if load_protocol(name).language != "en":
+            continue
+        for style in CUE_STYLES:
+            prepared = prepare_session(name, SessionOptions(style=style))
+            assert prepared.voice.id == JOE, (name, style)
+            sessions += 1
+    assert sessions == 9
