@@ -645,8 +645,7 @@ def voices_remove(
     """Remove a Piper voice you added (the bundled voice and system voices stay)."""
     from voice_coach.speech.piper_voices import remove_voice
 
-    removed = remove_voice(voice_id)
-    out(f"Removed {removed.voice_id}")
+    out(f"Removed {remove_voice(voice_id)}")
 
 
 @app.command()

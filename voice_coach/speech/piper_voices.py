@@ -174,7 +174,7 @@ def add_voice(source: Path, force: bool, check_loads: Callable[[PiperModel], Non
     return read_model(target)
 
 
-def remove_voice(voice_id: str) -> PiperModel:
+def remove_voice(voice_id: str) -> str:
     """Remove an added voice; the bundled voice and system voices stay."""
     bundled = bundled_model()
     if bundled is not None and voice_id == bundled.voice_id:
@@ -189,10 +189,9 @@ def remove_voice(voice_id: str) -> PiperModel:
     model = voices_dir() / (stem + MODEL_SUFFIX)
     if not stem or "/" in stem or stem.startswith(".") or not model.is_file():
         raise VoiceFileError(f"No added voice {voice_id!r}", hint=LIST_HINT)
-    found = read_model(model) if config_path_of(model).is_file() else None
     config_path_of(model).unlink(missing_ok=True)  # unlisted first, then the model
     model.unlink()
-    return found or PiperModel(voice_id, stem, "", "", 0, model, config_path_of(model), False)
+    return voice_id
 
 
 def _copy_into(source: Path, target: Path) -> None:
