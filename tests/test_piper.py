@@ -519,11 +519,10 @@ def test_voices_add_refuses_a_nul_in_the_name_and_a_fifo(home, capsys):
     assert not (home / "data" / "voices").exists()
 
 
-def test_every_builtin_english_session_fits_its_timing_with_joe(warm, monkeypatch):
+def test_every_builtin_english_session_fits_its_timing_with_joe(warm_cache):
     """No overlap error: each word ends before the next cue, in every cue style."""
     from voice_coach.session import SessionOptions, prepare_session
 
-    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(warm))
     sessions = 0
     for name in builtin_names():
         if load_protocol(name).language != "en":
