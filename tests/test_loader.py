@@ -85,6 +85,51 @@ BAD = [
     ),
     ("translation not a table", 'translations = { de = "x" }\n' + GOOD, ["translations.de"]),
     (
+        "unknown tone",
+        with_lines(('say = "Up"', 'say = "Up"\ntone = "bell"')),
+        ["phases[1].tone", "phase 'up'", "'bell'", "tones: squeeze, relax, start"],
+    ),
+    (
+        "placeholder spec",
+        with_lines(('say = "Up"', 'say = "Up {rest:999999}"')),
+        ["phases[1].say", "plainly"],
+    ),
+    (
+        "no rep at the start",
+        with_lines(extra='[cues]\nstart = "Rep {rep}"\n'),
+        ["cues.start", "{rep} has no value", "{reps}, {rest}, {sets}"],
+    ),
+    (
+        "no set at the end",
+        with_lines(extra='[cues]\nend = "Set {set} done"\n'),
+        ["cues.end", "{set} has no value"],
+    ),
+    (
+        "no rep in last one",
+        with_lines(extra='[cues]\nlast_rep = "Rep {rep}"\n'),
+        ["cues.last_rep", "{rep} has no value"],
+    ),
+    (
+        "translated placeholder",
+        with_lines(extra='[translations.de]\ncues.rest = "{rep} Pause"\n'),
+        ["translations.de.cues.rest", "{rep} has no value"],
+    ),
+    (
+        "translated unknown",
+        with_lines(extra='[translations.de]\nphases.up.say = "{wdh}"\n'),
+        ["translations.de.phases.up.say", "unknown placeholder {wdh}"],
+    ),
+    (
+        "placeholder in a count word",
+        with_lines(('language = "en"', 'language = "en"\nnumbers = ["{rep}"]')),
+        ["numbers[1]", "{rep} has no value"],
+    ),
+    (
+        "safety control chars",
+        with_lines(('language = "en"', 'language = "en"\nsafety = "a\\u001b[31m"')),
+        ["safety", "control characters"],
+    ),
+    (
         "too many phases",
         "".join([GOOD, *(f'[[phases]]\nname = "p{i}"\nseconds = 1\n' for i in range(20))]),
         ["limit is 20"],

@@ -46,7 +46,7 @@ def test_a_protocol_without_a_note_gets_the_general_one_of_its_language_not_the_
     assert protocol.safety == shipped_words("en").safety
     assert "not medical advice" in protocol.safety and "back" not in protocol.safety
     german = in_language(protocol, "de")
-    assert german.safety == shipped_words("de").safety and "keine" not in german.safety
+    assert german.safety == shipped_words("de").safety and "Rücken" not in german.safety
     assert "Schmerzen" in german.safety
 
 
@@ -81,7 +81,7 @@ def test_every_builtin_has_the_back_note_in_every_language(name, language):
     protocol = in_language(load_protocol(name), language)
     assert protocol.safety != shipped_words(language).safety
     assert protocol.safety == in_language(load_protocol("glute-squeeze"), language).safety
-    words = {"en": BACK_NOTE, "de": "Taubheit", "es": "entumecimiento", "fr": "engourdissements"}
+    words = {"en": BACK_NOTE, "de": "Taubheit", "es": "entumecimiento", "fr": "engourdissement"}
     assert words[language] in protocol.safety
 
 

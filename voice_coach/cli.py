@@ -157,6 +157,14 @@ SESSION_PARAMETERS: list[tuple[str, Any, Any]] = [
         Annotated[bool, typer.Option(help="Let words run into the next cue.")],
         False,
     ),
+    (
+        "allow_fallback",
+        Annotated[
+            bool,
+            typer.Option(help="Say words the --lang translation leaves out as written."),
+        ],
+        False,
+    ),
 ]
 
 
@@ -191,6 +199,7 @@ def session_options(values: dict[str, Any]) -> SessionOptions:
         rate_wpm=values["rate"],
         volume=volume,
         allow_overlap=values["allow_overlap"],
+        allow_fallback=values["allow_fallback"],
     )
 
 
@@ -260,7 +269,7 @@ def protocols_list(ctx: typer.Context, lang: LangOption = None) -> None:
         return
     rows = []
     for name in builtin_names():
-        protocol = in_language(load_protocol(name), lang)
+        protocol = in_language(load_protocol(name), lang, allow_fallback=True)
         length = format_duration(planned_length_s(protocol) + END_PAD_S)
         rows.append((name, protocol.description, f"{protocol.reps} x {protocol.sets}", length))
     width = max(len(row[0]) for row in rows)
@@ -277,7 +286,7 @@ def protocols_show(
 ) -> None:
     """Explain a protocol: what to do, why, the pace, and a safety note."""
     loaded = load_protocol(protocol)
-    p = apply_pace(in_language(loaded, lang), Pace())
+    p = apply_pace(in_language(loaded, lang, allow_fallback=True), Pace())
     out(f"{p.title} ({p.name})")
     out(p.description)
     if p.about.strip():

@@ -17,6 +17,7 @@ from typing import Any
 from voice_coach.errors import ProtocolError, UsageError
 from voice_coach.package_data import read_package_file
 from voice_coach.protocol import (
+    CUE_TEXT_KEYS,
     MAX_LEAD_IN_S,
     MAX_PHASE_S,
     MAX_REPS,
@@ -24,6 +25,7 @@ from voice_coach.protocol import (
     MAX_SETS,
     MAX_TEXT_CHARS,
     MIN_PHASE_S,
+    PLACEHOLDERS,
     Phase,
     Protocol,
     SessionCues,
@@ -50,8 +52,7 @@ TOP_KEYS = {
 }  # fmt: skip
 SESSION_KEYS = {"reps", "sets", "rest_s", "lead_in_s", "set_intro_s"}
 PHASE_KEYS = {"name", "seconds", "say", "tone", "kind", "count"}
-CUE_TEXT_KEYS = {"start", "set_start", "halfway", "last_rep", "rest", "end"}
-CUE_KEYS = CUE_TEXT_KEYS | {"rest_countdown"}
+CUE_KEYS = {*CUE_TEXT_KEYS, "rest_countdown"}
 TRANSLATION_KEYS = {"title", "description", "about", "safety", "phases", "cues", "numbers"}
 MAX_ABOUT_CHARS = 4000
 MAX_SAFETY_CHARS = 600
@@ -229,8 +230,8 @@ def _phases(raw: Mapping[str, Any], where: str) -> tuple[Phase, ...]:
             Phase(
                 name=name,
                 seconds=_seconds(item, "seconds", where, None, MIN_PHASE_S, MAX_PHASE_S, prefix),
-                say=_text(item, "say", where, prefix, required=False),
-                tone=_text(item, "tone", where, prefix, required=False),
+                say=_text(item, "say", where, prefix, required=False, fields=PLACEHOLDERS["say"]),
+                tone=_tone(item, where, prefix, name),
                 kind=kind,  # type: ignore[arg-type]
                 count=count,  # type: ignore[arg-type]
             )
@@ -238,9 +239,27 @@ def _phases(raw: Mapping[str, Any], where: str) -> tuple[Phase, ...]:
     return tuple(phases)
 
 
+def _tone(item: Mapping[str, Any], where: str, prefix: str, phase: str) -> str | None:
+    """A shipped tone's name, checked here so a typo is the file's error, not a crash."""
+    from voice_coach.tones import TONE_NAMES  # numpy and the renderer: only for a tone
+
+    tone = _text(item, "tone", where, prefix, required=False)
+    if tone is not None and tone not in TONE_NAMES:
+        close = difflib.get_close_matches(tone, TONE_NAMES, n=1)
+        guess = f"did you mean {close[0]}? " if close else ""
+        raise ProtocolError(
+            f"{where}: {prefix}tone: phase {phase!r} has no such tone {tone!r}",
+            f"{guess}tones: {', '.join(TONE_NAMES)}",
+        )
+    return tone
+
+
 def _cues(table: Mapping[str, Any], where: str, prefix: str) -> SessionCues:
     _known_keys(table, CUE_KEYS, where, prefix)
-    texts = {key: _text(table, key, where, prefix, required=False) for key in CUE_TEXT_KEYS}
+    texts = {
+        key: _text(table, key, where, prefix, required=False, fields=PLACEHOLDERS[key])
+        for key in CUE_TEXT_KEYS
+    }
     countdown = table.get("rest_countdown", 3)
     if isinstance(countdown, bool) or not isinstance(countdown, int) or not 0 <= countdown <= 10:
         raise ProtocolError(
@@ -276,9 +295,11 @@ def _translations(
             if not isinstance(entry, dict):
                 raise ProtocolError(f"{where}: {entry_prefix[:-1]}: must be a table with say = ...")
             _known_keys(entry, {"say"}, where, entry_prefix)
-            said[phase_name] = _text(entry, "say", where, entry_prefix, required=True)
+            said[phase_name] = _text(
+                entry, "say", where, entry_prefix, required=True, fields=PLACEHOLDERS["say"]
+            )
         cue_words = _table(words, "cues", where, prefix)
-        _known_keys(cue_words, CUE_TEXT_KEYS, where, prefix + "cues.")
+        _known_keys(cue_words, set(CUE_TEXT_KEYS), where, prefix + "cues.")
         shipped = shipped_words(code)
         standard = {
             key: text
@@ -293,7 +314,9 @@ def _translations(
             phases=said,
             cues=standard
             | {
-                key: _text(cue_words, key, where, prefix + "cues.", required=True)
+                key: _text(
+                    cue_words, key, where, prefix + "cues.", required=True, fields=PLACEHOLDERS[key]
+                )
                 for key in cue_words
             },
             numbers=_numbers(words.get("numbers"), where, prefix + "numbers")
@@ -319,7 +342,7 @@ def _numbers(value: Any, where: str, field: str) -> tuple[str, ...]:
             f"{where}: {field}: must be a list of 1 to {MAX_NUMBERS} words, one, two, three..."
         )
     return tuple(
-        _text({"n": word}, "n", where, f"{field}[{i}]", required=True) or ""
+        _text({"n": word}, "n", where, f"{field}[{i}]", required=True, fields=frozenset()) or ""
         for i, word in enumerate(value, 1)
     )
 
@@ -351,7 +374,10 @@ def _text(
     *,
     required: bool,
     limit: int = MAX_TEXT_CHARS,
+    fields: frozenset[str] | None = None,
 ) -> str | None:
+    """A text of the file, checked; ``fields`` the placeholders it may use where it is
+    said (``None``: no template, shown as written)."""
     value = raw.get(key)
     if value is None:
         if required:
@@ -369,7 +395,7 @@ def _text(
             raise ProtocolError(f"{where}: {prefix}{key}: contains control characters")
         return value
     try:
-        checked = check_text(f"{prefix}{key}", value)
+        checked = check_text(f"{prefix}{key}", value, fields)
     except ProtocolError as exc:
         raise ProtocolError(f"{where}: {exc.message}") from None
     if checked is None and required:

@@ -27,6 +27,21 @@ PACE_PRESETS: Mapping[str, float] = {"slow": 1.5, "normal": 1.0, "fast": 0.75}
 MIN_PACE_FACTOR = 0.25
 MAX_PACE_FACTOR = 4.0
 TEMPLATE_FIELDS = frozenset({"reps", "sets", "set", "rep", "rest"})
+_SESSION_FIELDS = frozenset({"reps", "sets", "rest"})
+# Where each placeholder has a value: a text said once per session knows the session's
+# numbers; one said in a set knows the set; a phase's words and the halfway remark are
+# said in a rep and know it. ("Last one" is said before the last rep: that rep is {reps}.)
+PLACEHOLDERS: Mapping[str, frozenset[str]] = {
+    "start": _SESSION_FIELDS,
+    "set_start": _SESSION_FIELDS | {"set"},
+    "halfway": _SESSION_FIELDS | {"set", "rep"},
+    "last_rep": _SESSION_FIELDS | {"set"},
+    "rest": _SESSION_FIELDS | {"set"},
+    "end": _SESSION_FIELDS,
+    "say": TEMPLATE_FIELDS,
+}
+
+CUE_TEXT_KEYS = ("start", "set_start", "halfway", "last_rep", "rest", "end")
 
 CountStyle = Literal["up", "down"]
 PhaseKind = Literal["hold", "relax", "other"]
@@ -179,11 +194,12 @@ def check_count(where: str, value: int, high: int) -> int:
     return value
 
 
-def check_text(where: str, text: str | None) -> str | None:
-    """Words to speak: plain text, bounded, templates limited to the known fields.
+def check_text(where: str, text: str | None, fields: frozenset[str] | None = None) -> str | None:
+    """Words to speak: plain text, bounded, its placeholders among ``fields``.
 
     Control characters and markup-looking text are refused here so that no user text
-    can become a pause, a command or an instruction to the speech engine.
+    can become a pause, a command or an instruction to the speech engine. ``fields``
+    ``None`` means the text is no template (a name, a title): braces stay as written.
     """
     if text is None:
         return None
@@ -195,19 +211,33 @@ def check_text(where: str, text: str | None) -> str | None:
         raise ProtocolError(f"{where}: contains control characters; use plain words")
     if "<" in text or ">" in text:
         raise ProtocolError(f"{where}: '<' and '>' are not allowed; cue words are plain text")
-    try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
-    except ValueError as exc:
-        raise ProtocolError(f"{where}: {exc}; write {{{{ and }}}} for literal braces") from None
-    unknown = fields - TEMPLATE_FIELDS
-    if unknown:
-        known = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
-        raise ProtocolError(
-            f"{where}: unknown placeholder {{{sorted(unknown)[0]}}}; known: {known}"
-        )
+    if fields is not None:
+        check_placeholders(where, text, fields)
     if not text.strip():
         return None
     return text
+
+
+def check_placeholders(where: str, text: str, fields: frozenset[str]) -> None:
+    """Every placeholder in ``text`` known and with a value where the text is said."""
+    try:
+        used = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text)]
+    except ValueError as exc:
+        raise ProtocolError(f"{where}: {exc}; write {{{{ and }}}} for literal braces") from None
+    allowed = ", ".join("{" + f + "}" for f in sorted(fields)) or "none"
+    for name, spec, conversion in used:
+        if name is None:
+            continue
+        if spec or conversion:
+            # A format spec such as {rest:>99999999} would build a huge text when filled.
+            raise ProtocolError(f"{where}: write placeholders plainly, e.g. {{rep}}")
+        if name not in TEMPLATE_FIELDS:
+            known = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
+            raise ProtocolError(f"{where}: unknown placeholder {{{name}}}; known: {known}")
+        if name not in fields:
+            raise ProtocolError(
+                f"{where}: {{{name}}} has no value where this is said; it may use {allowed}"
+            )
 
 
 def has_control_characters(text: str, allowed: str = "") -> bool:
@@ -224,8 +254,16 @@ def fill(text: str, **values: object) -> str:
     return text.format(**{key: values.get(key, "") for key in TEMPLATE_FIELDS})
 
 
-def in_language(protocol: Protocol, language: str | None) -> Protocol:
-    """The protocol with the words of ``language`` (a code such as ``de`` or ``es-419``)."""
+def in_language(
+    protocol: Protocol, language: str | None, *, allow_fallback: bool = False
+) -> Protocol:
+    """The protocol with the words of ``language`` (a code such as ``de`` or ``es-419``).
+
+    Nothing is said in the protocol's own language with another language's voice: a
+    spoken text the translation leaves out (the loader has already filled the standard
+    cues the language ships) is an error naming each one, unless ``allow_fallback`` lets
+    it be said as written. Count words the language lacks are left out, not borrowed.
+    """
     if language is None or language.lower() == protocol.language.lower():
         return protocol
     wanted = language.lower()
@@ -238,6 +276,12 @@ def in_language(protocol: Protocol, language: str | None) -> Protocol:
             f"it has: {', '.join(protocol.languages)}; add a [translations.{language}] table",
         )
     words = protocol.translations[code]
+    missing = untranslated(protocol, words)
+    if missing and not allow_fallback:
+        raise ProtocolError(
+            f"protocol {protocol.name!r} has no {code!r} words for: {', '.join(missing)}",
+            f"add them under [translations.{code}], or --allow-fallback to say them as written",
+        )
     phases = tuple(
         replace(phase, say=words.phases.get(phase.name, phase.say)) for phase in protocol.phases
     )
@@ -250,8 +294,23 @@ def in_language(protocol: Protocol, language: str | None) -> Protocol:
         language=code,
         phases=phases,
         cues=replace(protocol.cues, **dict(words.cues)),
-        numbers=words.numbers or protocol.numbers,
+        numbers=words.numbers or (protocol.numbers if allow_fallback else ()),
     )
+
+
+def untranslated(protocol: Protocol, words: Translation) -> list[str]:
+    """The keys of the texts the protocol speaks that ``words`` leaves out."""
+    phases = [
+        f"phases.{phase.name}.say"
+        for phase in protocol.phases
+        if phase.say is not None and phase.name not in words.phases
+    ]
+    cues = [
+        f"cues.{key}"
+        for key in CUE_TEXT_KEYS
+        if getattr(protocol.cues, key) is not None and key not in words.cues
+    ]
+    return phases + cues
 
 
 def apply_pace(protocol: Protocol, pace: Pace) -> Protocol:

@@ -26,6 +26,7 @@ from voice_coach.timeline import (
     find_overlaps,
     session_sounds,
     timeline_to_json,
+    unspoken_counts,
 )
 
 DEFAULT_SAMPLE_RATE = 22050
@@ -43,6 +44,7 @@ class SessionOptions:
     rate_wpm: int | None = None
     volume: float = 1.0
     allow_overlap: bool = False
+    allow_fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,10 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
     from voice_coach.speech.phrase_cache import load_clips
     from voice_coach.tones import load_tones
 
-    protocol = apply_pace(in_language(load_protocol(source), options.language), options.pace)
+    words = in_language(
+        load_protocol(source), options.language, allow_fallback=options.allow_fallback
+    )
+    protocol = apply_pace(words, options.pace)
     voice = choose_voice(protocol.language, options)
     rate_wpm = options.rate_wpm if options.rate_wpm is not None else DEFAULT_RATE_WPM
     texts, tone_names = session_sounds(protocol, options.style)
@@ -93,6 +98,7 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
         loaded = load_clips(texts, _settings(voice, rate_wpm))
         notes.append(f"{exc.message}; speaking with espeak-ng ({voice.id}) instead")
     notes.extend(loaded.notes)
+    notes.extend(filter(None, [unspoken_counts(protocol, options.style)]))
     wanted_tones = load_tones(DEFAULT_SAMPLE_RATE, tone_names)
     timeline = build_timeline(
         protocol,

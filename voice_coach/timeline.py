@@ -201,13 +201,14 @@ class _Builder:
     def _rep(self, t: float, rep: int, set_no: int) -> float:
         p = self.p
         for index, phase in enumerate(p.phases):
+            say = self._fill(phase.say, set_no, rep)
             spoken_end = self._beat(
-                t, phase.tone, phase.say, phase.name, role="phase", rep=rep, set_no=set_no
+                t, phase.tone, say, phase.name, role="phase", rep=rep, set_no=set_no
             )
             if phase.count and self.style != "tones":
                 self._count(t, phase.seconds, phase.count, phase.name, rep, set_no)
             if index == len(p.phases) - 1 and self.style != "tones":
-                remark = self._remark(rep)
+                remark = self._remark(rep, set_no)
                 if remark:
                     text, role = remark
                     self._say(t + spoken_end + REMARK_GAP_S, text, phase.name, role, rep, set_no)
@@ -215,13 +216,13 @@ class _Builder:
             t += phase.seconds
         return t
 
-    def _remark(self, rep: int) -> tuple[str, str] | None:
+    def _remark(self, rep: int, set_no: int) -> tuple[str, str] | None:
         """Halfway after the middle rep, "last one" before the last rep."""
         p = self.p
         if p.cues.last_rep and p.reps >= 2 and rep == p.reps - 1:
-            return self._fill(p.cues.last_rep, rep=rep), "last_rep"
+            return self._fill(p.cues.last_rep, set_no), "last_rep"
         if p.cues.halfway and p.reps >= 4 and rep == p.reps // 2:
-            return self._fill(p.cues.halfway, rep=rep), "halfway"
+            return self._fill(p.cues.halfway, set_no, rep), "halfway"
         return None
 
     def _rest(self, t: float, set_no: int) -> float:
@@ -285,6 +286,33 @@ class _Builder:
         return fill(
             text, reps=p.reps, sets=p.sets, set=set_no or "", rep=rep or "", rest=round(p.rest_s)
         )
+
+
+def unspoken_counts(protocol: Protocol, style: CueStyle = "both") -> str | None:
+    """A note when counts the protocol asks for go unsaid for want of count words (past
+    the last one shipped, twenty, or none in the language), so a quiet phase is known to
+    be meant, not a fault. Counts follow ``_Builder._count`` and ``_rest``."""
+    if style == "tones":
+        return None
+    needs = {
+        f"phase {phase.name!r}": math.ceil(phase.seconds - 0.5) - (phase.count == "down")
+        for phase in protocol.phases
+        if phase.count
+    }
+    if protocol.sets > 1 and protocol.rest_s > 0:
+        needs["the rest's countdown"] = min(protocol.cues.rest_countdown, int(protocol.rest_s) - 1)
+    have = len(protocol.numbers)
+    short = {what: n for what, n in needs.items() if n > have}
+    if not short:
+        return None
+    fix = "(a protocol may bring its own: numbers = [...])"
+    if not have:
+        return f"no count words in {protocol.language!r}: {' and '.join(short)} not counted {fix}"
+    counts = ", ".join(f"{what} counts to {n}" for what, n in short.items())
+    return (
+        f"count words in {protocol.language!r} go only to {have}: {counts}; "
+        f"the counts above {have} are not said {fix}"
+    )
 
 
 def span_at(timeline: Timeline, at_s: float) -> Span:

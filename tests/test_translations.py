@@ -1,0 +1,160 @@
+"""Words in every language: no silent English, placeholders said with their values, counts
+left out (with a note) where a language has no count words, and every built-in complete
+in every shipped language."""
+
+import pytest
+
+from voice_coach.cli import main
+from voice_coach.errors import ProtocolError
+from voice_coach.loader import builtin_names, load_protocol, parse_protocol, shipped_words
+from voice_coach.protocol import Pace, apply_pace, in_language, untranslated
+from voice_coach.session import SessionOptions, prepare_session
+from voice_coach.timeline import build_timeline, session_texts, unspoken_counts
+
+SHIPPED = ("en", "de", "es", "fr")
+MINE = """
+name = "pelvic-floor"
+description = "Lifts."
+[session]
+reps = 4
+sets = 2
+rest_s = 6
+lead_in_s = 3
+[[phases]]
+name = "lift"
+seconds = 3
+say = "Lift"
+count = "up"
+[[phases]]
+name = "release"
+seconds = 3
+say = "Let go"
+[cues]
+start = "Pelvic floor."
+set_start = "Set {set} of {sets}."
+halfway = "Halfway there."
+last_rep = "Last one."
+rest = "Rest for {rest} seconds."
+end = "Done."
+"""
+
+
+def mine(extra: str = "") -> object:
+    return parse_protocol((MINE + extra).encode(), "mine.toml", "mine.toml")
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def test_standard_cues_a_translation_leaves_out_are_said_in_its_language():
+    german = in_language(
+        mine(
+            '[translations.de]\nphases.lift.say = "Heben"\nphases.release.say = "Loslassen"\n'
+            'cues.start = "Beckenboden."\ncues.end = "Fertig."\n'
+        ),
+        "de",
+    )
+    texts = session_texts(german)
+    shipped = shipped_words("de").cues
+    assert "Satz 1 von 2." in texts and "Satz 2 von 2." in texts
+    assert shipped["halfway"] in texts and shipped["last_rep"] in texts
+    assert shipped["rest"].format(rest=6) in texts
+    assert "zwei" in texts and "two" not in texts
+    english = set(session_texts(mine()))
+    assert not english & set(texts), english & set(texts)
+
+
+def test_a_spoken_text_with_no_words_in_the_language_is_an_error_naming_each_key(capsys, tmp_path):
+    protocol = mine('[translations.de]\nphases.lift.say = "Heben"\n')
+    with pytest.raises(ProtocolError) as caught:
+        in_language(protocol, "de")
+    line = caught.value.one_line()
+    assert "phases.release.say, cues.start (" in line and "--allow-fallback" in line
+    assert "cues.halfway" not in line  # a standard cue: German ships it
+    path = tmp_path / "mine.toml"
+    path.write_text(MINE + '[translations.de]\nphases.lift.say = "Heben"\n', encoding="utf-8")
+    assert main(["script", str(path), "--lang", "de"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "phases.release.say" in err
+    assert main(["script", str(path), "--lang", "de", "--allow-fallback"]) == 0
+    out = capsys.readouterr().out
+    assert "Let go" in out and "Heben" in out and "Satz 1 von 2." in out
+
+
+def test_a_language_nothing_is_shipped_for_needs_every_text_and_counts_go_unsaid():
+    italian = (
+        '[translations.it]\nphases.lift.say = "Su"\nphases.release.say = "Giù"\n'
+        'cues.start = "Via."\ncues.set_start = "Serie {set}."\ncues.halfway = "Metà."\n'
+        'cues.rest = "Riposo."\ncues.end = "Fatto."\n'
+    )
+    with pytest.raises(ProtocolError, match=r"'it' words for: cues\.last_rep"):
+        in_language(mine(italian), "it")
+    played = in_language(mine(italian + 'cues.last_rep = "Ultima."\n'), "it")
+    texts = session_texts(played)
+    assert not {"one", "two", "three", "uno", "due"} & set(texts)  # no borrowed counts
+    note = unspoken_counts(played)
+    assert note is not None and "no count words in 'it'" in note
+    assert "phase 'lift'" in note and "rest's countdown" in note
+    assert unspoken_counts(played, "tones") is None  # nothing would count
+
+
+def test_counts_past_the_last_count_word_are_noted_and_stop_at_twenty():
+    long_hold = apply_pace(load_protocol("glute-squeeze"), Pace(hold_s=25))
+    counts = [c.text for c in build_timeline(long_hold).cues if c.role == "count"]
+    assert counts[:19] == list(long_hold.numbers[1:20]) and counts[19] == "two"  # rep 2
+    note = unspoken_counts(long_hold)
+    assert note and "go only to 20" in note and "phase 'squeeze' counts to 25" in note
+    assert unspoken_counts(load_protocol("glute-squeeze")) is None
+    prepared = prepare_session(None, SessionOptions(pace=Pace(hold_s=25)))
+    assert note in prepared.notes
+
+
+def test_every_placeholder_is_said_with_its_value_where_it_has_one():
+    protocol = parse_protocol(
+        (
+            MINE.replace('say = "Lift"', 'say = "Lift {rep} of {reps}, set {set} of {sets}"')
+            .replace('"Halfway there."', '"Half of set {set}: {rep} of {reps}."')
+            .replace('"Last one."', '"Last of set {set}."')
+            .replace('"Rest for {rest} seconds."', '"Set {set} done, rest {rest}."')
+            .replace('"Done."', '"{sets} sets of {reps}, {rest} s rests."')
+        ).encode(),
+        "mine.toml",
+        "mine.toml",
+    )
+    texts = session_texts(protocol)
+    assert "Lift 3 of 4, set 2 of 2" in texts
+    assert "Half of set 2: 2 of 4." in texts and "Last of set 1." in texts
+    assert "Set 1 done, rest 6." in texts and "2 sets of 4, 6 s rests." in texts
+    assert not [text for text in texts if "{" in text or "}" in text]
+
+
+@pytest.mark.parametrize("name", builtin_names())
+@pytest.mark.parametrize("language", SHIPPED[1:])
+def test_every_builtin_says_every_text_in_every_shipped_language(name, language):
+    """No English string in a German session: every spoken text and every shown one is
+    the language's own."""
+    protocol = load_protocol(name)
+    words = protocol.translations[language]
+    assert untranslated(protocol, words) == []
+    for key in ("title", "description", "about", "safety"):
+        assert getattr(words, key), (name, language, key)
+    translated = in_language(protocol, language)
+    english = set(session_texts(apply_pace(protocol, Pace(sets=2))))
+    said = set(session_texts(apply_pace(translated, Pace(sets=2))))
+    assert not english & said, english & said
+    for key in ("title", "description", "about", "safety"):
+        assert getattr(translated, key) != getattr(protocol, key), (name, language, key)
+
+
+@pytest.mark.parametrize("name", builtin_names())
+@pytest.mark.parametrize("language", SHIPPED)
+@pytest.mark.parametrize("pace", ["normal", "fast"])
+def test_every_builtin_fits_its_words_in_every_language_at_normal_and_fast_pace(
+    name, language, pace
+):
+    """Spoken with the real voices: prepare_session refuses any phrase that runs into the
+    next cue, so each translation must fit where the English fits."""
+    factor = {"normal": 1.0, "fast": 0.75}[pace]
+    prepare_session(name, SessionOptions(language=language, pace=Pace(factor=factor)))
