@@ -43,9 +43,7 @@ def mine(extra: str = "") -> object:
     return parse_protocol((MINE + extra).encode(), "mine.toml", "mine.toml")
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("warm_cache")
 
 
 def test_standard_cues_a_translation_leaves_out_are_said_in_its_language():
