@@ -193,7 +193,7 @@ def test_the_readme_example_loads_as_documented(tmp_path):
         ("lift", "hold", "down"),
         ("release", "relax", None),
     ]
-    assert protocol.translations["de"].phases["lift"] == "Anheben und halten"
+    assert protocol.translations["de"].phases["lift"] == "Anheben"
     assert protocol.numbers[:2] == ("one", "two")
 
 

@@ -36,6 +36,7 @@ from voice_coach.loader import builtin_names, load_protocol
 from voice_coach.protocol import (
     PACE_PRESETS,
     Pace,
+    Protocol,
     apply_pace,
     in_language,
     parse_pace_factor,
@@ -270,7 +271,7 @@ def protocols_list(ctx: typer.Context, lang: LangOption = None) -> None:
     rows = []
     for name in builtin_names():
         protocol = in_language(load_protocol(name), lang, allow_fallback=True)
-        length = format_duration(planned_length_s(protocol) + END_PAD_S)
+        length = listed_length(protocol)
         rows.append((name, protocol.description, f"{protocol.reps} x {protocol.sets}", length))
     width = max(len(row[0]) for row in rows)
     for name, description, dose, length in rows:
@@ -300,7 +301,7 @@ def protocols_show(
         counted = f", counts {phase.count}" if phase.count else ""
         out(f"  {phase.name:<10} {phase.seconds:g} s{counted}{said}")
     rest = f", {p.rest_s:g} s rest between sets" if p.sets > 1 else ""
-    length = format_duration(planned_length_s(p) + END_PAD_S)
+    length = listed_length(p)
     sets = f"{p.sets} set{'s' if p.sets > 1 else ''}"
     out(f"  {p.reps} reps x {sets}{rest}, {p.lead_in_s:g} s lead-in; about {length}")
     out(f"  languages: {', '.join(loaded.languages)}; source: {p.source}")
@@ -682,6 +683,12 @@ def doctor(
         return
     out("A session cannot play here; voice-coach export -o session.wav still works.")
     raise typer.Exit(1)
+
+
+def listed_length(protocol: Protocol) -> str:
+    """The length ``protocols`` and ``protocols show`` give (and the README's table): the
+    lead-in, reps, rests and end, before the words are timed."""
+    return format_duration(planned_length_s(protocol) + END_PAD_S)
 
 
 def format_duration(seconds: float) -> str:
