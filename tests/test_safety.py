@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from probe import ffprobe
 
 from voice_coach.cli import main
 from voice_coach.loader import builtin_names, load_protocol, parse_protocol, shipped_words
@@ -132,3 +133,16 @@ def test_run_prints_the_note_before_the_first_cue_and_quiet_hides_it(tmp_path, p
     quiet = run("--quiet")
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stdout == ""
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "ogg"])
+def test_an_exported_file_carries_the_protocols_own_note_in_the_language_asked(tmp_path, fmt):
+    """Read back by ffprobe, not by the library that wrote the tags."""
+    path = tmp_path / "mine.toml"
+    path.write_bytes(mine('safety = "Ask your midwife."', 'safety = "Frag deine Hebamme."'))
+    out = tmp_path / f"s.{fmt}"
+    assert main(["export", str(path), "-o", str(out), "--lang", "de", "--quiet"]) == 0
+    probe = ffprobe(out)
+    tags = {**probe["format"].get("tags", {}), **probe["streams"][0].get("tags", {})}
+    comments = [value for key, value in tags.items() if key.lower() == "comment"]
+    assert comments == ["Frag deine Hebamme."], tags

@@ -2,6 +2,9 @@
 left out (with a note) where a language has no count words, and every built-in complete
 in every shipped language."""
 
+import re
+import subprocess
+
 import pytest
 
 from voice_coach.cli import main
@@ -156,3 +159,46 @@ def test_every_builtin_fits_its_words_in_every_language_at_normal_and_fast_pace(
     next cue, so each translation must fit where the English fits."""
     factor = {"normal": 1.0, "fast": 0.75}[pace]
     prepare_session(name, SessionOptions(language=language, pace=Pace(factor=factor)))
+
+
+def language_switches(language: str, text: str) -> bool:
+    """Whether espeak-ng reads any word of ``text`` in another language's voice: its
+    phonemes (``-x``) then mark the switch, as ``(en)`` in ``l@- (en)d'0s(fr)``, where
+    the French voice says "dos" as the English word."""
+    phonemes = subprocess.run(
+        ["espeak-ng", "-v", language, "-q", "-x", text],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    return re.search(r"\((?!" + language + r"\))[a-z]{2}[a-z-]*\)", phonemes) is not None
+
+
+def test_the_check_for_a_borrowed_reading_finds_one():
+    assert language_switches("fr", "Le dos bien droit.")
+    assert not language_switches("fr", "Redressez-vous.")
+
+
+@pytest.mark.parametrize("language", SHIPPED[1:])
+def test_no_spoken_word_is_read_in_another_languages_voice(language):
+    """Every text a built-in says in ``language`` (sets, rests and counts included) and
+    every standard cue shipped for it, read by espeak-ng's own voice for it."""
+    texts = set(shipped_words(language).numbers)
+    texts |= {text.format(set=1, sets=2, rest=20) for text in shipped_words(language).cues.values()}
+    for name in builtin_names():
+        played = apply_pace(in_language(load_protocol(name), language), Pace(sets=2))
+        texts |= set(session_texts(played))
+    borrowed = [text for text in sorted(texts) if language_switches(language, text)]
+    assert borrowed == [], borrowed
+
+
+@pytest.mark.parametrize("language", SHIPPED[1:])
+def test_protocols_and_show_give_the_words_of_the_language_asked(language, capsys):
+    assert main(["protocols", "--lang", language]) == 0
+    listed = capsys.readouterr().out
+    for name in builtin_names():
+        words = load_protocol(name).translations[language]
+        assert words.description in listed
+        assert main(["protocols", "show", name, "--lang", language]) == 0
+        shown = capsys.readouterr().out
+        assert shown.startswith(f"{words.title} ({name})\n{words.description}\n")
+        assert " ".join(words.about.split()[:6]) in shown and f"Safety: {words.safety}" in shown
+        assert all(f'says "{said}"' in shown for said in words.phases.values())
