@@ -74,7 +74,7 @@ EN = {
     "set": "Set {set} of {sets}", "rest": "Rest", "end": "End",
 }  # fmt: skip
 DE = {
-    "start": "Start", "rep": "Wiederholung {rep} von {reps}",
+    "start": "Beginn", "rep": "Wiederholung {rep} von {reps}",
     "set_rep": "Satz {set}, Wiederholung {rep} von {reps}", "set": "Satz {set} von {sets}",
     "rest": "Pause", "end": "Ende",
 }  # fmt: skip
@@ -122,7 +122,7 @@ def test_more_than_thirty_reps_get_a_chapter_per_set_in_the_sessions_language(tm
     chapters = sorted(ffprobe(out)["chapters"], key=lambda c: float(c["start_time"]))
     expected = expected_chapters(timeline, per_rep=False, words=DE)
     titles = [c["tags"]["title"] for c in chapters]
-    assert titles == ["Start", "Satz 1 von 3", "Pause", "Satz 2 von 3", "Pause",
+    assert titles == ["Beginn", "Satz 1 von 3", "Pause", "Satz 2 von 3", "Pause",
                       "Satz 3 von 3", "Ende"]  # fmt: skip
     assert titles == [title for title, _ in expected]
     for chapter, (_, at_s) in zip(chapters, expected, strict=True):
