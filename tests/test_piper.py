@@ -538,3 +538,11 @@ def test_every_builtin_english_session_fits_its_timing_with_joe(warm_cache):
             assert prepared.voice.id == JOE, (name, style)
             sessions += 1
     assert sessions == 9
+
+
+def test_doctor_reports_the_neural_engine_its_voices_and_a_timed_phrase(home):
+    done = voice_coach(["doctor", "--silent"], {}, home)  # no sound device: exit 1
+    assert "Traceback" not in done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if "neural speech" in line]
+    assert line.startswith("ok"), line
+    assert "piper-tts 1." in line and JOE in line and "a test phrase" in line, line
