@@ -124,3 +124,18 @@ def test_closest_returns_original_spelling():
 
 def test_normalize_language():
     assert normalize_language(" EN_us ") == "en-us"
+
+
+JOE = Voice("piper:en_US-joe-medium", "joe", ("en-us",), None, engine="piper")
+
+
+def test_a_neural_voice_comes_first_for_its_language_only():
+    voices = [*ESPEAK_LIKE, JOE]
+    assert voice_for_language("en", voices) == JOE
+    assert match_voice("en", voices) == JOE
+    assert match_voice("en-us", voices) == JOE
+    assert match_voice("joe", voices) == JOE
+    assert match_voice("gmw/en", voices).engine == "espeak-ng"
+    assert voice_for_language("de", voices).id == "gmw/de"
+    assert ids(filter_by_language(voices, "en"))[:2] == [JOE.id, "gmw/en"]
+    assert JOE.neural and not ESPEAK_LIKE[0].neural
