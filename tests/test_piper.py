@@ -390,6 +390,10 @@ def _no_language(config: dict) -> None:
     del config["espeak"]
 
 
+def _unknown_espeak_voice(config: dict) -> None:
+    config["espeak"]["voice"] = "xx-nonexistent"
+
+
 def _no_rate(config: dict) -> None:
     del config["audio"]["sample_rate"]
 
@@ -420,6 +424,10 @@ def bad_config_not_json(folder: Path) -> Path:
         (bad_no_config, "has no config beside it: en_US-lonely-medium.onnx.json is missing"),
         (lambda f: joe_copy(f, "xx-nolang", _no_language), "names no language"),
         (lambda f: joe_copy(f, "xx-norate", _no_rate), "names no usable sample rate"),
+        (
+            lambda f: joe_copy(f, "xx-mute", _unknown_espeak_voice),
+            "loads but cannot speak: Failed to set voice: xx-nonexistent",
+        ),
         (bad_config_not_json, "is not a readable JSON voice config"),
         (lambda f: f, "is a folder, not a Piper model"),
         (lambda f: f / "missing.onnx", "missing.onnx: no such file"),
@@ -430,6 +438,7 @@ def bad_config_not_json(folder: Path) -> Path:
         "no-config",
         "no-language",
         "no-rate",
+        "cannot-speak",
         "bad-json",
         "folder",
         "missing",

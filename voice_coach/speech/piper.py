@@ -146,9 +146,17 @@ def load_voice(model: PiperModel) -> Any:
 
 
 def check_loads(model: PiperModel) -> None:
-    """A VoiceFileError naming the file when ``model`` does not load as a Piper voice."""
+    """A VoiceFileError naming the file when ``model`` does not load as a Piper voice,
+    or loads but cannot speak a word (its config names an espeak voice piper-tts lacks)."""
     try:
-        load_voice(model)
+        voice = load_voice(model)
+        try:
+            list(voice.synthesize("one"))
+        except Exception as exc:  # piper-tts and onnxruntime raise their own types
+            detail = " ".join(str(exc).split())[:200]
+            raise VoiceFileError(
+                f"{model.model_path} loads but cannot speak: {detail}", hint=FIX_PIPER
+            ) from None
     except SpeechError as exc:
         raise VoiceFileError(exc.message, hint=exc.hint) from None
     finally:
