@@ -168,21 +168,14 @@ class Failing:
             yield block
 
 
-@pytest.mark.parametrize(
-    ("error", "raised"),
-    [
-        (OSError(28, "No space left on device"), ExportError),
-        (KeyboardInterrupt(), KeyboardInterrupt),
-    ],
-)
-def test_a_failure_mid_write_leaves_no_target_and_no_temp_file(tmp_path, prepared, error, raised):
+def test_ctrl_c_mid_write_leaves_no_target_and_no_temp_file(tmp_path, prepared):
+    """Ctrl-C inside the encoder's loop. (Real write failures, a full disk and a file-size
+    limit, in every format: tests/test_files_safety.py.)"""
     out = tmp_path / "s.flac"
-    session = Failing(prepared.render(22050), 5, error)
-    with pytest.raises(raised) as caught:
+    session = Failing(prepared.render(22050), 5, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
         export_session(session, out, subtitles="srt", timeline_json="{}")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
-    if raised is ExportError:
-        assert "disk is full" in caught.value.message
 
 
 def test_a_failing_progress_callback_also_cleans_up(tmp_path, prepared):

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -423,11 +424,26 @@ def test_two_exports_to_one_target_leave_one_whole_file(tmp_path: Path, warm_cac
     assert sorted(p.name for p in tmp_path.iterdir()) == ["session.wav"]
 
 
+FORMATS = ["wav", "flac", "ogg", "mp3"]
+
+
+def assert_failed_cleanly(status: int, err: str, target: Path, before: str) -> None:
+    """One line and exit 1; the user's old file as it was, nothing else beside it."""
+    assert status == 1, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(f"voice-coach: error: {target}: "), err
+    assert digest(target) == before
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_a_full_disk_is_a_clear_error_and_the_old_file_is_untouched(
-    tmp_path: Path, warm_cache: Path
+    tmp_path: Path, warm_cache: Path, fmt: str
 ) -> None:
-    with tmpfs(tmp_path / "small", "size=300k") as folder:
-        target = folder / "session.wav"
+    """A real ENOSPC: a 100 KiB tmpfs (every format's export of the sets session is
+    larger; root only, see ALLOWED_SKIPS; the same path without root is the RLIMIT test)."""
+    with tmpfs(tmp_path / "small", "size=100k") as folder:
+        target = folder / f"session.{fmt}"
         target.write_bytes(b"the user's previous export" * 1000)
         before = digest(target)
         process = cli(
@@ -436,11 +452,40 @@ def test_a_full_disk_is_a_clear_error_and_the_old_file_is_untouched(
             warm_cache,
         )
         status, _out, err = finish(process)
-        assert status == 1, err
-        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-        assert "space" in err.lower(), err
-        assert digest(target) == before
-        assert sorted(p.name for p in folder.iterdir()) == ["session.wav"]
+        assert_failed_cleanly(status, err, target, before)
+        assert "no space left: the disk is full" in err, err
+
+
+FILE_SIZE_LIMIT = 64 * 1024
+
+
+def limit_file_size() -> None:
+    """In the child: files may grow to FILE_SIZE_LIMIT bytes, and a write past it fails
+    with EFBIG instead of killing the process (SIGXFSZ ignored, which exec keeps)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_write_that_fails_midway_is_a_clear_error_in_every_format(
+    tmp_path: Path, warm_cache: Path, fmt: str
+) -> None:
+    """A real write failure that needs no root and no mount: the export runs with
+    RLIMIT_FSIZE at 64 KiB, so the kernel refuses the write that passes it (EFBIG),
+    inside our WAV writer or inside libsndfile's encoder, whichever writes the format."""
+    target = tmp_path / "out" / f"session.{fmt}"
+    target.parent.mkdir()
+    target.write_bytes(b"the user's previous export" * 1000)
+    before = digest(target)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voice_coach", "export", "glute-squeeze-sets", "-o",
+         str(target), "--force", "--quiet"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=limit_file_size,
+    )  # fmt: skip
+    status, _out, err = finish(process)
+    assert_failed_cleanly(status, err, target, before)
+    assert "could not be written" in err or "encoder failed" in err, err
 
 
 def test_a_full_standard_output_is_a_clear_error(tmp_path: Path, warm_cache: Path) -> None:
