@@ -1,0 +1,155 @@
+"""Every option of `run`, `export` and `doctor`, end to end through the CLI.
+
+Each test changes one option and checks what it changes where a user would notice it:
+in the exported audio (read back with soundfile and measured in samples), in the files
+written, in what is printed, or in what the null sink heard. Each also checks that the
+option did change something, so an option the CLI silently ignored would fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onsets import cue_onsets, expected_onsets, find_onsets, onset_errors, read_audio
+
+from voice_coach.cli import main
+from voice_coach.speech.phrase_cache import ENTRY_SUFFIX
+from voice_coach.userdirs import CACHE_DIR_ENV
+
+pytestmark = pytest.mark.usefixtures("warm_cache")
+
+
+def script_json(capsys, *args: str) -> dict:
+    assert main(["script", "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def export(tmp_path: Path, *args: str, name: str = "s.wav") -> tuple[np.ndarray, int]:
+    out = tmp_path / name
+    assert main(["export", "-o", str(out), "--quiet", "--force", *args]) == 0
+    return read_audio(out)
+
+
+def one_line_error(capsys, code: int, *args: str) -> str:
+    assert main(list(args)) == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("voice-coach: error: "), err
+    return err
+
+
+# --- the session's shape: heard where script --json says, and changed by the option -----
+
+
+@pytest.mark.parametrize(
+    ("protocol", "option"),
+    [
+        ("glute-squeeze", ["--relax", "5"]),
+        ("glute-squeeze-sets", ["--rest", "7", "--reps", "2"]),
+        ("glute-squeeze", ["--cues", "voice"]),
+    ],
+    ids=["relax", "rest", "cues-voice"],
+)
+def test_a_session_option_moves_every_cue_in_the_export_to_where_script_says(
+    tmp_path, capsys, protocol, option
+):
+    default = script_json(capsys, protocol, *option[2:])
+    changed = script_json(capsys, protocol, *option)
+    assert changed["cues"] != default["cues"], "the option changed nothing"
+    samples, rate = export(tmp_path, protocol, *option)
+    cues = changed["cues"]
+    errors = onset_errors(
+        expected_onsets(cues, rate), cue_onsets(find_onsets(samples, rate), cues, rate), rate
+    )
+    assert max(abs(e) for e in errors) <= 1000 / rate, errors  # to the sample
+    assert len(samples) >= round(changed["duration_s"] * rate)
+
+
+def test_relax_and_rest_are_the_phase_and_the_gap_they_name(capsys):
+    def squeeze_times(*args: str) -> list[float]:
+        cues = script_json(capsys, *args)["cues"]
+        return [c["at_s"] for c in cues if c["tone"] == "squeeze"]
+
+    plain, relaxed = squeeze_times(), squeeze_times("--relax", "5")
+    hold_relax = plain[1] - plain[0]
+    assert relaxed[1] - relaxed[0] == pytest.approx(hold_relax + 5 - 3, abs=1e-9), (plain, relaxed)
+    short = squeeze_times("glute-squeeze-sets", "--reps", "2", "--rest", "7")
+    long = squeeze_times("glute-squeeze-sets", "--reps", "2", "--rest", "12")
+    # The third squeeze opens set 2: only the rest before it is 5 s longer.
+    assert long[1] - long[0] == pytest.approx(short[1] - short[0], abs=1e-9)
+    assert long[2] - long[1] == pytest.approx(short[2] - short[1] + 5, abs=1e-9), (short, long)
+
+
+def test_cues_voice_says_every_beat_and_plays_no_tone(capsys):
+    voice = script_json(capsys, "--cues", "voice")["cues"]
+    both = script_json(capsys)["cues"]
+    assert all(c["kind"] == "say" for c in voice)
+    beats = {round(c["at_s"], 3) for c in both if c["kind"] == "tone"}
+    assert beats <= {round(c["at_s"], 3) for c in voice}, "a word on every beat a tone marked"
+    assert {c["text"] for c in voice} == {c["text"] for c in both if c["text"]}
+
+
+# --- loudness and voice -----------------------------------------------------------------
+
+
+def test_volume_one_half_halves_the_speech_peak(tmp_path):
+    """`--cues voice` so every sample is speech. Written against today's behaviour (no
+    loudness normalisation); once `--loudness off` exists it belongs on both exports."""
+    full, _ = export(tmp_path, "--cues", "voice", name="full.wav")
+    half, _ = export(tmp_path, "--cues", "voice", "--volume", "0.5", name="half.wav")
+    assert len(full) == len(half)
+    ratio = float(np.max(np.abs(half)) / np.max(np.abs(full)))
+    # 16-bit WAV: each peak is exact to 1/32768, so the ratio to well under 0.1 %.
+    assert ratio == pytest.approx(0.5, abs=0.001), ratio
+    np.testing.assert_allclose(half, full * 0.5, atol=2 / 32768)
+
+
+def test_voice_chooses_who_speaks_with_its_own_cache_entries(tmp_path, capsys):
+    phrases = Path(os.environ[CACHE_DIR_ENV]) / "phrases"
+    before = {p.name for p in phrases.glob("*" + ENTRY_SUFFIX)}
+    default, rate = export(tmp_path, "--reps", "1", name="default.wav")
+    assert {p.name for p in phrases.glob("*" + ENTRY_SUFFIX)} == before, "the default was warm"
+    other, other_rate = export(
+        tmp_path, "--reps", "1", "--voice", "gmw/en-GB-x-rp", name="other.wav"
+    )
+    added = {p.name for p in phrases.glob("*" + ENTRY_SUFFIX)} - before
+    texts = {c["text"] for c in script_json(capsys, "--reps", "1")["cues"] if c["text"]}
+    assert len(added) == len(texts), "one new entry per phrase, spoken in the chosen voice"
+    assert rate == other_rate
+    assert len(default) != len(other) or not np.array_equal(default, other)
+
+
+# --- files and what is printed ----------------------------------------------------------
+
+
+def test_subtitles_vtt_are_written_beside_the_audio_with_every_spoken_cue(tmp_path, capsys):
+    out = tmp_path / "s.ogg"
+    assert main(["export", "-o", str(out), "--subtitles", "vtt", "--quiet"]) == 0
+    spoken = [c for c in script_json(capsys)["cues"] if c["kind"] == "say"]
+    vtt = (tmp_path / "s.vtt").read_text(encoding="utf-8")
+    assert vtt.startswith("WEBVTT\n\n")
+    blocks = [b.splitlines() for b in vtt.split("\n\n")[1:] if b.strip()]
+    assert [b[-1] for b in blocks] == [c["text"] for c in spoken]
+    for block, cue in zip(blocks, spoken, strict=True):
+        start = block[-2].split(" --> ")[0]
+        minutes, seconds = start.rsplit(":", 1)[0], start.rsplit(":", 1)[1]
+        at_s = int(minutes.split(":")[-1]) * 60 + float(seconds)
+        assert at_s == pytest.approx(cue["at_s"], abs=0.0005), (block, cue["at_s"])
+
+
+def test_export_says_what_it_wrote_and_how_long_unless_quiet(tmp_path, capsys):
+    out = tmp_path / "s.wav"
+    assert main(["export", "-o", str(out), "--subtitles", "srt"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(f"Wrote {out}, {tmp_path / 's.srt'} (1:"), err
+    assert main(["export", "-o", str(out), "--force", "--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_standard_output_takes_wav_only(tmp_path, capsys):
+    err = one_line_error(capsys, 2, "export", "-o", "-", "--format", "flac")
+    assert "takes WAV only" in err
+    assert list(tmp_path.iterdir()) == []
