@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from voice_coach import __version__
 from voice_coach.cli import _app_for, app, main
+from voice_coach.loader import load_protocol
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,12 @@ def test_protocols_lists_the_builtins_with_dose_and_length():
 @pytest.mark.parametrize("name", ["glute-squeeze", "glute-squeeze-queue", "glute-squeeze-sets"])
 def test_protocols_show_explains_what_why_pace_and_safety(name):
     text = ok("protocols", "show", name)
-    assert "Pace:" in text and "squeeze" in text
+    protocol = load_protocol(name)
+    pace = text.split("Pace:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    for phase, line in zip(protocol.phases, pace, strict=False):
+        assert line.split()[:2] == [phase.name, f"{phase.seconds:g}"], (phase, line)
+    reps = f"{protocol.reps} reps x {protocol.sets} set"
+    assert any(line.strip().startswith(reps) for line in pace), pace
     assert "Why" in text or "blood" in text
     assert "not medical advice" in text and "numbness or weakness" in text
 

@@ -11,6 +11,7 @@ import platformdirs
 import pytest
 
 from voice_coach.errors import UsageError
+from voice_coach.speech import phrase_cache
 from voice_coach.speech.engine import SpeechSettings
 from voice_coach.speech.espeak import engine_identity, list_voices
 from voice_coach.speech.phrase_cache import (
@@ -87,7 +88,14 @@ def test_each_part_of_the_key_changes_it():
         cache_key("Squeeze", SETTINGS, engine + " (newer)"),
     ]
     assert len({base, *others}) == 6
-    assert CACHE_FORMAT_VERSION >= 1
+
+
+def test_a_new_cache_format_keys_every_entry_afresh(monkeypatch):
+    """Entries written by another format version are never read as this one's."""
+    engine = engine_identity()
+    base = cache_key("Squeeze", SETTINGS, engine)
+    monkeypatch.setattr(phrase_cache, "CACHE_FORMAT_VERSION", CACHE_FORMAT_VERSION + 1)
+    assert cache_key("Squeeze", SETTINGS, engine) != base
 
 
 def test_other_settings_miss_and_keep_their_own_entries(tmp_path):
