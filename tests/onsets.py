@@ -110,3 +110,16 @@ def onset_errors(expected: Sequence[int], found: Sequence[int], rate: int) -> li
     """
     assert len(found) == len(expected), f"found {len(found)} onsets, expected {len(expected)}"
     return [(f - e) * 1000.0 / rate for e, f in zip(expected, found, strict=True)]
+
+
+def fit_drift(expected: Sequence[int], found: Sequence[int], rate: int) -> tuple[float, float]:
+    """How far found onsets run away from the expected ones: (slope error in parts per
+    million, largest residual in milliseconds) of a straight-line fit, found against
+    expected. A clock that runs fast or slow shows as the slope, however small each gap's
+    own error; what is left after the fit is the detector's and the device's jitter."""
+    assert len(found) == len(expected) >= 3, (len(found), len(expected))
+    x = (np.asarray(expected, dtype=np.float64) - expected[0]) / rate
+    y = (np.asarray(found, dtype=np.float64) - found[0]) / rate
+    slope, intercept = np.polyfit(x, y, 1)
+    residuals_ms = (y - (slope * x + intercept)) * 1000.0
+    return float((slope - 1.0) * 1e6), float(np.max(np.abs(residuals_ms)))

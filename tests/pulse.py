@@ -101,16 +101,38 @@ def _reload_portaudio() -> None:
         sd._initialize()
 
 
+@dataclass(frozen=True)
+class Tap:
+    """The recording while it is being made, for a test that must act on what is heard
+    (send a signal while a word sounds) and know where in the recording it acted.
+
+    ``frames()`` is the recording's "now": what ``parecord`` has written so far, which
+    trails what the sink plays by at most its fragment (``--latency-msec=20``)."""
+
+    path: Path
+
+    def frames(self) -> int:
+        return self.path.stat().st_size // 4
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        with self.path.open("rb") as raw:
+            raw.seek(4 * max(0, start))
+            return np.frombuffer(raw.read(4 * count), dtype="<f4")
+
+
 def record_while(
-    play: Callable[[], object],
+    play: Callable[[], object] | Callable[[Tap], object],
     server: PulseServer,
     tail_s: float = 0.5,
     rate: int = RECORD_RATE,
+    *,
+    tap: bool = False,
 ) -> tuple[np.ndarray, int]:
     """Mono float32 samples of everything the sink played while ``play()`` ran, and the rate.
 
     Recording starts (and is seen to deliver samples) before ``play`` is called and goes on
     for ``tail_s`` after it returns, so ``play`` should return once its sound has ended.
+    With ``tap``, ``play`` is given the recording as it grows (``Tap``).
     """
     out_dir = Path(os.environ.get("TMPDIR", "/tmp"))
     path = out_dir / f"voice-coach-record-{os.getpid()}-{time.monotonic_ns()}.raw"
@@ -130,7 +152,7 @@ def record_while(
     )
     try:
         _wait_for_samples(path, recorder)
-        play()
+        play(Tap(path)) if tap else play()  # type: ignore[call-arg]
         time.sleep(tail_s)
     finally:
         recorder.terminate()
@@ -174,3 +196,40 @@ def loud_runs(
 def max_step(samples: np.ndarray) -> float:
     """The largest jump between neighbouring samples: a click is a jump no tone makes."""
     return float(np.max(np.abs(np.diff(samples)))) if len(samples) > 1 else 0.0
+
+
+class HeardKeys:
+    """A keyboard for ``play_live`` that presses each key once the session has been
+    *heard* to reach its time: session time is read from the recording as it grows (the
+    first sound is the start tone, session time 0), so a key lands at the same place in
+    the session however slowly the machine started it. ``"^C"`` stands for Ctrl-C
+    (raised as KeyboardInterrupt, as the signal is in the main thread)."""
+
+    active = True
+
+    def __init__(self, tap: Tap, presses: list[tuple[float, str]], level: float = 0.05) -> None:
+        self.tap = tap
+        self.presses = sorted(presses)
+        self.level = level
+        self.start: int | None = None
+        self.pressed_at: list[tuple[str, int]] = []  # (key, recording frame)
+
+    def heard_s(self) -> float | None:
+        now = self.tap.frames()
+        if self.start is None:
+            loud = np.flatnonzero(np.abs(self.tap.read(0, now)) > self.level)
+            if not loud.size:
+                return None
+            self.start = int(loud[0])
+        return (now - self.start) / RECORD_RATE
+
+    def read(self, timeout_s: float) -> str | None:
+        heard = self.heard_s()
+        if heard is not None and self.presses and heard >= self.presses[0][0]:
+            key = self.presses.pop(0)[1]
+            self.pressed_at.append((key, self.tap.frames()))
+            if key == "^C":
+                raise KeyboardInterrupt
+            return key
+        time.sleep(min(timeout_s, 0.005))
+        return None

@@ -4,7 +4,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from onsets import cue_onsets, expected_onsets, find_onsets, read_audio
+from onsets import cue_onsets, expected_onsets, find_onsets, fit_drift, read_audio
 
 RATE = 22050
 
@@ -46,3 +46,18 @@ def test_expected_onsets_merge_a_word_into_the_tone_it_follows():
 def test_cue_onsets_drop_pauses_inside_a_phrase():
     cues = [{"at_s": 0.0, "duration_s": 2.0}, {"at_s": 3.0, "duration_s": 0.5}]
     assert cue_onsets([0, 1200, 3000], cues, 1000) == [0, 3000]
+
+
+def test_fit_drift_sees_a_clock_100_ppm_fast_and_a_single_late_cue():
+    """The drift measure's own check: 100 ppm over a minute is 6 ms, spread evenly over
+    every gap (each gap's error tiny); the fit reads it back, and one cue 3 ms late
+    shows in the residuals, not the slope."""
+    rate = 48000
+    expected = [round(s * rate) for s in np.linspace(0, 60, 40)]
+    fast = [round(e * (1 + 100e-6)) for e in expected]
+    ppm, residual_ms = fit_drift(expected, fast, rate)
+    assert ppm == pytest.approx(100, abs=1) and residual_ms < 0.05
+    late = list(expected)
+    late[20] += round(0.003 * rate)
+    ppm, residual_ms = fit_drift(expected, late, rate)
+    assert abs(ppm) < 30 and residual_ms == pytest.approx(3, abs=0.3)
