@@ -22,6 +22,8 @@ from voice_coach.userdirs import CACHE_DIR_ENV
 
 pytestmark = pytest.mark.usefixtures("warm_cache")
 
+ESPEAK_NG = ("--engine", "espeak-ng")
+
 
 def script_json(capsys, *args: str) -> dict:
     assert main(["script", "--json", *args]) == 0
@@ -56,10 +58,12 @@ def one_line_error(capsys, code: int, *args: str) -> str:
 def test_a_session_option_moves_every_cue_in_the_export_to_where_script_says(
     tmp_path, capsys, protocol, option
 ):
-    default = script_json(capsys, protocol, *option[2:])
-    changed = script_json(capsys, protocol, *option)
+    # Spoken by espeak-ng: the energy detector finds its phrases as single sounds (see
+    # ESPEAK_NG in tests/test_export.py); where the renderer puts them is the same for any.
+    default = script_json(capsys, protocol, *ESPEAK_NG, *option[2:])
+    changed = script_json(capsys, protocol, *ESPEAK_NG, *option)
     assert changed["cues"] != default["cues"], "the option changed nothing"
-    samples, rate = export(tmp_path, protocol, *option)
+    samples, rate = export(tmp_path, protocol, *ESPEAK_NG, *option)
     cues = changed["cues"]
     errors = onset_errors(
         expected_onsets(cues, rate), cue_onsets(find_onsets(samples, rate), cues, rate), rate
