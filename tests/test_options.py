@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from onsets import cue_onsets, expected_onsets, find_onsets, onset_errors, read_audio
+from pulse import Tap, record_while
 
 from voice_coach.cli import main
+from voice_coach.clip import AUDIBLE_THRESHOLD
+from voice_coach.playback import simpleaudio_refusal
 from voice_coach.speech.phrase_cache import ENTRY_SUFFIX
 from voice_coach.userdirs import CACHE_DIR_ENV
 
@@ -157,3 +162,135 @@ def test_standard_output_takes_wav_only(tmp_path, capsys):
     err = one_line_error(capsys, 2, "export", "-o", "-", "--format", "flac")
     assert "takes WAV only" in err
     assert list(tmp_path.iterdir()) == []
+
+
+# --- run and doctor, heard through the null sink ------------------------------------------
+
+
+def voice_coach(*args: str, **kwargs) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "voice_coach", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def first_audible(samples: np.ndarray, level: float) -> int:
+    above = np.flatnonzero(np.abs(samples) > level)
+    assert above.size, f"nothing above {level}"
+    return int(above[0])
+
+
+# Where a printed line may land against the sound it names, --latency-ms aside: the live
+# loop checks the position every POLL_S (50 ms), and the pipe and parecord's fragment
+# (20 ms) add a little. Measured 2026-11-30 with --latency-ms 700: lags of 0.713 to
+# 0.743 s (pre-roll heard 0.973 s, peaking 0.00076).
+LINE_SLACK_S = 0.12
+
+
+@pytest.mark.pulse
+def test_run_lines_come_latency_ms_after_their_sound_after_a_pre_roll(pulse_server, capsys):
+    """`run --latency-ms 700 --pre-roll 1` through a pipe: each cue's line arrives 0.7 s
+    after its sound reached the sink (timed against the recording as it grows); the
+    session starts after a second of near-silence; the last line is "Session complete."
+    """
+    timeline = script_json(capsys, "--reps", "1")
+    spoken = {c["text"]: c["at_s"] for c in timeline["cues"] if c["kind"] == "say"}
+    arrivals: list[tuple[str, int]] = []
+    result = {}
+
+    def play(tap: Tap) -> None:
+        run = voice_coach("run", "--reps", "1", "--latency-ms", "700", "--pre-roll", "1")
+        assert run.stdout is not None
+        for line in run.stdout:
+            arrivals.append((line.rstrip("\n"), tap.frames()))
+        result["code"], result["err"] = run.wait(timeout=60), run.stderr.read()  # type: ignore[union-attr]
+
+    samples, rate = record_while(play, pulse_server, tap=True)
+    assert result["code"] == 0 and result["err"] == "", result
+    lines = [line for line, _ in arrivals]
+    assert lines[0].startswith("Safety: ") and lines[-1] == "Session complete.", lines
+    start = first_audible(samples, 0.05)  # the start tone: session time 0
+    pre_roll = first_audible(samples, 0.0)
+    pre_roll_s = (start - pre_roll) / rate
+    lead_peak = float(np.max(np.abs(samples[pre_roll : start - round(0.05 * rate)])))
+    lags = []
+    for line, frame in arrivals[1:-1]:
+        text = line.split("  ", 1)[1]
+        heard = start + round(spoken[text] * rate)
+        lags.append((frame - heard) / rate)
+    print(f"pre-roll {pre_roll_s:.3f} s peaking {lead_peak:.5f}; line lags {np.round(lags, 3)} s")
+    assert len(lags) == len(spoken)
+    assert 0.95 <= pre_roll_s <= 1.05, pre_roll_s
+    # Near-silent: under the audible threshold (the sink's resampling to 48 kHz lifts the
+    # pre-roll's own peak, PRE_ROLL_PEAK, a little: 0.00076 measured).
+    assert 0 < lead_peak < AUDIBLE_THRESHOLD, lead_peak
+    assert all(abs(lag - 0.7) <= LINE_SLACK_S for lag in lags), lags
+
+
+@pytest.mark.pulse
+def test_run_quiet_prints_nothing_and_still_plays(pulse_server):
+    result = {}
+
+    def play() -> None:
+        run = voice_coach("run", "--reps", "1", "--quiet")
+        result["out"], result["err"] = run.communicate(timeout=60)
+        result["code"] = run.returncode
+
+    samples, _rate = record_while(play, pulse_server)
+    assert result == {"out": "", "err": "", "code": 0}
+    assert np.max(np.abs(samples)) > 0.1, "the session was heard"
+
+
+@pytest.mark.pulse
+@pytest.mark.parametrize("backend", [None, "simpleaudio"])
+def test_doctor_plays_its_test_tone_through_the_backend_asked_for(pulse_server, backend):
+    """`doctor` without --silent plays a one-second tone: heard on the sink, for about a
+    second. simpleaudio runs with PYTHONMALLOC=malloc on 3.12+ (as README says it must)."""
+    args = ["doctor"] if backend is None else ["doctor", "--backend", backend]
+    env = {**os.environ, "PYTHONMALLOC": "malloc"} if sys.version_info >= (3, 12) else None
+    result = {}
+
+    def play() -> None:
+        doctor = voice_coach(*args, env=env)
+        result["out"], result["err"] = doctor.communicate(timeout=60)
+        result["code"] = doctor.returncode
+
+    samples, rate = record_while(play, pulse_server)
+    assert result["code"] == 0, result
+    name = backend or "sounddevice"
+    assert f"played a 1 s tone through {name}" in result["out"], result["out"]
+    assert "A session can play here" in result["out"]
+    loud = np.flatnonzero(np.abs(samples) > 0.02)
+    assert loud.size and 0.9 <= (loud[-1] - loud[0]) / rate <= 1.05
+
+
+@pytest.mark.pulse
+def test_simpleaudio_is_refused_on_python_3_12_and_later_unless_pythonmalloc_is_malloc(
+    pulse_server,
+):
+    """Through the CLI, on whichever Python runs the tests: where simpleaudio crashes
+    (3.12+ without PYTHONMALLOC=malloc) `run --backend simpleaudio` is one line and exit
+    1 before anything plays; with PYTHONMALLOC=malloc, or on 3.11, it plays."""
+    plain = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
+    crashes = simpleaudio_refusal(sys.version_info[:2], "1.0.4", None) is not None
+    result = {}
+
+    def play() -> None:
+        for name, env in (("plain", plain), ("malloc", {**plain, "PYTHONMALLOC": "malloc"})):
+            run = voice_coach("run", "--reps", "1", "--quiet", "--backend", "simpleaudio", env=env)
+            out, err = run.communicate(timeout=60)
+            result[name] = (run.returncode, out, err)
+
+    samples, _rate = record_while(play, pulse_server)
+    code, _out, err = result["malloc"]
+    assert (code, err) == (0, ""), result["malloc"]
+    code, _out, err = result["plain"]
+    if crashes:
+        assert code == 1 and err.count("\n") == 1 and "PYTHONMALLOC=malloc" in err, err
+    else:
+        assert (code, err) == (0, ""), result["plain"]
+    assert np.max(np.abs(samples)) > 0.1
