@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ from voice_coach.protocol import (
 )
 
 DEFAULT_PROTOCOL = "glute-squeeze"
+# Asked after a live session on a terminal (the practice log keeps the answer).
+DEFAULT_PAIN_QUESTION = "How is your back now, 0 to 10?"
 MAX_FILE_BYTES = 256 * 1024
 MAX_PHASES = 20
 MAX_NUMBERS = 120
@@ -62,49 +64,78 @@ COUNT_STYLES = ("up", "down")
 
 def builtin_names() -> list[str]:
     """The built-in protocols, default first."""
+    names = shipped_names(BUILTIN_PACKAGE, exclude=WORD_FILES)
+    return sorted(names, key=lambda name: name != DEFAULT_PROTOCOL)
+
+
+def shipped_names(package: str, exclude: Collection[str] = ()) -> list[str]:
+    """The ``.toml`` files shipped in ``package``, by name, sorted."""
     import importlib.resources  # only listing needs it (see package_data.py)
 
-    files = importlib.resources.files(BUILTIN_PACKAGE)
-    names = sorted(
+    return sorted(
         entry.name.removesuffix(".toml")
-        for entry in files.iterdir()
-        if entry.name.endswith(".toml") and entry.name not in WORD_FILES
+        for entry in importlib.resources.files(package).iterdir()
+        if entry.name.endswith(".toml") and entry.name not in exclude
     )
-    return sorted(names, key=lambda name: name != DEFAULT_PROTOCOL)
 
 
 def load_protocol(name_or_path: str | Path | None = None) -> Protocol:
     """A built-in by name, or a protocol file by path; the default when ``None``."""
     if name_or_path is None:
         name_or_path = DEFAULT_PROTOCOL
+    if isinstance(name_or_path, str) and f"{name_or_path}.toml" in WORD_FILES:
+        name_or_path = Path(name_or_path)  # the shipped word lists are not protocols
+    raw, where, source = read_toml(name_or_path, BUILTIN_PACKAGE, "protocol", builtin_names)
+    return _protocol_from(raw, where, source)
+
+
+def read_toml(
+    name_or_path: str | Path, package: str, kind: str, names: Callable[[], list[str]]
+) -> tuple[dict[str, Any], str, str]:
+    """A hand-written TOML file (a built-in of ``package`` by name, or a path), as a
+    table, with how errors name it and where it came from.
+
+    Every file voice-coach reads by hand (protocols, programs, settings) comes through
+    here, so each gets the same bounds and the same one-line errors.
+    """
     text = str(name_or_path)
-    if isinstance(name_or_path, str) and f"{text}.toml" not in WORD_FILES:
-        shipped = read_package_file(BUILTIN_PACKAGE, f"{text}.toml")
+    if isinstance(name_or_path, str):
+        shipped = read_package_file(package, f"{text}.toml")
         if shipped is not None:
-            return parse_protocol(shipped, f"built-in {text}", "built-in")
+            return parse_toml(shipped, f"built-in {text}", kind), f"built-in {text}", "built-in"
     path = Path(name_or_path)
     if not path.exists():
-        close = difflib.get_close_matches(text, builtin_names(), n=3)
-        hint = f"did you mean {' or '.join(close)}?" if close else "see: voice-coach protocols"
-        raise ProtocolError(f"{text}: no such file or built-in protocol", hint)
+        close = difflib.get_close_matches(text, names(), n=3)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"see: voice-coach {kind}s"
+        raise ProtocolError(f"{text}: no such file or built-in {kind}", hint)
+    return parse_toml(read_bounded(path, kind), text, kind), text, str(path)
+
+
+def read_bounded(path: Path, kind: str) -> bytes:
+    """A hand-written file's bytes, at most one more than the limit (so it can be refused)."""
+    text = str(path)
     if path.is_dir():
-        raise ProtocolError(f"{text}: is a folder, not a protocol file (.toml)")
+        raise ProtocolError(f"{text}: is a folder, not a {kind} file (.toml)")
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ProtocolError(
-                f"{text}: is {size:,} bytes; a protocol file is at most {MAX_FILE_BYTES:,}"
+                f"{text}: is {size:,} bytes; a {kind} file is at most {MAX_FILE_BYTES:,}"
             )
         with path.open("rb") as file:
             # Bounded: /dev/zero or a growing file reports a small size but never ends.
-            data = file.read(MAX_FILE_BYTES + 1)
+            return file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ProtocolError(f"{text}: cannot be read ({exc.strerror or exc})") from None
-    return parse_protocol(data, text, str(path))
 
 
 def parse_protocol(data: bytes, where: str, source: str) -> Protocol:
     """A protocol from the bytes of a TOML file; ``where`` names it in errors."""
+    return _protocol_from(parse_toml(data, where, "protocol"), where, source)
+
+
+def parse_toml(data: bytes, where: str, kind: str) -> dict[str, Any]:
+    """The table of a hand-written TOML file, or one ``ProtocolError`` line naming it."""
     if len(data) > MAX_FILE_BYTES:
         raise ProtocolError(f"{where}: is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}")
     try:
@@ -114,12 +145,11 @@ def parse_protocol(data: bytes, where: str, source: str) -> Protocol:
             f"{where}: is not UTF-8 text (byte {exc.start}); save it as UTF-8"
         ) from None
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(f"{where}: is not valid TOML: {exc}") from None
     except RecursionError:
-        raise ProtocolError(f"{where}: is nested too deeply to be a protocol") from None
-    return _protocol_from(raw, where, source)
+        raise ProtocolError(f"{where}: is nested too deeply to be a {kind}") from None
 
 
 def _protocol_from(raw: dict[str, Any], where: str, source: str) -> Protocol:
@@ -266,6 +296,7 @@ def _cues(table: Mapping[str, Any], where: str, prefix: str) -> SessionCues:
             f"{where}: {prefix}rest_countdown: must be a whole number from 0 to 10, "
             f"got {countdown!r}"
         )
+    texts["pain_question"] = texts["pain_question"] or DEFAULT_PAIN_QUESTION
     return SessionCues(rest_countdown=countdown, **texts)
 
 
