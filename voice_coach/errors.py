@@ -64,6 +64,10 @@ class ExportError(VoiceCoachError):
     """An audio file or its sidecars could not be written."""
 
 
+class LogError(VoiceCoachError):
+    """The practice log cannot be opened, read or written (it is never overwritten)."""
+
+
 class OutputError(VoiceCoachError):
     """Standard output could not be written (a full disk behind a redirect, say)."""
 
