@@ -31,6 +31,7 @@ if "OMP_NUM_THREADS" not in os.environ:
 import typer
 
 from voice_coach import __version__
+from voice_coach.coach.programs import NextSession
 from voice_coach.errors import UsageError, VoiceCoachError, stdout_failed
 from voice_coach.loader import builtin_names, load_protocol
 from voice_coach.protocol import (
@@ -169,6 +170,16 @@ SESSION_PARAMETERS: list[tuple[str, Any, Any]] = [
 ]
 
 
+PROGRAM_PARAMETER: tuple[str, Any, Any] = (
+    "program",
+    Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="Today's next session of this program (see: programs)."),
+    ],
+    None,
+)
+
+
 def session_options(values: dict[str, Any]) -> SessionOptions:
     """The command line's session options as a ``SessionOptions`` value."""
     style = values["cues"]
@@ -208,22 +219,69 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
     """Give a command the shared session options, passed to it as ``session``.
 
     One list of options serves every command that builds a session, so ``script``,
-    ``run`` and ``export`` cannot disagree about what ``--hold`` means.
+    ``run`` and ``export`` cannot disagree about what ``--hold`` means. ``--program``
+    chooses the protocol and pace of the program's next session (a command that takes
+    ``plan`` gets it). Each value comes from the command line if given there, else the
+    program's stage, else the settings file, else the option's own default.
     """
     signature = inspect.signature(func, eval_str=True)
-    own = [param for param in signature.parameters.values() if param.name != "session"]
+    own = [
+        param for param in signature.parameters.values() if param.name not in ("session", "plan")
+    ]
     shared = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
-        for name, kind, default in SESSION_PARAMETERS
+        for name, kind, default in [*SESSION_PARAMETERS, PROGRAM_PARAMETER]
     ]
+    context = inspect.Parameter(
+        "session_context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context
+    )
+    wants_plan = "plan" in signature.parameters
 
     @functools.wraps(func)
     def command(**kwargs: Any) -> None:
-        values = {name: kwargs.pop(name) for name, _, _ in SESSION_PARAMETERS}
-        func(session=session_options(values), **kwargs)
+        from voice_coach.coach.settings import load_settings
 
-    command.__signature__ = signature.replace(parameters=own + shared)  # type: ignore[attr-defined]
+        ctx = kwargs.pop("session_context")
+        program = kwargs.pop("program")
+        values = {name: kwargs.pop(name) for name, _, _ in SESSION_PARAMETERS}
+        given = {name for name in values if ctx.get_parameter_source(name).name != "DEFAULT"}
+        settings = load_settings(known=settings_keys())
+        if program is not None and kwargs.get("protocol") is not None:
+            raise UsageError("give a protocol or --program, not both")
+        plan = None
+        chosen = program or (settings.program if kwargs.get("protocol") is None else None)
+        if chosen:
+            from voice_coach.coach.practice import todays_session
+
+            plan = todays_session(chosen)
+            kwargs["protocol"] = plan.protocol
+        layered = dict(values)
+        layered.update({k: v for k, v in settings.values.items() if k in values})
+        if plan is not None:
+            layered.update(stage_values(plan.pace))
+        layered.update({name: values[name] for name in given})
+        extra = {"plan": plan} if wants_plan else {}
+        func(session=session_options(layered), **extra, **kwargs)
+
+    command.__signature__ = signature.replace(parameters=own + shared + [context])  # type: ignore[attr-defined]
     return command
+
+
+def settings_keys() -> tuple[str, ...]:
+    """What a settings file may hold: the session options this program has, and a
+    program (``engine`` becomes one once the session has an ``--engine`` option)."""
+    from voice_coach.coach.settings import SETTING_KEYS
+
+    options = {name for name, _, _ in SESSION_PARAMETERS}
+    return tuple(key for key in SETTING_KEYS if key in options or key == "program")
+
+
+def stage_values(pace: Pace) -> dict[str, Any]:
+    """A program stage's overrides, named as the session options they stand for."""
+    values = {"reps": pace.reps, "sets": pace.sets, "hold": pace.hold_s, "relax": pace.relax_s}
+    if pace.factor != 1.0:
+        values["pace"] = str(pace.factor)
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def prepare(protocol: str | None, session: SessionOptions) -> PreparedSession:
@@ -357,10 +415,15 @@ def run(
         ),
     ] = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Show nothing.")] = False,
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Do not record the session in the practice log.")
+    ] = False,
     *,
     session: SessionOptions,
+    plan: NextSession | None,
 ) -> None:
     """Play the session live on the speakers; space pauses, n skips, q ends."""
+    from voice_coach.coach.practice import session_record
     from voice_coach.keys import KeyReader
     from voice_coach.live import play_live
     from voice_coach.playback import BACKENDS
@@ -372,6 +435,9 @@ def run(
     mode = "quiet" if quiet else ("live" if sys.stdout.isatty() else "plain")
     if not quiet:
         out(f"Safety: {prepared.protocol.safety}")
+    if plan is not None and not quiet:
+        out(f"{plan.program.title}: {plan.progress}")
+    record = None if no_log else session_record(prepared, session, plan)
     with KeyReader() as keys:
         result = play_live(
             rendered,
@@ -380,12 +446,23 @@ def run(
             pre_roll_s=pre_roll,
             display_delay_s=latency_ms / 1000,
             keys=keys,
+            on_start=record.begin if record is not None else None,
         )
+    if record is not None:
+        record.finish_live(result, rendered.timeline)
+        if record.problem:
+            typer.echo(
+                f"voice-coach: note: this session was not logged: {record.problem}", err=True
+            )
     if result.interrupted:
         typer.echo(f"Stopped at {result.summary(rendered)}.", err=True)
         raise typer.Exit(130)
     if not quiet:
         out("Session ended early." if result.quit else "Session complete.")
+    if record is not None and record.entry_id is not None and not quiet and on_a_terminal():
+        from voice_coach.cli_coach import ask_how_it_felt
+
+        ask_how_it_felt(prepared, session, record, backend)
 
 
 @app.command()
@@ -691,11 +768,21 @@ def listed_length(protocol: Protocol) -> str:
     return format_duration(planned_length_s(protocol) + END_PAD_S)
 
 
+def on_a_terminal() -> bool:
+    """Someone at a terminal can answer: standard input and output are both one."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def format_duration(seconds: float) -> str:
     """``m:ss`` for lengths shown in lists."""
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}:{rest:02d}"
 
+
+import voice_coach.cli_coach  # noqa: E402, F401  (registers log, history, stats, programs...)
 
 # --- entry point -----------------------------------------------------------------------
 

@@ -268,6 +268,25 @@ def _write_text(path: Path, text: str) -> None:
         os.fsync(file.fileno())
 
 
+def write_whole_file(path: Path, data: bytes, *, force: bool = False) -> None:
+    """A small file (reminders, a playlist) written as an export is: never over a file
+    that exists without ``force``, never half-written under its name."""
+    _check_target(path, force)
+    temp = _temp_beside(path)
+    try:
+        with temp.open("wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        temp.replace(path)
+        fsync_folder(path.parent)
+    except OSError as exc:
+        raise ExportError(f"{path}: could not be written ({os_reason(exc)})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+
+
 def _to_stdout(session: RenderedSession, progress: Progress | None) -> ExportResult:
     """WAV on standard output, for pipes.
 

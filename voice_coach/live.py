@@ -7,6 +7,7 @@ key presses into pause, resume, skip and quit. It never sleeps to time a cue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from voice_coach.display import Display, DisplayMode, clock, status_of
@@ -28,6 +29,10 @@ class LiveResult:
     finished: bool
     quit: bool
     interrupted: bool
+    # The stretches of the session that played, (from_s, to_s) in session time, and
+    # how many times ``n`` skipped ahead: what the practice log counts reps from.
+    heard: tuple[tuple[float, float], ...] = ()
+    skips: int = 0
 
     def summary(self, session: RenderedSession) -> str:
         timeline = session.timeline
@@ -46,8 +51,13 @@ def play_live(
     pre_roll_s: float = 0.0,
     display_delay_s: float = 0.0,
     keys: KeyReader | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> LiveResult:
-    """Play ``session`` to its end, a quit or Ctrl-C (which fades out and returns)."""
+    """Play ``session`` to its end, a quit or Ctrl-C (which fades out and returns).
+
+    ``on_start`` is called once the device is playing (the practice log begins its entry
+    there: a session that never played is never logged, and the first sound does not
+    wait for the log)."""
     timeline = session.timeline
     keys = keys or KeyReader()
     rate = session.sample_rate
@@ -65,15 +75,31 @@ def play_live(
         if keys.active:
             display.message(KEY_HELP)
         player.start()
+        if on_start is not None:
+            on_start()
         resume_at: float | None = None
         quitting = False
+        heard: list[tuple[float, float]] = []
+        from_s: float | None = 0.0  # where the stretch now playing began; None: paused
+        skips = 0
+
+        def jumped(now: float, target: float) -> None:
+            nonlocal from_s
+            if from_s is not None:
+                heard.append((from_s, now))
+            from_s = target
+            display.jumped(target)
+
         try:
             while not player.wait(timeout=0 if keys.active else POLL_S):
                 key = keys.read(POLL_S) if keys.active else None
                 now = heard_s()
+                skips += key == "n"
                 if key == " " and resume_at is None:
                     resume_at = span_at(timeline, now).start_s
                     player.pause()
+                    heard.append((from_s or 0.0, now))
+                    from_s = None
                     display.message(f"Paused at {clock(now)}; space resumes")
                 elif key == " " or (key in ("n", "q") and resume_at is not None):
                     target = resume_at if key == " " else None
@@ -83,22 +109,33 @@ def play_live(
                     elif key == "q":
                         target, quitting = end_start_s(timeline), True
                     player.resume(session.at_sample(target or 0.0))
-                    display.jumped(target or 0.0)
+                    jumped(now, target or 0.0)
                 elif key == "n":
                     target = skip_target_s(timeline, now)
                     player.seek(session.at_sample(target))
-                    display.jumped(target)
+                    jumped(now, target)
                 elif key == "q" and not quitting:
                     quitting = True
                     target = end_start_s(timeline)
                     player.seek(session.at_sample(target))
-                    display.jumped(target)
+                    jumped(now, target)
                 display.show(heard_s(), paused=resume_at is not None)
         except KeyboardInterrupt:
             at = heard_s()
             player.stop(STOP_FADE_MS)
-            return LiveResult(at, finished=False, quit=False, interrupted=True)
+            if from_s is not None:
+                heard.append((from_s, at))
+            return LiveResult(
+                at, finished=False, quit=False, interrupted=True, heard=tuple(heard), skips=skips
+            )
         display.show(timeline.duration_s)
+        if from_s is not None:
+            heard.append((from_s, timeline.duration_s))
         return LiveResult(
-            timeline.duration_s, finished=not quitting, quit=quitting, interrupted=False
+            timeline.duration_s,
+            finished=not quitting,
+            quit=quitting,
+            interrupted=False,
+            heard=tuple(heard),
+            skips=skips,
         )

@@ -10,7 +10,7 @@ import difflib
 import functools
 import tomllib
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,6 @@ from voice_coach.protocol import (
 )
 
 DEFAULT_PROTOCOL = "glute-squeeze"
-# Asked after a live session on a terminal (the practice log keeps the answer).
-DEFAULT_PAIN_QUESTION = "How is your back now, 0 to 10?"
 MAX_FILE_BYTES = 256 * 1024
 MAX_PHASES = 20
 MAX_NUMBERS = 120
@@ -54,7 +52,10 @@ TOP_KEYS = {
 }  # fmt: skip
 SESSION_KEYS = {"reps", "sets", "rest_s", "lead_in_s", "set_intro_s"}
 PHASE_KEYS = {"name", "seconds", "say", "tone", "kind", "count"}
-CUE_KEYS = {*CUE_TEXT_KEYS, "rest_countdown"}
+# Asked after a live session on a terminal, never said in one: not a session cue, so a
+# translation that leaves it out gets its language's shipped question (or none).
+QUESTION_KEY = "pain_question"
+CUE_KEYS = {*CUE_TEXT_KEYS, QUESTION_KEY, "rest_countdown"}
 TRANSLATION_KEYS = {"title", "description", "about", "safety", "phases", "cues", "numbers"}
 MAX_ABOUT_CHARS = 4000
 MAX_SAFETY_CHARS = 600
@@ -161,6 +162,8 @@ def _protocol_from(raw: dict[str, Any], where: str, source: str) -> Protocol:
     phases = _phases(raw, where)
     cues = _cues(_table(raw, "cues", where, ""), where, "cues.")
     shipped = shipped_words(language)
+    if cues.pain_question is None:
+        cues = replace(cues, pain_question=shipped.cues.get(QUESTION_KEY))
     numbers = _numbers(raw.get("numbers"), where, "numbers") or shipped.numbers
     safety = _safety(raw, where, "")
     translations = _translations(
@@ -288,7 +291,7 @@ def _cues(table: Mapping[str, Any], where: str, prefix: str) -> SessionCues:
     _known_keys(table, CUE_KEYS, where, prefix)
     texts = {
         key: _text(table, key, where, prefix, required=False, fields=PLACEHOLDERS[key])
-        for key in CUE_TEXT_KEYS
+        for key in (*CUE_TEXT_KEYS, QUESTION_KEY)
     }
     countdown = table.get("rest_countdown", 3)
     if isinstance(countdown, bool) or not isinstance(countdown, int) or not 0 <= countdown <= 10:
@@ -296,7 +299,6 @@ def _cues(table: Mapping[str, Any], where: str, prefix: str) -> SessionCues:
             f"{where}: {prefix}rest_countdown: must be a whole number from 0 to 10, "
             f"got {countdown!r}"
         )
-    texts["pain_question"] = texts["pain_question"] or DEFAULT_PAIN_QUESTION
     return SessionCues(rest_countdown=countdown, **texts)
 
 
@@ -330,7 +332,7 @@ def _translations(
                 entry, "say", where, entry_prefix, required=True, fields=PLACEHOLDERS["say"]
             )
         cue_words = _table(words, "cues", where, prefix)
-        _known_keys(cue_words, set(CUE_TEXT_KEYS), where, prefix + "cues.")
+        _known_keys(cue_words, {*CUE_TEXT_KEYS, QUESTION_KEY}, where, prefix + "cues.")
         shipped = shipped_words(code)
         standard = {
             key: text

@@ -39,6 +39,7 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "rest": _SESSION_FIELDS | {"set"},
     "end": _SESSION_FIELDS,
     "say": TEMPLATE_FIELDS,
+    "pain_question": frozenset(),
 }
 
 CUE_TEXT_KEYS = ("start", "set_start", "halfway", "last_rep", "rest", "end")
@@ -77,6 +78,7 @@ class SessionCues:
     rest: str | None = None
     rest_countdown: int = 3
     end: str | None = None
+    pain_question: str | None = None  # asked after a live session, never in it
 
 
 @dataclass(frozen=True)

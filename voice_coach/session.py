@@ -19,8 +19,11 @@ from voice_coach.render import RenderedSession, render
 from voice_coach.speech.engine import DEFAULT_RATE_WPM, ESPEAK, SpeechSettings
 from voice_coach.speech.voices import Voice
 from voice_coach.timeline import (
+    END_PAD_S,
+    Cue,
     CueStyle,
     Overlap,
+    Span,
     Timeline,
     build_timeline,
     find_overlaps,
@@ -85,7 +88,7 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
     )
     protocol = apply_pace(words, options.pace)
     voice = choose_voice(protocol.language, options)
-    rate_wpm = options.rate_wpm if options.rate_wpm is not None else DEFAULT_RATE_WPM
+    rate_wpm = _rate_wpm(options)
     texts, tone_names = session_sounds(protocol, options.style)
     notes: list[str] = []
     try:
@@ -140,6 +143,31 @@ def choose_voice(language: str, options: SessionOptions) -> Voice:
         return voice_for_language(language, voices)
 
     return _pick_voice(choose)
+
+
+def spoken_phrase(
+    prepared: PreparedSession, options: SessionOptions, text: str, sample_rate: int
+) -> RenderedSession:
+    """``text`` alone, in the session's voice, rate and loudness, through the phrase
+    cache: what the coach says after a session (its question) sounds like the session."""
+    from voice_coach.speech.phrase_cache import load_clips
+
+    settings = _settings(prepared.voice, _rate_wpm(options))
+    clip = load_clips([text], settings).clips[text]
+    cue = Cue(0.0, "say", text, None, "end", None, None, "question", clip.duration_s)
+    timeline = Timeline(
+        protocol=prepared.protocol.name,
+        cues=(cue,),
+        spans=(Span(0.0, clip.duration_s, "end", "end", None, None),),
+        duration_s=clip.duration_s + END_PAD_S,
+        reps=0,
+        sets=0,
+    )
+    return render(timeline, {text: clip}, {}, sample_rate, prepared.volume)
+
+
+def _rate_wpm(options: SessionOptions) -> int:
+    return options.rate_wpm if options.rate_wpm is not None else DEFAULT_RATE_WPM
 
 
 def _settings(voice: Voice, rate_wpm: int) -> SpeechSettings:

@@ -1,0 +1,225 @@
+"""Programs: the file format, the built-in, and the rules that move a user between stages."""
+
+import itertools
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from voice_coach.cli import main
+from voice_coach.coach.log import LogEntry, SessionShape
+from voice_coach.coach.programs import (
+    builtin_program_names,
+    load_program,
+    next_session,
+    stage_state,
+)
+from voice_coach.errors import ProtocolError
+from voice_coach.loader import load_protocol
+from voice_coach.protocol import apply_pace
+
+ROOT = Path(__file__).resolve().parent.parent
+TZ = timezone(timedelta(hours=1))
+THREE_STAGES = """
+name = "three"
+description = "Three stages."
+sessions_per_day = 2
+
+[[stages]]
+protocol = "glute-squeeze"
+reps = 5
+advance = { sessions = 3, days = 2 }
+step_back = { pain_rise = 2 }
+
+[[stages]]
+protocol = "glute-squeeze"
+reps = 7
+advance = { sessions = 3, days = 2 }
+step_back = { pain_rise = 2 }
+
+[[stages]]
+protocol = "glute-squeeze"
+reps = 10
+step_back = { pain_rise = 2 }
+"""
+
+
+@pytest.fixture
+def three(tmp_path):
+    path = tmp_path / "three.toml"
+    path.write_text(THREE_STAGES, encoding="utf-8")
+    return load_program(path)
+
+
+COUNTER = itertools.count(1)
+
+
+def entry(day: int, ended: str = "completed", pain: int | None = None, program="three"):
+    n = next(COUNTER)
+    started = datetime(2026, 11, day, 9, 0, tzinfo=TZ) + timedelta(minutes=n)
+    return LogEntry(
+        id=n,
+        started_at=started,
+        ended_at=started,
+        shape=SessionShape("glute-squeeze", 5, program=program),
+        reps_done=5,
+        skipped=0,
+        ended=ended,
+        pain=pain,
+    )
+
+
+def done(*days: int, pain: int | None = None) -> list[LogEntry]:
+    return [entry(day, pain=pain) for day in days]
+
+
+# (what happened, stage it puts the user in (from 1), words the reason must hold)
+RULES = [
+    ("nothing yet", [], 1, "no sessions"),
+    ("two of three done", done(1, 2), 1, "2 of 3 completed sessions, on 2 of 2 days"),
+    ("enough sessions, one day", done(1, 1, 1), 1, "3 of 3 completed sessions, on 1 of 2 days"),
+    ("advance", done(1, 1, 2), 2, "moved on after 3 completed sessions on 2 days"),
+    ("quit sessions do not count", [entry(d, "quit") for d in (1, 2, 3)], 1, "0 of 3"),
+    ("interrupted and unfinished neither",
+     [entry(1, "interrupted"), entry(2, "unfinished"), entry(3, "interrupted")], 1, "0 of 3"),
+    ("logged sessions count", [entry(d, "logged") for d in (1, 2, 3)], 2, "moved on"),
+    ("two advances", done(1, 1, 2, 3, 3, 4), 3, "the last stage"),
+    ("the last stage holds", done(*range(1, 20)), 3, "the last stage"),
+    ("counts start afresh in a new stage", done(1, 1, 2, 3), 2, "1 of 3 completed"),
+    ("step back on a rise of 2 since the stage began",
+     [*done(1, 1, 2, pain=3), entry(3, pain=5)], 1, "pain rose from 3 to 5"),
+    ("a rise of 1 stays",
+     [*done(1, 1, 2, pain=3), entry(3, pain=4)], 2, "1 of 3 completed"),
+    ("a fall stays", [*done(1, 1, 2, pain=5), entry(3, pain=1)], 2, "1 of 3"),
+    ("the stage's first rating is its baseline when none came before",
+     [*done(1, 1, 2), entry(3, pain=2), entry(4, pain=4)], 1, "pain rose from 2 to 4"),
+    ("a rise at the first stage starts it again",
+     [*done(1, 2, pain=2), entry(3, pain=4)], 1, "this stage starts again; 0 of 3"),
+    ("after a step back, the new rating is the baseline",
+     [*done(1, 1, 2, pain=3), entry(3, pain=5), *done(4, 4, 5, pain=5)], 2, "moved on"),
+    ("a rise blocks the advance it would have made",
+     [*done(1, 1, pain=2), entry(2, pain=4)], 1, "this stage starts again"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("label", "entries", "stage", "why"), RULES, ids=[r[0] for r in RULES])
+def test_program_rules(three, label, entries, stage, why):
+    state = stage_state(three, entries)
+    assert state.stage + 1 == stage, (label, state)
+    assert why in state.why, (label, state.why)
+
+
+def test_next_session_is_the_stage_with_todays_count(three):
+    now = datetime(2026, 11, 4, 20, 0, tzinfo=TZ)
+    entries = [*done(1, 1, 2), entry(4), entry(4, "quit"), entry(4, program="other")]
+    plan = next_session(three, entries, now)
+    assert plan.stage_number == 2 and plan.protocol == "glute-squeeze"
+    assert plan.pace.reps == 7
+    assert plan.done_today == 1  # completed, of this program, today
+    assert plan.progress == "stage 2 of 3; 1 of 2 sessions done today"
+
+
+def test_the_built_in_program_stays_within_the_article():
+    """5 to 10 reps, short holds, a few short sessions a day, a step back when pain
+    rises (docs: ../shared/protocol-source.md)."""
+    assert builtin_program_names() == ["glute-squeeze-daily"]
+    program = load_program("glute-squeeze-daily")
+    assert 2 <= program.sessions_per_day <= 4
+    reps = [stage.pace.reps for stage in program.stages]
+    assert reps[0] == 5 and reps[-1] == 10 and reps == sorted(reps)
+    for stage in program.stages:
+        played = apply_pace(load_protocol(stage.protocol), stage.pace)
+        assert played.sets == 1, "several sets go beyond the article's dose"
+        holds = [phase.seconds for phase in played.phases if phase.kind == "hold"]
+        assert holds and max(holds) <= 5, "short holds"
+        assert stage.step_back_pain_rise is not None, "every stage steps back when pain rises"
+    words = (program.description + program.about).lower()
+    for claim in ("heal", "cure", "recover", "push through", "no pain"):
+        assert claim not in words
+
+
+def test_the_readme_example_loads(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Programs") :]
+    example = re.search(r"```toml\n(.*?)```", section, re.S)
+    assert example, "the README documents the program format with a TOML example"
+    path = tmp_path / "example.toml"
+    path.write_text(example.group(1), encoding="utf-8")
+    program = load_program(path)
+    assert program.stages and all(stage.protocol for stage in program.stages)
+
+
+def test_a_stage_protocol_is_found_beside_the_program_file(tmp_path):
+    (tmp_path / "mine.toml").write_text(
+        'name = "mine"\ndescription = "x"\n[[phases]]\nname = "a"\nseconds = 2\n',
+        encoding="utf-8",
+    )
+    path = tmp_path / "p.toml"
+    path.write_text(
+        'name = "p"\ndescription = "d"\n[[stages]]\nprotocol = "mine.toml"\n', encoding="utf-8"
+    )
+    assert load_protocol(load_program(path).stages[0].protocol).name == "mine"
+
+
+BROKEN = [
+    ("not TOML", "name = ", "is not valid TOML"),
+    ("unknown key", THREE_STAGES.replace("sessions_per_day", "sessions_a_day"),
+     "sessions_a_day: unknown key; did you mean sessions_per_day?"),
+    ("no stages", 'name = "x"\ndescription = "d"\n', "stages: a program needs at least one"),
+    ("unknown protocol", THREE_STAGES.replace('"glute-squeeze"', '"glute-sqeeze"', 1),
+     "stages[1]: glute-sqeeze: no such file or built-in protocol"),
+    ("reps out of range", THREE_STAGES.replace("reps = 5", "reps = 0"),
+     "stages[1].reps: must be a whole number from 1"),
+    ("a hold the protocol cannot take", THREE_STAGES.replace("reps = 5", "hold_s = 0.1"),
+     "stages[1].hold_s: must be from 0.5"),
+    ("a bad pace", THREE_STAGES.replace("reps = 5", 'pace = "zippy"'), "stages[1]:"),
+    ("a rule key typo", THREE_STAGES.replace("days = 2", "dayz = 2", 1),
+     "stages[1].advance.dayz: unknown key"),
+    ("a rise out of range", THREE_STAGES.replace("pain_rise = 2", "pain_rise = 11", 1),
+     "stages[1].step_back.pain_rise: must be a whole number from 1 to 10"),
+    ("not UTF-8", b"name = '\xff'", "is not UTF-8"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("label", "text", "message"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_broken_program_file_is_one_line_naming_it(tmp_path, capsys, label, text, message):
+    path = tmp_path / "broken.toml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    with pytest.raises(ProtocolError) as caught:
+        load_program(path)
+    assert caught.value.one_line().startswith(str(path)), caught.value.one_line()
+    assert message in caught.value.one_line()
+    assert main(["programs", "show", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_an_unknown_program_is_exit_2_with_a_suggestion(capsys):
+    assert main(["today", "glute-squeeze-dayly"]) == 2
+    err = capsys.readouterr().err
+    assert "no such file or built-in program" in err and "glute-squeeze-daily" in err
+    assert main(["run", "--program", "nope", "--quiet"]) == 2
+
+
+def test_programs_list_and_show(capsys):
+    assert main(["programs"]) == 0
+    assert "glute-squeeze-daily" in capsys.readouterr().out
+    assert main(["programs", "show", "glute-squeeze-daily"]) == 0
+    shown = capsys.readouterr().out
+    assert "stage 1: glute-squeeze, 5 reps" in shown and "stage 3: glute-squeeze, 10 reps" in shown
+    assert "moves on after 6 completed sessions on 3 different days" in shown
+    assert "Safety:" in shown
+
+
+def test_script_with_a_program_plays_its_stage_and_the_command_line_overrides(capsys):
+    assert main(["script", "--program", "glute-squeeze-daily", "--json"]) == 0
+    import json
+
+    timeline = json.loads(capsys.readouterr().out)
+    reps = {cue["rep"] for cue in timeline["cues"] if cue["rep"]}
+    assert reps == set(range(1, 6))
+    assert main(["script", "--program", "glute-squeeze-daily", "--reps", "6", "--json"]) == 0
+    timeline = json.loads(capsys.readouterr().out)
+    assert {cue["rep"] for cue in timeline["cues"] if cue["rep"]} == set(range(1, 7))
+    assert main(["script", "glute-squeeze", "--program", "glute-squeeze-daily"]) == 2

@@ -1,0 +1,386 @@
+"""The coach's commands: log, history, stats, programs, today, remind, config.
+
+Registered on the CLI's ``app`` (``cli.py`` imports this module); like every command,
+they parse, call the coach's modules and present, and their errors become one line in
+``cli.main``. Heavy modules (SQLite, icalendar) are imported inside each command, so
+a session's start pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from voice_coach.cli import (
+    PLAYBACK_SAMPLE_RATE,
+    ProtocolArg,
+    app,
+    format_duration,
+    out,
+)
+from voice_coach.errors import UsageError
+
+if TYPE_CHECKING:
+    from voice_coach.coach.log import LogEntry
+    from voice_coach.coach.practice import SessionRecord
+    from voice_coach.session import PreparedSession, SessionOptions
+
+HISTORY_LATEST = 20
+ProgramOption = Annotated[
+    str | None, typer.Option("--program", metavar="NAME", help="A program (see: programs).")
+]
+
+history_app = typer.Typer(
+    help="The sessions in the practice log, newest first.", rich_markup_mode=None
+)
+programs_app = typer.Typer(
+    help="List the built-in programs, or explain one.", rich_markup_mode=None
+)
+config_app = typer.Typer(help="The settings file.", rich_markup_mode=None)
+app.add_typer(history_app, name="history")
+app.add_typer(programs_app, name="programs")
+app.add_typer(config_app, name="config")
+
+
+# --- log -------------------------------------------------------------------------------
+
+
+@app.command("log")
+def log_session(
+    protocol: ProtocolArg = None,
+    program: ProgramOption = None,
+    reps: Annotated[
+        int | None, typer.Option(help="Reps done (default: all the session planned).", min=1)
+    ] = None,
+    when: Annotated[
+        str, typer.Option(metavar="TIME", help="When: ISO 8601, today or yesterday.")
+    ] = "now",
+    pain: Annotated[int | None, typer.Option(metavar="N", help="How it felt, 0 to 10.")] = None,
+) -> None:
+    """Record a session done away from the computer (an exported file on a phone)."""
+    from voice_coach.coach.log import PracticeLog, local_now, parse_when
+    from voice_coach.coach.practice import session_shape, todays_session
+    from voice_coach.coach.rating import HIGH, LOW
+    from voice_coach.loader import load_protocol
+    from voice_coach.protocol import Pace, apply_pace
+
+    if program is not None and protocol is not None:
+        raise UsageError("give a protocol or --program, not both")
+    if pain is not None and not LOW <= pain <= HIGH:
+        raise UsageError(f"--pain {pain} must be from {LOW} to {HIGH}")
+    now = local_now()
+    started = parse_when(when, now)
+    plan = todays_session(program, now) if program is not None else None
+    played = apply_pace(
+        load_protocol(plan.protocol if plan else protocol), plan.pace if plan else Pace()
+    )
+    shape = session_shape(played, None, plan.pace.factor if plan else 1.0, plan)
+    with PracticeLog() as log:
+        before = log.last_pain()
+        entry_id = log.add(shape, started, reps or shape.reps_planned, pain)
+        entry = log.get(entry_id)
+    assert entry is not None
+    out(f"Logged: {history_line(entry)}")
+    if pain is not None:
+        safety_if_needed(pain, before, played.safety)
+
+
+def safety_if_needed(pain: int, before: int | None, safety: str) -> None:
+    """A rating that is high, or has risen sharply, is answered with the protocol's
+    safety note: stop, never push through pain."""
+    from voice_coach.coach.rating import needs_safety_note
+
+    if needs_safety_note(pain, before):
+        why = "That is high" if pain >= 7 else f"That is up from {before}"
+        out(f"{why}. {safety}")
+
+
+# --- history ---------------------------------------------------------------------------
+
+
+@history_app.callback(invoke_without_command=True)
+def history(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(metavar="DATE", help="From this day on (ISO 8601, today...).")
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help=f"Every session, not the latest {HISTORY_LATEST}.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="A JSON list of objects.")] = False,
+    csv_out: Annotated[bool, typer.Option("--csv", help="CSV with the same columns.")] = False,
+) -> None:
+    """The sessions, newest first (the latest 20 unless --all); --json and --csv list all."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import datetime
+
+    from voice_coach.coach.log import COLUMNS, PracticeLog, local_now, parse_day
+
+    if json_out and csv_out:
+        raise UsageError("choose --json or --csv, not both")
+    start = None
+    if since is not None:
+        start = datetime.combine(parse_day(since, local_now().date()), datetime.min.time())
+        start = start.astimezone()
+    with PracticeLog(create=False) as log:
+        if json_out:
+            rows = ",\n".join(log.json_rows(since=start))
+            out(f"[\n{rows}\n]" if rows else "[]")
+            return
+        if csv_out:
+            out(csv_text(COLUMNS, log.rows(since=start)).rstrip("\n"))
+            return
+        entries = log.entries(since=start, limit=None if show_all else HISTORY_LATEST + 1)
+    if not entries:
+        out("No sessions yet." if since is None else "No sessions since then.")
+        return
+    more = not show_all and len(entries) > HISTORY_LATEST
+    for entry in entries[:HISTORY_LATEST] if more else entries:
+        out(history_line(entry))
+    if more:
+        out(f"(the latest {HISTORY_LATEST}; --all shows every one)")
+
+
+def csv_text(columns: tuple[str, ...], rows: object) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def history_line(entry: LogEntry) -> str:
+    shape = entry.shape
+    program = f" [{shape.program} {shape.stage}]" if shape.program else ""
+    skipped = f", {entry.skipped} skipped" if entry.skipped else ""
+    pain = f", pain {entry.pain}" if entry.pain is not None else ""
+    return (
+        f"#{entry.id:<4} {entry.started_at:%Y-%m-%d %H:%M}  {shape.protocol}{program}  "
+        f"{entry.reps_done}/{shape.reps_planned} reps{skipped}, {entry.ended}{pain}"
+    )
+
+
+@history_app.command("delete")
+def history_delete(
+    entry_id: Annotated[int, typer.Argument(metavar="ID", help="The entry's id (#N).")],
+) -> None:
+    """Remove a wrong entry from the log."""
+    from voice_coach.coach.log import PracticeLog
+
+    with PracticeLog(create=False) as log:
+        entry = log.get(entry_id)
+        if entry is None:
+            raise UsageError(f"no entry #{entry_id} in the log", "see: voice-coach history")
+        log.delete(entry_id)
+    out(f"Deleted: {history_line(entry)}")
+
+
+# --- stats -----------------------------------------------------------------------------
+
+
+@app.command()
+def stats() -> None:
+    """Days practised, streaks, this week, a 12-week calendar, and the pain trend."""
+    from datetime import datetime
+
+    from voice_coach.coach.log import PracticeLog, local_now
+    from voice_coach.coach.stats import TREND_DAYS, heat_map, pain_trend, practice_stats
+
+    today = local_now().date()
+    since = datetime.combine(today - timedelta(days=2 * TREND_DAYS), datetime.min.time())
+    with PracticeLog(create=False) as log:
+        days = log.days()
+        ratings = log.pains(since=since.astimezone())
+        if not ratings:
+            latest = log.latest_rating()
+            ratings = [latest] if latest else []
+    figures = practice_stats(days, today)
+    out(f"Days practised: {figures.days_practised} ({figures.sessions} sessions)")
+    out(f"Streak: {figures.current_streak} days now, {figures.longest_streak} at the longest")
+    out(f"This week: {figures.this_week} sessions")
+    out()
+    for line in heat_map(days, today):
+        out(line)
+    trend = pain_trend(ratings, today)
+    if trend is not None:
+        out()
+        out(f"Pain: {trend.words()}")
+
+
+# --- programs and today ----------------------------------------------------------------
+
+
+@programs_app.callback(invoke_without_command=True)
+def programs_list(ctx: typer.Context) -> None:
+    """List the built-in programs: name, stages, sessions a day, what it is."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from voice_coach.coach.programs import builtin_program_names, load_program
+
+    for name in builtin_program_names():
+        program = load_program(name)
+        out(
+            f"{name}  {len(program.stages)} stages, {program.sessions_per_day} a day  "
+            f"{program.description}"
+        )
+
+
+@programs_app.command("show")
+def programs_show(
+    program: Annotated[str, typer.Argument(metavar="NAME|FILE", help="A built-in or a file.")],
+) -> None:
+    """Explain a program: its stages, the rules that move between them, a safety note."""
+    from voice_coach.coach.programs import load_program
+    from voice_coach.loader import load_protocol
+
+    loaded = load_program(program)
+    out(f"{loaded.title} ({loaded.name})")
+    out(loaded.description)
+    if loaded.about:
+        out()
+        out(" ".join(loaded.about.split()))
+    out()
+    out(f"{loaded.sessions_per_day} session{'s' if loaded.sessions_per_day != 1 else ''} a day")
+    for number, stage in enumerate(loaded.stages, start=1):
+        rules = f": {stage.rules()}" if stage.rules() else ""
+        out(f"  stage {number}: {stage.summary()}{rules}")
+    out()
+    out(f"Safety: {load_protocol(loaded.stages[0].protocol).safety}")
+
+
+@app.command()
+def today(
+    program: Annotated[
+        str | None, typer.Argument(metavar="[PROGRAM]", help="A program (default: your last).")
+    ] = None,
+) -> None:
+    """Today's next session: what it is, why it is that one, how many are done today."""
+    from voice_coach.cli import settings_keys
+    from voice_coach.coach.practice import last_program, todays_session
+    from voice_coach.coach.settings import load_settings
+    from voice_coach.loader import DEFAULT_PROTOCOL, load_protocol
+    from voice_coach.protocol import planned_length_s
+    from voice_coach.timeline import END_PAD_S
+
+    chosen = program or load_settings(known=settings_keys()).program or last_program()
+    if chosen is None:
+        protocol = load_protocol(DEFAULT_PROTOCOL)
+        length = format_duration(planned_length_s(protocol) + END_PAD_S)
+        out(f"No program yet: the default session, {protocol.title} ({length}).")
+        out("voice-coach run   (voice-coach programs lists programs that move you on)")
+        return
+    plan = todays_session(chosen)
+    out(f"{plan.program.title}: {plan.progress}")
+    out(f"Next: {plan.stage.summary()}")
+    out(f"Why: {plan.why}")
+    if plan.done_today >= plan.program.sessions_per_day:
+        out("Today's sessions are done; another one is fine if it feels good.")
+    out(f"voice-coach run --program {plan.program.name}")
+
+
+# --- remind ----------------------------------------------------------------------------
+
+
+@app.command()
+def remind(
+    at: Annotated[
+        list[str], typer.Option("--at", metavar="HH:MM", help="A time of day; repeatable.")
+    ],
+    output: Annotated[
+        str, typer.Option("--output", "-o", metavar="OUT", help="The .ics file to write.")
+    ] = "reminders.ics",
+    program: ProgramOption = None,
+    force: Annotated[bool, typer.Option(help="Overwrite the file if it exists.")] = False,
+) -> None:
+    """Write daily reminders as an iCalendar file (.ics) for a phone or desktop calendar."""
+    from voice_coach.coach.log import local_now
+    from voice_coach.coach.reminders import parse_clock, reminder_calendar
+    from voice_coach.export import write_whole_file
+
+    times = [parse_clock(text) for text in at]
+    if program is not None:
+        from voice_coach.coach.programs import load_program
+
+        loaded = load_program(program)
+        title, command, key = loaded.title, f"voice-coach run --program {loaded.name}", loaded.name
+    else:
+        title, command, key = "Glute squeeze", "voice-coach run", "session"
+    now = local_now()
+    data = reminder_calendar(
+        times, title=title, command=command, key=key, first_day=now.date(), stamp=now
+    )
+    target = Path(output)
+    write_whole_file(target, data, force=force)
+    listed = ", ".join(f"{time:%H:%M}" for time in sorted(times))
+    out(f"Wrote {target}: {title}, every day at {listed}")
+
+
+# --- config ----------------------------------------------------------------------------
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """The settings in force and where each comes from (the file, or the default)."""
+    from voice_coach.cli import SESSION_PARAMETERS, settings_keys
+    from voice_coach.coach.settings import load_settings
+
+    settings = load_settings(known=settings_keys())
+    defaults = {name: default for name, _, default in SESSION_PARAMETERS}
+    state = "" if settings.exists else " (no such file: every value is the default)"
+    out(f"settings file: {settings.path}{state}")
+    for key in settings_keys():
+        if key in settings.values:
+            value, source = settings.values[key], "settings file"
+        else:
+            value, source = defaults.get(key), "default"
+        shown = "(none)" if value is None else value
+        out(f"{key:<8} {shown!s:<24} {source}")
+
+
+# --- after a live session ----------------------------------------------------------------
+
+
+def ask_how_it_felt(
+    prepared: PreparedSession, options: SessionOptions, record: SessionRecord, backend: str
+) -> None:
+    """Say and show the question, read a rating, keep it, and answer a worrying one
+    with the safety note. Said in the session's voice, shown on the terminal."""
+    from voice_coach.coach.rating import ask_rating
+    from voice_coach.errors import VoiceCoachError
+    from voice_coach.playback import Player
+    from voice_coach.session import spoken_phrase
+
+    question = prepared.protocol.cues.pain_question
+    if not question:
+        return
+    player = None
+    try:
+        player = Player(spoken_phrase(prepared, options, question, PLAYBACK_SAMPLE_RATE), backend)
+        player.open()
+        player.start()
+    except VoiceCoachError:
+        player = None  # the question is still shown; a voice that fails now costs only that
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    try:
+        rating = ask_rating(question, sys.stdin.fileno(), write)
+    finally:
+        if player is not None:
+            player.close()
+    if rating is None:
+        return
+    before = record.rate(rating)
+    if record.problem:
+        typer.echo(f"voice-coach: note: the rating was not logged: {record.problem}", err=True)
+    safety_if_needed(rating, before, prepared.protocol.safety)

@@ -1,0 +1,101 @@
+"""The settings file: the user's own defaults for session options and a default program.
+
+One TOML file (``config.toml`` in the user's config folder; ``VOICE_COACH_CONFIG`` names
+another), read through the protocol loader's machinery so a mistake in it gets the same
+one-line error. Each key is a session option's name as on the command line (``lang``,
+``voice``, ``engine``, ``rate``, ``pace``, ``cues``, ``volume``) or ``program``; the
+command line overrides every one of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from voice_coach.errors import ProtocolError, UsageError
+from voice_coach.loader import _known_keys, parse_toml, read_bounded
+
+# What a settings file may hold, and the type of each value. ``engine`` is read once the
+# session has an ``--engine`` option (the settings pass through only options that exist).
+TEXT_KEYS = ("lang", "voice", "engine", "cues", "program")
+SETTING_KEYS: tuple[str, ...] = (
+    "lang",
+    "voice",
+    "engine",
+    "rate",
+    "pace",
+    "cues",
+    "volume",
+    "program",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    exists: bool = False
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def program(self) -> str | None:
+        value = self.values.get("program")
+        return str(value) if value is not None else None
+
+
+def settings_path() -> Path:
+    from voice_coach.userdirs import config_file
+
+    return config_file()
+
+
+def load_settings(path: Path | None = None, known: tuple[str, ...] = SETTING_KEYS) -> Settings:
+    """The settings in force: an empty ``Settings`` where there is no file.
+
+    ``known`` is the keys this program can use (the session options it has, and
+    ``program``); any other key is a one-line error naming the file.
+    """
+    path = path if path is not None else settings_path()
+    if not path.exists():
+        return Settings(path)
+    where = str(path)
+    raw = parse_toml(read_bounded(path, "settings"), where, "settings")
+    _known_keys(raw, set(known), where, "")
+    values = {key: _checked(key, value, where) for key, value in raw.items()}
+    return Settings(path, True, values)
+
+
+def _checked(key: str, value: object, where: str) -> object:
+    """A value of the right type and range, or an error naming the file and the key."""
+    from voice_coach.protocol import parse_pace_factor
+    from voice_coach.timeline import CUE_STYLES
+
+    def wrong(expected: str) -> ProtocolError:
+        return ProtocolError(f"{where}: {key}: must be {expected}, got {value!r}")
+
+    if key in TEXT_KEYS:
+        if not isinstance(value, str) or not value.strip():
+            raise wrong("text in quotes")
+        if key == "cues" and value not in CUE_STYLES:
+            raise wrong(f"one of {', '.join(CUE_STYLES)}")
+        return value
+    if key == "rate":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("a whole number of words per minute")
+        return value
+    if key == "volume":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong("a number from 0 to 1")
+        if not (math.isfinite(value) and 0 <= value <= 1):
+            raise wrong("a number from 0 to 1")
+        return float(value)
+    if key == "pace":
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise wrong("slow, normal, fast or a factor")
+        try:
+            parse_pace_factor(str(value))
+        except UsageError as exc:
+            raise ProtocolError(f"{where}: pace: {exc.message.removeprefix('--pace ')}") from None
+        return str(value)
+    raise wrong("known")  # pragma: no cover - every key in SETTING_KEYS is handled above

@@ -1,0 +1,1 @@
+"""The built-in programs (package data: TOML files read by ``voice_coach.coach.programs``)."""
