@@ -223,3 +223,16 @@ def test_script_with_a_program_plays_its_stage_and_the_command_line_overrides(ca
     timeline = json.loads(capsys.readouterr().out)
     assert {cue["rep"] for cue in timeline["cues"] if cue["rep"]} == set(range(1, 7))
     assert main(["script", "glute-squeeze", "--program", "glute-squeeze-daily"]) == 2
+
+
+def test_export_with_a_program_writes_its_stage(tmp_path, capsys):
+    import soundfile
+
+    assert main(["script", "--program", "glute-squeeze-daily", "--json"]) == 0
+    import json
+
+    duration_s = json.loads(capsys.readouterr().out)["duration_s"]
+    target = tmp_path / "today.wav"
+    assert main(["export", "--program", "glute-squeeze-daily", "-o", str(target), "-q"]) == 0
+    info = soundfile.info(target)
+    assert abs(info.frames / info.samplerate - duration_s) < 0.01

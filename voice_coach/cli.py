@@ -236,6 +236,8 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
         "session_context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context
     )
     wants_plan = "plan" in signature.parameters
+    # The protocol argument: one name (run, script) or several (export).
+    protocol_arg = "protocol" if "protocol" in signature.parameters else "protocols"
 
     @functools.wraps(func)
     def command(**kwargs: Any) -> None:
@@ -246,15 +248,18 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
         values = {name: kwargs.pop(name) for name, _, _ in SESSION_PARAMETERS}
         given = {name for name in values if ctx.get_parameter_source(name).name != "DEFAULT"}
         settings = load_settings(known=settings_keys())
-        if program is not None and kwargs.get("protocol") is not None:
+        named = kwargs.get(protocol_arg)
+        if program is not None and named:
             raise UsageError("give a protocol or --program, not both")
         plan = None
-        chosen = program or (settings.program if kwargs.get("protocol") is None else None)
+        # The settings' program is what ``run`` (and its dry run, ``script``) plays
+        # without a name; ``export`` writes what it is asked for, or the default.
+        chosen = program or (settings.program if protocol_arg == "protocol" and not named else None)
         if chosen:
             from voice_coach.coach.practice import todays_session
 
             plan = todays_session(chosen)
-            kwargs["protocol"] = plan.protocol
+            kwargs[protocol_arg] = plan.protocol if protocol_arg == "protocol" else [plan.protocol]
         layered = dict(values)
         layered.update({k: v for k, v in settings.values.items() if k in values})
         if plan is not None:
