@@ -283,6 +283,42 @@ def print_export(report: dict[str, object]) -> None:
         print(f"  memory {name}: {figures}")
 
 
+def bench_history(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_coach import bench_history
+
+    return bench_history(args.sessions, args.runs)
+
+
+def print_history(report: dict[str, object]) -> None:
+    print(
+        f"practice log of {report['sessions']:,} sessions ({report['log_bytes'] / 1e6:.1f} MB; "
+        f"--json {report['json_bytes'] / 1e6:.1f} MB), {report['runs']} runs by turns, "
+        "whole process (s):"
+    )
+    for name, figures in report["wall_s"].items():  # type: ignore[union-attr]
+        row = " ".join(f"{key} {figures[key]:.3f}" for key in ("median", "min", "max"))
+        print(f"  {name:24} {row}")
+    print("goal: history --json and stats under 0.5 s")
+
+
+def bench_log_first_sound(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_coach import bench_log_first_sound
+
+    return bench_log_first_sound(args.runs)
+
+
+def print_log_first_sound(report: dict[str, object]) -> None:
+    print(
+        f"launch to first sound, run --reps 1, warm cache, a 100,000-session log, "
+        f"{report['runs']} runs by turns ({report['logged_sessions']} sessions logged) (s):"
+    )
+    for name, figures in report["launch_to_first_sound_s"].items():  # type: ignore[union-attr]
+        row = " ".join(f"{key} {figures[key]:.3f}" for key in ("median", "min", "max"))
+        print(f"  {name:16} {row}")
+
+
 BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[dict], None]]] = {
     "speech": ("phrase cache cold (empty) and warm, per engine", bench_speech, print_speech),
     "piper": ("Piper's model load and real-time factor", bench_piper, print_piper),
@@ -302,6 +338,16 @@ BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[di
         bench_live_session,
         print_live,
     ),
+    "history": (
+        "history --json, --csv and stats on a generated log of --sessions sessions",
+        bench_history,
+        print_history,
+    ),
+    "log-first-sound": (
+        "launch to first sound with the practice log and with --no-log",
+        bench_log_first_sound,
+        print_log_first_sound,
+    ),
 }
 
 
@@ -315,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--reps", type=int, default=100, help="reps of long sessions")
         command.add_argument(
             "--engine", choices=["both", *ENGINES], default="both", help="speech: which engine"
+        )
+        command.add_argument(
+            "--sessions", type=int, default=100_000, help="sessions in a generated log"
         )
     args = parser.parse_args(argv)
     _, run, show = BENCHES[args.bench]

@@ -131,7 +131,11 @@ def test_a_date_alone_is_noon_local_that_day():
     assert when.date() == date(2026, 11, 28) and when.hour == 12 and when.tzinfo is not None
 
 
-@pytest.mark.parametrize("text", ["2026-12-01", "tomorrow", "2026-13-01", "9:15", "", "💪"])
+@pytest.mark.parametrize(
+    "text",
+    ["2026-12-01", "tomorrow", "2026-13-01", "9:15", "", "💪", "0001-01-01", "0001-01-01T00:00",
+     "1999-12-31T23:59+14:00", "9999-12-31"],
+)  # fmt: skip
 def test_a_bad_or_future_when_is_refused(text):
     with pytest.raises(UsageError):
         parse_when(text, NOW)
@@ -140,6 +144,7 @@ def test_a_bad_or_future_when_is_refused(text):
 def test_since_reads_a_day():
     assert parse_day("2026-11-02", date(2026, 11, 30)) == date(2026, 11, 2)
     assert parse_day("yesterday", date(2026, 11, 30)) == date(2026, 11, 29)
+    assert parse_day("0001-01-01", date(2026, 11, 30)) == date(2000, 1, 1), "from the start"
     with pytest.raises(UsageError):
         parse_day("last week", date(2026, 11, 30))
 

@@ -28,6 +28,7 @@ from typing import Literal
 from voice_coach.errors import LogError, os_reason
 
 LOG_FILE = "log.sqlite3"
+EARLIEST_YEAR = 2000  # no session can be logged before it
 BUSY_TIMEOUT_MS = 10_000
 Ended = Literal["completed", "quit", "interrupted", "unfinished", "logged"]
 ENDINGS: tuple[str, ...] = ("completed", "quit", "interrupted", "unfinished", "logged")
@@ -142,6 +143,8 @@ def parse_when(text: str, now: datetime) -> datetime:
             "use ISO 8601 (2026-11-30, 2026-11-30T09:15, with or without +01:00), "
             "today or yesterday",
         ) from None
+    if when.year < EARLIEST_YEAR:
+        raise UsageError(f"--when {text!r} is before {EARLIEST_YEAR}; log what was done")
     when = when.astimezone() if when.tzinfo is None else when
     if when > now + timedelta(minutes=1):
         raise UsageError(f"--when {text!r} is in the future; log what was done")
@@ -156,7 +159,9 @@ def parse_day(text: str, today: date) -> date:
     if word in ("today", "yesterday"):
         return today - timedelta(days=word == "yesterday")
     try:
-        return date.fromisoformat(word)
+        # Nothing was logged before EARLIEST_YEAR: an earlier day means "from the start"
+        # (and keeps clear of the year 1, which no time zone can be applied to).
+        return max(date.fromisoformat(word), date(EARLIEST_YEAR, 1, 1))
     except ValueError:
         raise UsageError(
             f"--since {text!r} is not a date", "use 2026-11-30, today or yesterday"
