@@ -20,7 +20,7 @@ from pulse import record_while
 from voice_coach.coach.log import PracticeLog
 from voice_coach.coach.rating import ask_rating
 
-SHORT = ["--reps", "2", "--hold", "1.5", "--relax", "1.5"]
+SHORT = ["--reps", "2", "--hold", "2", "--relax", "2"]
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_no_log_leaves_no_entry(pulse_server, env):
 
 @pytest.mark.pulse
 def test_ctrl_c_marks_it_interrupted_with_the_reps_done(pulse_server, env):
-    run = plain_run(["--reps", "4", "--hold", "1.5", "--relax", "1.5"], env)
+    run = plain_run(["--reps", "4", *SHORT[2:]], env)
     # The second "Squeeze" is said as rep 2 begins: rep 1 is done, rep 2 is not.
     lines = read_until(run.stdout, "Squeeze")
     lines += read_until(run.stdout, "Squeeze")
@@ -151,7 +151,7 @@ def test_ctrl_c_marks_it_interrupted_with_the_reps_done(pulse_server, env):
 
 @pytest.mark.pulse
 def test_q_ends_it_early_with_the_reps_done_and_n_counts_a_skip(pulse_server, env):
-    terminal = Terminal(["run", "--reps", "4", "--sets", "2", "--rest", "3", *SHORT[2:]], env)
+    terminal = Terminal(["run", "--reps", "4", "--sets", "2", "--rest", "6", *SHORT[2:]], env)
     terminal.wait_for(r"rep 2 of 4", 60)
     terminal.type("n")  # skip the rest of set 1 (reps 2 to 4)
     terminal.wait_for(r"set 2 of 2", 30)
