@@ -24,14 +24,9 @@ SHORT = ["--reps", "2", "--hold", "2", "--relax", "2"]
 
 
 @pytest.fixture
-def env(tmp_path, pulse_server) -> dict[str, str]:
-    cache = tmp_path.parent.parent / "run-log-cache"  # shared by this run's tests: warm
-    return {
-        **os.environ,
-        "VOICE_COACH_CACHE_DIR": str(cache),
-        "VOICE_COACH_DATA_DIR": str(tmp_path / "data"),
-        "VOICE_COACH_CONFIG": str(tmp_path / "config.toml"),
-    }
+def env(pulse_server, warm_cache) -> dict[str, str]:
+    """This test's own user folders (a warm phrase cache, an empty log), and the sink."""
+    return dict(os.environ)
 
 
 def entries(env):

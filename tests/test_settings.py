@@ -78,3 +78,22 @@ def test_a_settings_program_that_does_not_exist_is_exit_2(settings, capsys):
     settings.write_text('program = "nope"\n')
     assert main(["script"]) == 2
     assert "no such file or built-in program" in capsys.readouterr().err
+
+
+def test_the_readme_example_is_a_valid_settings_file(settings, capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Settings") :]
+    settings.write_text(re.search(r"```toml\n(.*?)```", section, re.S).group(1))
+    assert main(["config", "show"]) == 0
+    shown = capsys.readouterr().out
+    assert "lang     de" in shown and "engine   espeak-ng" in shown
+
+
+def test_the_engine_setting_reaches_the_session(settings, capsys):
+    settings.write_text('engine = "espeak-ng"\n')
+    assert timeline(capsys)["voice"]["engine"] == "espeak-ng"
+    assert main(["config", "show"]) == 0
+    assert "engine   espeak-ng" in capsys.readouterr().out

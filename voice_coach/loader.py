@@ -290,7 +290,7 @@ def _tone(item: Mapping[str, Any], where: str, prefix: str, phase: str) -> str |
 def _cues(table: Mapping[str, Any], where: str, prefix: str) -> SessionCues:
     _known_keys(table, CUE_KEYS, where, prefix)
     texts = {
-        key: _text(table, key, where, prefix, required=False, fields=PLACEHOLDERS[key])
+        key: _text(table, key, where, prefix, required=False, fields=_fields(key))
         for key in (*CUE_TEXT_KEYS, QUESTION_KEY)
     }
     countdown = table.get("rest_countdown", 3)
@@ -300,6 +300,11 @@ def _cues(table: Mapping[str, Any], where: str, prefix: str) -> SessionCues:
             f"got {countdown!r}"
         )
     return SessionCues(rest_countdown=countdown, **texts)
+
+
+def _fields(key: str) -> frozenset[str]:
+    """The placeholders a cue's text may use (the question after a session: none)."""
+    return PLACEHOLDERS.get(key, frozenset())
 
 
 def _translations(
@@ -348,7 +353,7 @@ def _translations(
             cues=standard
             | {
                 key: _text(
-                    cue_words, key, where, prefix + "cues.", required=True, fields=PLACEHOLDERS[key]
+                    cue_words, key, where, prefix + "cues.", required=True, fields=_fields(key)
                 )
                 for key in cue_words
             },

@@ -39,7 +39,6 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "rest": _SESSION_FIELDS | {"set"},
     "end": _SESSION_FIELDS,
     "say": TEMPLATE_FIELDS,
-    "pain_question": frozenset(),
 }
 
 CUE_TEXT_KEYS = ("start", "set_start", "halfway", "last_rep", "rest", "end")
