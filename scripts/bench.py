@@ -253,6 +253,22 @@ def bench_export_memory_only(args: argparse.Namespace) -> dict[str, object]:
     return bench_export_memory([10, 60], formats=("wav", "flac", "ogg", "mp3"))
 
 
+def bench_album(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_export import bench_album as album
+
+    return album(args.runs)
+
+
+def print_album(report: dict[str, object]) -> None:
+    print(
+        f"album of the built-ins (MP3, warm cache), {report['runs']} runs: "
+        f"median {report['median_wall_s']:.2f} s (min {report['min_wall_s']:.2f}, "
+        f"max {report['max_wall_s']:.2f}), peak memory {report['median_max_rss_mb']:.1f} MB, "
+        f"{report['audio_s']:.0f} s of audio in {report['files']}"
+    )
+
+
 def print_export_memory(report: dict[str, object]) -> None:
     print("export peak memory (max RSS, GNU time), warm cache:")
     for name, figures in report.items():
@@ -333,6 +349,7 @@ BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[di
         bench_export_memory_only,
         print_export_memory,
     ),
+    "album": ("the three built-ins as an MP3 album: time and memory", bench_album, print_album),
     "live": (
         "live playback: first sound, and cue timing vs a naive loop",
         bench_live_session,

@@ -201,3 +201,32 @@ def bench_export_memory(
                     "file_mb": out.stat().st_size / 1e6,
                 }
         return report
+
+
+def bench_album(runs: int) -> dict[str, object]:
+    """The three built-ins as an MP3 album (``export --album``), warm cache: wall time and
+    peak memory of the whole command, each run into a folder that does not exist yet."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env = {**user_env(), "XDG_CACHE_HOME": str(folder / "cache")}
+        walls, peaks = [], []
+        for run in range(runs + 1):  # the first run warms the phrase cache, not counted
+            album = folder / f"album-{run}"
+            wall, rss_kib, _ = run_timed(voice_coach("export", "--album", str(album), "-q"), env)
+            if run > 0:
+                walls.append(wall)
+                peaks.append(rss_kib / 1024)
+        audio_s = sum(
+            float(line.split(":")[1].split(",")[0])
+            for line in (album / "playlist.m3u8").read_text().splitlines()
+            if line.startswith("#EXTINF:")
+        )
+        return {
+            "runs": runs,
+            "files": sorted(path.name for path in album.iterdir()),
+            "audio_s": audio_s,
+            "median_wall_s": statistics.median(walls),
+            "min_wall_s": min(walls),
+            "max_wall_s": max(walls),
+            "median_max_rss_mb": statistics.median(peaks),
+        }

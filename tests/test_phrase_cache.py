@@ -142,6 +142,7 @@ def test_facts_are_measured_once_kept_in_the_entry_and_added_to_older_entries(
 ):
     """A measure registered in FACTS is stored with each new entry; an entry written
     before the measure existed gets it measured on reading, with no new format."""
+    monkeypatch.delitem(FACTS, "loudness")  # the shipped measure, tested on its own below
     load_clips(["two"], SETTINGS, tmp_path)  # written with no facts
     (older,) = entries(tmp_path)
     assert _read_entry(older)[0].facts == {}
@@ -152,6 +153,37 @@ def test_facts_are_measured_once_kept_in_the_entry_and_added_to_older_entries(
     monkeypatch.delitem(FACTS, "peak")
     by_facts = {tuple(_read_entry(path)[0].facts) for path in entries(tmp_path)}
     assert by_facts == {(), ("peak",)}  # "three" keeps its fact; "two" was not rewritten
+
+
+def test_a_new_entry_is_limited_and_keeps_its_loudness_figures(tmp_path):
+    """The limiter runs as a phrase enters the cache, and its figures (measured after it)
+    come back from the entry: a warm start has them without measuring."""
+    from voice_coach.audio.loudness import (
+        CLIP_PEAK_ABOVE_LU,
+        ClipLoudness,
+        clip_lufs,
+        measure_clip,
+        true_peak,
+    )
+    from voice_coach.speech.espeak import EspeakSpeaker
+
+    text = "Well done. That's the session."
+    made = load_clips([text], SETTINGS, tmp_path)
+    figures = ClipLoudness.from_record(made.facts[text]["loudness"])
+    clip = made.clips[text]
+    assert figures is not None
+    with EspeakSpeaker(SETTINGS) as engine:  # the same words as spoken, before the limiter
+        raw = engine.synthesize(text)
+    raw_figures = measure_clip(raw.samples, raw.sample_rate)
+    ceiling_db = clip_lufs(raw_figures) + CLIP_PEAK_ABOVE_LU
+    assert 20 * np.log10(raw_figures.true_peak) > ceiling_db + 1  # the limiter had work
+    peak = true_peak(clip.samples, clip.sample_rate)
+    assert 20 * np.log10(peak) <= ceiling_db + 0.05
+    assert figures.true_peak == pytest.approx(peak, rel=1e-6)
+    (path,) = entries(tmp_path)
+    kept, _ = _read_entry(path)
+    assert kept.facts["loudness"] == made.facts[text]["loudness"]
+    assert np.array_equal(kept.clip.samples, clip.samples)
 
 
 def _fill(folder: str, barrier, results) -> None:

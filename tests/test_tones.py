@@ -77,3 +77,20 @@ def test_tone_lengths_are_the_shipped_sounds_from_their_first_audible_sample(rat
         audible = np.flatnonzero(np.abs(samples) > AUDIBLE_THRESHOLD)
         heard_s = (audible[-1] + 1 - audible[0]) / shipped_rate
         assert lengths[name] == pytest.approx(heard_s, abs=2.5 / rate), (name, heard_s)
+
+
+@pytest.mark.parametrize("name", TONE_NAMES)
+def test_the_shipped_loudness_figures_are_the_tones_own(name):
+    """sounds/loudness.json (scripts/make_sounds.py) holds what measuring the tone gives."""
+    import json
+
+    from voice_coach.audio.loudness import ClipLoudness
+    from voice_coach.package_data import read_package_file
+    from voice_coach.tones import LOUDNESS_FILE, SOUNDS_PACKAGE, measure_tone
+
+    shipped = json.loads(read_package_file(SOUNDS_PACKAGE, LOUDNESS_FILE))
+    figures = ClipLoudness.from_record(shipped[name])
+    fresh = measure_tone(name)
+    assert figures is not None
+    assert np.allclose(figures.power, fresh.power, rtol=1e-5, atol=1e-12)
+    assert figures.true_peak == pytest.approx(fresh.true_peak, rel=1e-6)

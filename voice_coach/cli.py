@@ -31,6 +31,7 @@ if "OMP_NUM_THREADS" not in os.environ:
 import typer
 
 from voice_coach import __version__
+from voice_coach.audio.loudness import DEFAULT_LUFS, parse_loudness
 from voice_coach.coach.programs import NextSession
 from voice_coach.errors import UsageError, VoiceCoachError, stdout_failed
 from voice_coach.loader import builtin_names, load_protocol
@@ -167,6 +168,17 @@ SESSION_PARAMETERS: list[tuple[str, Any, Any]] = [
         ],
         False,
     ),
+    (
+        "loudness",
+        Annotated[
+            str,
+            typer.Option(
+                metavar="LUFS|off",
+                help="Loudness of the session, -30 to -10 LUFS, or off for the voice's own.",
+            ),
+        ],
+        f"{DEFAULT_LUFS:g}",
+    ),
 ]
 
 
@@ -212,6 +224,7 @@ def session_options(values: dict[str, Any]) -> SessionOptions:
         volume=volume,
         allow_overlap=values["allow_overlap"],
         allow_fallback=values["allow_fallback"],
+        loudness_lufs=parse_loudness(values["loudness"]),
     )
 
 

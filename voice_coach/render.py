@@ -28,6 +28,23 @@ class Placement:
     samples: np.ndarray
 
 
+@dataclass(frozen=True)
+class SessionLevels:
+    """The gains a session is rendered with, and the loudness and true peak they were
+    computed to give (``voice_coach.audio.loudness.session_levels``)."""
+
+    speech_gain: float
+    tone_gain: float
+    target_lufs: float
+    expected_lufs: float
+    expected_peak_dbtp: float
+
+    @property
+    def short_of_target(self) -> bool:
+        """True when the true-peak ceiling kept the session below its target."""
+        return self.expected_lufs < self.target_lufs - 0.05
+
+
 @dataclass(frozen=True, eq=False)
 class RenderedSession:
     """The whole session as placements, read as samples on demand.
@@ -43,6 +60,7 @@ class RenderedSession:
     placements: tuple[Placement, ...]
     starts: tuple[int, ...]
     longest: int
+    levels: SessionLevels | None = None
 
     def at_sample(self, seconds: float) -> int:
         """The sample a time falls on: the one rule every part of the program uses."""
@@ -144,12 +162,19 @@ def render(
     tones: Mapping[str, Clip],
     sample_rate: int,
     speech_volume: float = 1.0,
+    levels: SessionLevels | None = None,
 ) -> RenderedSession:
     """Place every cue's clip at ``round(at_s * sample_rate)``.
 
     ``speech`` maps each spoken text to its trimmed clip and ``tones`` each tone name to
     its clip; each distinct clip is resampled once and shared by every cue that uses it.
+    ``levels`` (computed before, from the clips' loudness figures) sets the gains of
+    speech and tones; without them the speech is scaled by ``speech_volume`` alone. The
+    gain is applied here, once per distinct clip, so live playback and export, which
+    both read this session, play the same samples.
     """
+    speech_gain = levels.speech_gain if levels is not None else speech_volume
+    tone_gain = levels.tone_gain if levels is not None else 1.0
     ready: dict[tuple[str, str], np.ndarray] = {}
 
     def samples_for(kind: str, key: str, clip: Clip, gain: float) -> np.ndarray:
@@ -162,10 +187,10 @@ def render(
     for cue in timeline.cues:
         if cue.kind == "say":
             assert cue.text is not None
-            data = samples_for("say", cue.text, speech[cue.text], speech_volume)
+            data = samples_for("say", cue.text, speech[cue.text], speech_gain)
         else:
             assert cue.tone is not None
-            data = samples_for("tone", cue.tone, tones[cue.tone], 1.0)
+            data = samples_for("tone", cue.tone, tones[cue.tone], tone_gain)
         placements.append(Placement(round(cue.at_s * sample_rate), data))
     placements.sort(key=lambda p: p.at_sample)
     ends = [p.at_sample + len(p.samples) for p in placements]
@@ -177,4 +202,5 @@ def render(
         placements=tuple(placements),
         starts=tuple(p.at_sample for p in placements),
         longest=max((len(p.samples) for p in placements), default=0),
+        levels=levels,
     )

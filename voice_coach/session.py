@@ -11,11 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from voice_coach.audio.loudness import DEFAULT_LUFS, TRUE_PEAK_CEILING_DBTP
 from voice_coach.clip import Clip
 from voice_coach.errors import SpeechError, TimingError, UsageError
 from voice_coach.loader import load_protocol
 from voice_coach.protocol import Pace, Protocol, apply_pace, in_language
-from voice_coach.render import RenderedSession, render
+from voice_coach.render import RenderedSession, SessionLevels, render
 from voice_coach.speech.engine import DEFAULT_RATE_WPM, ESPEAK, SpeechSettings
 from voice_coach.speech.voices import Voice
 from voice_coach.timeline import (
@@ -48,6 +49,7 @@ class SessionOptions:
     volume: float = 1.0
     allow_overlap: bool = False
     allow_fallback: bool = False
+    loudness_lufs: float | None = DEFAULT_LUFS  # None: today's levels, no gain
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,11 @@ class PreparedSession:
     voice: Voice
     volume: float
     notes: tuple[str, ...]
-    facts: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    facts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    levels: SessionLevels | None = None
 
     def render(self, sample_rate: int = DEFAULT_SAMPLE_RATE) -> RenderedSession:
-        return render(self.timeline, self.speech, self.tones, sample_rate, self.volume)
+        return render(self.timeline, self.speech, self.tones, sample_rate, self.volume, self.levels)
 
     def to_json(self) -> dict[str, Any]:
         """What ``script --json`` prints and ``export --timeline`` writes: the timeline,
@@ -113,6 +116,18 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
         overlaps = find_overlaps(timeline)
         if overlaps:
             raise overlap_error(overlaps[0], len(overlaps))
+    notes = list(loaded.notes)
+    levels = None
+    if options.loudness_lufs is not None:
+        levels = _levels(
+            timeline, loaded.clips, loaded.facts, options.volume, options.loudness_lufs
+        )
+        if levels.short_of_target:
+            notes.append(
+                f"--loudness {options.loudness_lufs:g}: the session reaches "
+                f"{levels.expected_lufs:.1f} LUFS; louder would take its peaks past "
+                f"{TRUE_PEAK_CEILING_DBTP:g} dBTP"
+            )
     return PreparedSession(
         protocol=protocol,
         timeline=timeline,
@@ -122,6 +137,35 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
         volume=options.volume,
         notes=tuple(notes),
         facts=loaded.facts,
+        levels=levels,
+    )
+
+
+def _levels(
+    timeline: Timeline,
+    speech: Mapping[str, Clip],
+    facts: Mapping[str, Mapping[str, Any]],
+    volume: float,
+    target_lufs: float,
+) -> SessionLevels:
+    """The session's gains, from each clip's loudness figures (kept with it in the phrase
+    cache; the tones' shipped with them) and where its cues fall."""
+    from voice_coach.audio.loudness import ClipLoudness, measure_clip, session_levels
+    from voice_coach.tones import tone_loudness
+
+    tones = tone_loudness(sorted({cue.tone for cue in timeline.cues if cue.tone is not None}))
+    said = {}
+    for text, clip in speech.items():
+        figures = ClipLoudness.from_record(facts.get(text, {}).get("loudness"))
+        if figures is None:  # not kept (an engine that bypasses the cache): measured now
+            figures = measure_clip(clip.samples, clip.sample_rate)
+        said[text] = figures
+    return session_levels(
+        [(cue.at_s, said[cue.text]) for cue in timeline.cues if cue.text is not None],
+        [(cue.at_s, tones[cue.tone]) for cue in timeline.cues if cue.tone is not None],
+        timeline.duration_s,
+        target_lufs,
+        volume,
     )
 
 

@@ -9,15 +9,18 @@ attack is short so the tone's first audible sample is on the beat.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 
 import numpy as np
 
+from voice_coach.audio.loudness import ClipLoudness
 from voice_coach.clip import Clip, trim_silence
 from voice_coach.package_data import read_package_file
 from voice_coach.render import resample
 
 SOUNDS_PACKAGE = "voice_coach.sounds"
+LOUDNESS_FILE = "loudness.json"
 SOUNDS_RATE = 22050
 ATTACK_S = 0.004
 RELEASE_S = 0.025
@@ -87,3 +90,23 @@ def load_tones(sample_rate: int, names: Sequence[str] = TONE_NAMES) -> dict[str,
 def tone_lengths_s(sample_rate: int) -> dict[str, float]:
     """How long each tone sounds, for the timeline."""
     return {name: clip.duration_s for name, clip in load_tones(sample_rate).items()}
+
+
+def tone_loudness(names: Sequence[str] = TONE_NAMES) -> dict[str, ClipLoudness]:
+    """Each tone's loudness figures, as ``scripts/make_sounds.py`` measured them on the
+    shipped WAV (so a session needs no loudness library); measured now where missing."""
+    shipped = read_package_file(SOUNDS_PACKAGE, LOUDNESS_FILE)
+    records = json.loads(shipped.decode("utf-8")) if shipped is not None else {}
+    figures = {}
+    for name in names:
+        found = ClipLoudness.from_record(records.get(name))
+        figures[name] = found if found is not None else measure_tone(name)
+    return figures
+
+
+def measure_tone(name: str) -> ClipLoudness:
+    """A tone's figures, measured on it as ``load_tones`` gives it (trimmed)."""
+    from voice_coach.audio.loudness import measure_clip
+
+    clip = trim_silence(make_tone(name, SOUNDS_RATE))
+    return measure_clip(clip.samples, clip.sample_rate)

@@ -14,9 +14,15 @@ filling the cache at once each see either no entry or a whole one. No ``fsync``:
 file after a power cut is caught by the checksum, and syncing would cost more than the
 synthesis.
 
-Facts are numbers measured on the clip alone (``FACTS``: name -> measure), kept so a
-warm start does not measure again. A measure added later needs no new format: an entry
-written before it lacks the fact, and reading it measures the clip then.
+Facts are measured on the clip alone (``FACTS``: name -> measure; a number or a small
+JSON record), kept so a warm start does not measure again. A measure added later needs
+no new format: an entry written before it lacks the fact, and reading it measures the
+clip then.
+
+A new clip's true peak is limited before it is kept (``limit_for_cache``: speech peaks
+stand higher above its loudness than a session's gain allows under -1 dBTP), and its
+loudness figures are one of its facts, so a session's gain is computed from the entries
+without a loudness library (``voice_coach.audio.loudness``).
 """
 
 from __future__ import annotations
@@ -31,24 +37,29 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from voice_coach.audio.loudness import limit_for_cache, loudness_record
 from voice_coach.clip import AUDIBLE_THRESHOLD, Clip
 from voice_coach.leftovers import remove_stale
 from voice_coach.speech.engine import ESPEAK, SpeechSettings, check_text, engine_for
 from voice_coach.speech.voices import Voice
 from voice_coach.userdirs import CACHE_DIR_ENV, cache_root
 
-CACHE_FORMAT_VERSION = 2
+# 3: clips limited as they enter; an entry of 2 would be measured on every start, so it
+# is made again, once.
+CACHE_FORMAT_VERSION = 3
 ENTRY_SUFFIX = ".phrase"
 
 _MAGIC = b"VCPHRASE"
 # magic, format version, sample rate, frames, bytes of facts, sha256 of facts + samples
 _HEADER = struct.Struct("<8sIIQI32s")
 
-# What is measured on each clip and kept in its entry: name -> measure of the clip alone.
-FACTS: dict[str, Callable[[Clip], float]] = {}
+# What is measured on each clip and kept in its entry: name -> measure of the clip alone
+# (a number, or a record JSON can hold).
+FACTS: dict[str, Callable[[Clip], Any]] = {"loudness": loudness_record}
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ class Entry:
     """One cache entry: the clip and the facts measured on it."""
 
     clip: Clip
-    facts: Mapping[str, float]
+    facts: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,7 @@ class PhraseClips:
     """
 
     clips: dict[str, Clip]
-    facts: dict[str, Mapping[str, float]]
+    facts: dict[str, Mapping[str, Any]]
     stats: CacheStats
     notes: tuple[str, ...]
 
@@ -147,7 +158,7 @@ def load_clips(
             remove_stale(folder, ".*-*.tmp")
         with engine.speaker(settings) as speaker:
             for text in missing:
-                clip = speaker.synthesize(text)
+                clip = limit_for_cache(speaker.synthesize(text))
                 entries[text] = Entry(clip, measure(clip))
                 if unwritable is None:
                     try:
@@ -180,13 +191,13 @@ def load_clips(
     )
 
 
-def measure(clip: Clip, known: Mapping[str, float] | None = None) -> dict[str, float]:
+def measure(clip: Clip, known: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Every fact in ``FACTS`` for ``clip``: those in ``known`` as they are, the rest
     measured now."""
     facts = dict(known or {})
     for name, measure_clip in FACTS.items():
         if name not in facts:
-            facts[name] = float(measure_clip(clip))
+            facts[name] = measure_clip(clip)
     return facts
 
 

@@ -1,0 +1,199 @@
+"""Loudness: exports measured by an independent meter (FFmpeg's ebur128 filter, BS.1770
+with 4x oversampled true peak), not by pyloudnorm, whose filters computed the gain; and
+live playback recorded through the PulseAudio null sink, measured the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from pulse import PulseServer, record_while, skip_or_fail
+
+from voice_coach.audio.loudness import (
+    ClipLoudness,
+    gated_lufs,
+    measure_clip,
+    prepare_clip,
+    session_power,
+    true_peak,
+)
+from voice_coach.cli import main
+from voice_coach.session import SessionOptions, prepare_session
+
+BUILT_INS = ["glute-squeeze", "glute-squeeze-queue", "glute-squeeze-sets"]
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def ebur128(path: Path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) by FFmpeg's ebur128 filter."""
+    if shutil.which("ffmpeg") is None:
+        skip_or_fail("ffmpeg is not installed: ./scripts/setup --dev")
+    done = subprocess.run(
+        ["ffmpeg", "-nostats", "-hide_banner", "-i", str(path),
+         "-filter_complex", "ebur128=peak=true", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    summary = done.stderr[done.stderr.rindex("Summary:") :]
+    integrated = float(re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary).group(1))
+    peak = float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1))
+    return integrated, peak
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+@pytest.mark.parametrize("fmt", ["wav", "mp3"])
+def test_every_built_in_is_exported_at_minus_19_lufs_under_minus_1_dbtp(tmp_path, name, fmt):
+    out = tmp_path / f"{name}.{fmt}"
+    assert main(["export", name, "-o", str(out), "-q"]) == 0
+    integrated, peak = ebur128(out)
+    assert abs(integrated - -19.0) <= 0.5, integrated
+    assert peak <= -1.0, peak
+
+
+@pytest.mark.parametrize("target", ["-23", "-27.5"])
+def test_another_target_is_met_too(tmp_path, target):
+    out = tmp_path / "s.flac"
+    assert main(["export", "glute-squeeze-sets", "-o", str(out), "--loudness", target,
+                 "--sample-rate", "44100", "-q"]) == 0  # fmt: skip
+    integrated, peak = ebur128(out)
+    assert abs(integrated - float(target)) <= 0.5, integrated
+    assert peak <= -1.0
+
+
+def test_a_target_the_ceiling_forbids_stops_at_the_ceiling_and_says_so(tmp_path, capsys):
+    out = tmp_path / "s.wav"
+    assert main(["export", "-o", str(out), "--loudness", "-10", "-q"]) == 0
+    err = capsys.readouterr().err
+    said = re.search(r"--loudness -10: the session reaches (-[\d.]+) LUFS", err)
+    assert said, err
+    integrated, peak = ebur128(out)
+    assert peak <= -1.0
+    assert abs(integrated - float(said.group(1))) <= 0.5
+    assert integrated > -19.0
+
+
+def test_loudness_off_keeps_todays_levels():
+    options = SessionOptions(loudness_lufs=None)
+    prepared = prepare_session("glute-squeeze", options)
+    rendered = prepared.render()
+    assert prepared.levels is None and rendered.levels is None
+    tone = prepared.tones["squeeze"].samples
+    first_tone = next(c for c in prepared.timeline.cues if c.tone == "squeeze")
+    start = rendered.at_sample(first_tone.at_s)
+    assert np.array_equal(rendered.read(start, len(tone)), tone)  # no gain at all
+
+
+@pytest.mark.parametrize("value", ["-9", "-30.5", "loud", "nan", "inf"])
+def test_a_loudness_out_of_range_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, value):
+    out = tmp_path / "s.wav"
+    assert main(["export", "-o", str(out), f"--loudness={value}", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--loudness" in err and "-30 to -10" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_gain_is_known_before_the_first_sample_and_matches_the_file(tmp_path):
+    """The figures predict what the meter finds: the gain needs no render first."""
+    prepared = prepare_session("glute-squeeze-sets", SessionOptions(loudness_lufs=-21.0))
+    assert prepared.levels is not None
+    out = tmp_path / "s.wav"
+    assert main(["export", "glute-squeeze-sets", "--loudness", "-21", "-o", str(out), "-q"]) == 0
+    integrated, peak = ebur128(out)
+    assert abs(integrated - prepared.levels.expected_lufs) <= 0.3
+    assert abs(peak - prepared.levels.expected_peak_dbtp) <= 0.5
+
+
+def test_the_grid_measure_agrees_with_ffmpeg_on_bursts_at_odd_times(tmp_path):
+    """Noise bursts placed at times that fall between grid steps, measured whole by
+    ebur128 and from their figures by the grid: within 0.2 LU."""
+    rate = 22050
+    rng = np.random.default_rng(7)
+    bursts = [(rng.standard_normal(int(rate * length)) * level).astype(np.float32)
+              for length, level in [(0.3, 0.05), (0.8, 0.1), (0.15, 0.2)]]  # fmt: skip
+    figures = [measure_clip(burst, rate) for burst in bursts]
+    starts = [0.5 + 1.337 * k for k in range(12)]
+    signal = np.zeros(int(rate * (starts[-1] + 2)), dtype=np.float32)
+    placed = []
+    for k, at_s in enumerate(starts):
+        burst = bursts[k % 3]
+        first = round(at_s * rate)
+        signal[first : first + len(burst)] += burst
+        placed.append((first / rate, figures[k % 3]))
+    path = tmp_path / "bursts.wav"
+    soundfile.write(path, signal, rate, subtype="FLOAT")
+    integrated, _ = ebur128(path)
+    assert abs(gated_lufs(session_power(placed, len(signal) / rate)) - integrated) <= 0.2
+
+
+def test_the_limiter_brings_true_peaks_down_and_leaves_the_rest():
+    rate = 22050
+    t = np.arange(rate) / rate
+    quiet = 0.05 * np.sin(2 * np.pi * 300 * t)
+    quiet[11000:11040] += 0.8  # a click-like peak far above the clip's loudness
+    limited, figures = prepare_clip(quiet.astype(np.float32), rate)
+    assert figures.true_peak < 0.8 / 2
+    assert true_peak(limited, rate) == pytest.approx(figures.true_peak)
+    assert np.allclose(limited[:10000], quiet[:10000], atol=1e-6)  # far from the peak: as it was
+
+
+def test_figures_survive_their_record_and_a_damaged_one_is_refused():
+    figures = measure_clip(np.sin(np.arange(5000) / 7).astype(np.float32) * 0.3, 22050)
+    again = ClipLoudness.from_record(figures.to_record())
+    assert again is not None and np.allclose(again.power, figures.power, rtol=1e-5)
+    for bad in [None, {}, {"version": 1}, {"version": 1, "power": "x", "true_peak": 1},
+                {"version": 1, "power": [float("nan")], "true_peak": 1}]:  # fmt: skip
+        assert ClipLoudness.from_record(bad) is None
+
+
+def test_a_warm_start_imports_no_loudness_library(tmp_path):
+    env = {**os.environ}
+    out = tmp_path / "s.mp3"
+    assert main(["export", "-o", str(tmp_path / "warm.wav"), "-q"]) == 0  # warms the cache
+    code = (
+        "import sys\n"
+        "from voice_coach.cli import main\n"
+        f"assert main(['export', '-o', {str(out)!r}, '-q']) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pyloudnorm', 'scipy')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]", done.stdout
+    assert out.exists()
+
+
+@pytest.mark.pulse
+@pytest.mark.slow
+def test_live_playback_is_as_loud_as_the_export(tmp_path, pulse_server: PulseServer):
+    env = {**os.environ, "PULSE_SERVER": pulse_server.server}
+    exported = tmp_path / "queue.wav"
+    assert main(["export", "glute-squeeze-queue", "-o", str(exported), "--sample-rate",
+                 "44100", "-q"]) == 0  # fmt: skip
+    result = {}
+
+    def play() -> None:
+        result["run"] = subprocess.run(
+            [sys.executable, "-m", "voice_coach", "run", "glute-squeeze-queue", "--quiet"],
+            env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    samples, rate = record_while(play, pulse_server)
+    assert result["run"].returncode == 0, result["run"].stderr
+    recorded = tmp_path / "recorded.wav"
+    soundfile.write(recorded, samples, rate, subtype="FLOAT")
+    live, live_peak = ebur128(recorded)
+    file, _ = ebur128(exported)
+    assert abs(live - file) <= 0.5, (live, file)
+    assert abs(live - -19.0) <= 0.5
+    assert live_peak <= -0.9
