@@ -43,8 +43,7 @@ MAX_PHASES = 20
 MAX_NUMBERS = 120
 BUILTIN_PACKAGE = "voice_coach.protocols"
 LANGUAGES_FILE = "languages.toml"
-CHAPTERS_FILE = "chapters.toml"
-WORD_FILES = frozenset({LANGUAGES_FILE, CHAPTERS_FILE})  # shipped words, not protocols
+WORD_FILES = frozenset({LANGUAGES_FILE})  # shipped words, not protocols
 
 TOP_KEYS = {
     "name", "title", "description", "about", "safety", "language",
@@ -224,9 +223,10 @@ def builtin_numbers(language: str) -> tuple[str, ...]:
 
 def builtin_chapter_words(language: str) -> dict[str, str]:
     """Chapter titles shipped for a language ("Rep {rep} of {reps}"...), else English's."""
-    table = _shipped_table(CHAPTERS_FILE)
+    table = _shipped_table(LANGUAGES_FILE)
     code = language.lower()
-    return dict(table.get(code) or table.get(code.split("-")[0]) or table["en"])
+    words = table.get(code) or table.get(code.split("-")[0]) or {}
+    return dict(words.get("chapters") or table["en"]["chapters"])
 
 
 @functools.cache

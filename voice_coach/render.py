@@ -41,8 +41,9 @@ class SessionLevels:
 
     @property
     def short_of_target(self) -> bool:
-        """True when the true-peak ceiling kept the session below its target."""
-        return self.expected_lufs < self.target_lufs - 0.05
+        """True when the true-peak ceiling kept the session below its target by more than
+        the half LU a loudness target is met within."""
+        return self.expected_lufs < self.target_lufs - 0.5
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,14 +5,14 @@ for ``--voice`` or ``--lang`` would otherwise start the engine just to read its 
 
 An entry is one file named by the sha256 of everything that shapes its sound (format
 version, engine, what the engine says makes its clips, voice, rate, volume, silence
-threshold, text). It holds a small header (sample rate, frame count, the length of the
-facts, a sha256 of facts and samples), the clip's facts as a JSON object, and the raw
-float32 samples, so an entry cut short by a crash or a full disk fails its own check
-and is made again instead of being played. Entries are written to a temporary file in
-the same folder and renamed into place (atomic, like ``os.replace``), so two sessions
-filling the cache at once each see either no entry or a whole one. No ``fsync``: a torn
-file after a power cut is caught by the checksum, and syncing would cost more than the
-synthesis.
+threshold, the limiter's ceiling, text). It holds a small header (sample rate, frame
+count, the length of the facts, a sha256 of facts and samples), the clip's facts as a
+JSON object, and the raw float32 samples, so an entry cut short by a crash or a full
+disk fails its own check and is made again instead of being played. Entries are written
+to a temporary file in the same folder and renamed into place (atomic, like
+``os.replace``), so two sessions filling the cache at once each see either no entry or a
+whole one. No ``fsync``: a torn file after a power cut is caught by the checksum, and
+syncing would cost more than the synthesis.
 
 Facts are measured on the clip alone (``FACTS``: name -> measure; a number or a small
 JSON record), kept so a warm start does not measure again. A measure added later needs
@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from voice_coach.audio.loudness import limit_for_cache, loudness_record
+from voice_coach.audio.loudness import CLIP_PEAK_ABOVE_LU, limit_for_cache, loudness_record
 from voice_coach.clip import AUDIBLE_THRESHOLD, Clip
 from voice_coach.leftovers import remove_stale
 from voice_coach.speech.engine import ESPEAK, SpeechSettings, check_text, engine_for
@@ -116,6 +116,7 @@ def cache_key(text: str, settings: SpeechSettings, engine: str) -> str:
         settings.rate_wpm,
         float(settings.volume),
         AUDIBLE_THRESHOLD,
+        CLIP_PEAK_ABOVE_LU,
         text,
     ]
     return hashlib.sha256(json.dumps(material).encode("utf-8")).hexdigest()
