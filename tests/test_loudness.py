@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from pulse import PulseServer, record_while, skip_or_fail
+from pulse import PulseServer, record_while
 
 from voice_coach.audio.loudness import (
     ClipLoudness,
@@ -31,15 +31,13 @@ from voice_coach.session import SessionOptions, prepare_session
 BUILT_INS = ["glute-squeeze", "glute-squeeze-queue", "glute-squeeze-sets"]
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("warm_cache")
 
 
 def ebur128(path: Path) -> tuple[float, float]:
     """Integrated loudness (LUFS) and true peak (dBTP) by FFmpeg's ebur128 filter."""
     if shutil.which("ffmpeg") is None:
-        skip_or_fail("ffmpeg is not installed: ./scripts/setup --dev")
+        pytest.skip("ffmpeg is not installed: ./scripts/setup --dev")
     done = subprocess.run(
         ["ffmpeg", "-nostats", "-hide_banner", "-i", str(path),
          "-filter_complex", "ebur128=peak=true", "-f", "null", "-"],
