@@ -116,7 +116,6 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
         overlaps = find_overlaps(timeline)
         if overlaps:
             raise overlap_error(overlaps[0], len(overlaps))
-    notes = list(loaded.notes)
     levels = None
     if options.loudness_lufs is not None:
         levels = _levels(
