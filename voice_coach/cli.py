@@ -302,10 +302,14 @@ def stage_values(pace: Pace) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def prepare(protocol: str | None, session: SessionOptions) -> PreparedSession:
-    """``prepare_session`` with its notes (an unwritable cache...) shown once on stderr."""
+def prepare(
+    protocol: str | None, session: SessionOptions, *, heard: bool = True
+) -> PreparedSession:
+    """``prepare_session`` with its notes (an unwritable cache...) shown once on stderr;
+    with ``heard`` (it will be played or written), a loudness it cannot reach too."""
     prepared = prepare_session(protocol, session)
-    for note in prepared.notes:
+    notes = [*prepared.notes, prepared.loudness_note] if heard else prepared.notes
+    for note in filter(None, notes):
         typer.echo(f"voice-coach: note: {note}", err=True)
     return prepared
 
@@ -396,7 +400,7 @@ def script(
     session: SessionOptions,
 ) -> None:
     """Print the session as it will be heard: one timed line per cue."""
-    prepared = prepare(protocol, session)
+    prepared = prepare(protocol, session, heard=False)
     if json_out:
         out(json.dumps(prepared.to_json(), ensure_ascii=False, indent=1))
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,6 +38,8 @@ class SessionLevels:
     target_lufs: float
     expected_lufs: float
     expected_peak_dbtp: float
+    # Phrases brought down to the others (text -> their gain, in place of speech_gain).
+    phrase_gains: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def short_of_target(self) -> bool:
@@ -188,7 +190,8 @@ def render(
     for cue in timeline.cues:
         if cue.kind == "say":
             assert cue.text is not None
-            data = samples_for("say", cue.text, speech[cue.text], speech_gain)
+            gain = speech_gain if levels is None else levels.phrase_gains.get(cue.text, speech_gain)
+            data = samples_for("say", cue.text, speech[cue.text], gain)
         else:
             assert cue.tone is not None
             data = samples_for("tone", cue.tone, tones[cue.tone], tone_gain)

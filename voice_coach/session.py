@@ -64,6 +64,19 @@ class PreparedSession:
     facts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     levels: SessionLevels | None = None
 
+    @property
+    def loudness_note(self) -> str | None:
+        """What to tell someone about to hear or export the session when the true-peak
+        ceiling keeps it short of its loudness target (``script`` has no need)."""
+        levels = self.levels
+        if levels is None or not levels.short_of_target:
+            return None
+        return (
+            f"--loudness {levels.target_lufs:g}: the session reaches "
+            f"{levels.expected_lufs:.1f} LUFS; louder would take its peaks past "
+            f"{TRUE_PEAK_CEILING_DBTP:g} dBTP"
+        )
+
     def render(self, sample_rate: int = DEFAULT_SAMPLE_RATE) -> RenderedSession:
         return render(self.timeline, self.speech, self.tones, sample_rate, self.volume, self.levels)
 
@@ -121,12 +134,6 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
         levels = _levels(
             timeline, loaded.clips, loaded.facts, options.volume, options.loudness_lufs
         )
-        if levels.short_of_target:
-            notes.append(
-                f"--loudness {options.loudness_lufs:g}: the session reaches "
-                f"{levels.expected_lufs:.1f} LUFS; louder would take its peaks past "
-                f"{TRUE_PEAK_CEILING_DBTP:g} dBTP"
-            )
     return PreparedSession(
         protocol=protocol,
         timeline=timeline,
@@ -160,7 +167,7 @@ def _levels(
             figures = measure_clip(clip.samples, clip.sample_rate)
         said[text] = figures
     return session_levels(
-        [(cue.at_s, said[cue.text]) for cue in timeline.cues if cue.text is not None],
+        [(cue.at_s, cue.text, said[cue.text]) for cue in timeline.cues if cue.text is not None],
         [(cue.at_s, tones[cue.tone]) for cue in timeline.cues if cue.tone is not None],
         timeline.duration_s,
         target_lufs,

@@ -39,6 +39,8 @@ K_OFFSET_DB = -0.691
 TRUE_PEAK_CEILING_DBTP = -1.0
 PEAK_MARGIN_DB = 0.2  # under the ceiling, for what the grid's estimate can miss
 CLIP_PEAK_ABOVE_LU = 12.0
+LIMITER_ROUNDS = 4
+PHRASE_ABOVE_MEDIAN_LU = 3.0
 TONES_BELOW_SPEECH_LU = 3.0
 DEFAULT_LUFS = -19.0  # mono (AES TD1008: spoken word; a stereo file would be -16)
 MIN_LUFS = -30.0
@@ -139,7 +141,7 @@ def session_power(placed: Iterable[tuple[float, ClipLoudness]], duration_s: floa
 
 
 def session_levels(
-    speech: Iterable[tuple[float, ClipLoudness]],
+    speech: Iterable[tuple[float, str, ClipLoudness]],
     tones: Iterable[tuple[float, ClipLoudness]],
     duration_s: float,
     target_lufs: float,
@@ -149,10 +151,24 @@ def session_levels(
     ``TONES_BELOW_SPEECH_LU`` below the speech (``volume`` then scales the speech), and
     no true peak above the ceiling: where the target would break it, the gain stops there.
 
-    ``speech`` and ``tones`` are (start in seconds, figures) for every cue.
+    ``speech`` is (start in seconds, text, figures) for every spoken cue, ``tones``
+    (start, figures) for every tone. A phrase more than ``PHRASE_ABOVE_MEDIAN_LU`` louder
+    than the session's median phrase is brought down to that: a voice that makes short
+    words loud (Piper scales every sentence to the same peak) would otherwise hold the
+    whole session's gain down by its loudest count word.
     """
     speech, tones = list(speech), list(tones)
-    speech_power = session_power(speech, duration_s) * volume**2
+    own = {text: clip_lufs(figures) for _, text, figures in speech}
+    finite = [value for value in own.values() if math.isfinite(value)]
+    cap = float(np.median(finite)) + PHRASE_ABOVE_MEDIAN_LU if finite else math.inf
+    trim_db = {text: min(0.0, cap - value) if math.isfinite(value) else 0.0
+               for text, value in own.items()}  # fmt: skip
+    speech_power = (
+        session_power(
+            [(at_s, _scaled(figures, trim_db[text])) for at_s, text, figures in speech], duration_s
+        )
+        * volume**2
+    )
     tone_power = session_power(tones, duration_s)
     speech_lufs, tone_lufs = gated_lufs(speech_power), gated_lufs(tone_power)
     tone_db = 0.0
@@ -165,17 +181,29 @@ def session_levels(
     if not math.isfinite(mix_lufs):  # nothing sounds: nothing to scale
         return SessionLevels(volume, 1.0, target_lufs, mix_lufs, -math.inf)
     gain_db = target_lufs - mix_lufs
-    peaks = [_db(f.true_peak * volume) for _, f in speech]
+    peaks = [_db(f.true_peak * volume) + trim_db[text] for _, text, f in speech]
     peaks += [_db(f.true_peak) + tone_db for _, f in tones]
     peak_db = max(peaks, default=-math.inf)
     ceiling = TRUE_PEAK_CEILING_DBTP - PEAK_MARGIN_DB
     gain_db = min(gain_db, ceiling - peak_db)
+    speech_gain = volume * 10 ** (gain_db / 20)
     return SessionLevels(
-        speech_gain=volume * 10 ** (gain_db / 20),
+        speech_gain=speech_gain,
         tone_gain=10 ** ((gain_db + tone_db) / 20),
         target_lufs=target_lufs,
         expected_lufs=mix_lufs + gain_db,
         expected_peak_dbtp=peak_db + gain_db,
+        phrase_gains={
+            text: speech_gain * 10 ** (trim / 20) for text, trim in trim_db.items() if trim < 0
+        },
+    )
+
+
+def _scaled(figures: ClipLoudness, gain_db: float) -> ClipLoudness:
+    if gain_db == 0.0:
+        return figures
+    return ClipLoudness(
+        figures.power * 10 ** (gain_db / 10), figures.true_peak * 10 ** (gain_db / 20)
     )
 
 
@@ -272,13 +300,19 @@ def loudness_record(clip: Clip) -> dict[str, object]:
 
 def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, ClipLoudness]:
     """A clip as it enters the phrase cache: its true peak limited to
-    ``CLIP_PEAK_ABOVE_LU`` above its own loudness, and its figures measured after that."""
-    figures = measure_clip(samples, sample_rate)
-    loudness = clip_lufs(figures)
-    if not math.isfinite(loudness):
-        return samples, figures
-    ceiling = 10 ** ((loudness + CLIP_PEAK_ABOVE_LU) / 20)
-    if figures.true_peak <= ceiling:
-        return samples, figures
-    limited = limit_true_peak(samples, sample_rate, ceiling)
-    return limited, measure_clip(limited, sample_rate)
+    ``CLIP_PEAK_ABOVE_LU`` above its own loudness, and its figures measured after that.
+
+    Limiting lowers the loudness too (by up to a few LU for a voice whose peaks are
+    broad), so the ceiling is set again from the limited clip's loudness, a few times,
+    until the peak sits within it."""
+    current, figures = samples, measure_clip(samples, sample_rate)
+    for _ in range(LIMITER_ROUNDS):
+        loudness = clip_lufs(figures)
+        if not math.isfinite(loudness):
+            break
+        ceiling = 10 ** ((loudness + CLIP_PEAK_ABOVE_LU) / 20)
+        if figures.true_peak <= ceiling * 1.01:
+            break
+        current = limit_true_peak(current, sample_rate, ceiling)
+        figures = measure_clip(current, sample_rate)
+    return current, figures
