@@ -105,10 +105,12 @@ def test_cues_voice_says_every_beat_and_plays_no_tone(capsys):
 
 
 def test_volume_one_half_halves_the_speech_peak(tmp_path):
-    """`--cues voice` so every sample is speech. Written against today's behaviour (no
-    loudness normalisation); once `--loudness off` exists it belongs on both exports."""
-    full, _ = export(tmp_path, "--cues", "voice", name="full.wav")
-    half, _ = export(tmp_path, "--cues", "voice", "--volume", "0.5", name="half.wav")
+    """`--cues voice` so every sample is speech, `--loudness off` so no session gain
+    brings the quieter one back up (with it on, --volume sets speech against the tones)."""
+    full, _ = export(tmp_path, "--cues", "voice", "--loudness", "off", name="full.wav")
+    half, _ = export(
+        tmp_path, "--cues", "voice", "--volume", "0.5", "--loudness", "off", name="half.wav"
+    )
     assert len(full) == len(half)
     ratio = float(np.max(np.abs(half)) / np.max(np.abs(full)))
     # 16-bit WAV: each peak is exact to 1/32768, so the ratio to well under 0.1 %.
