@@ -179,3 +179,31 @@ def test_a_process_killed_midway_leaves_the_old_album_as_it_was(tmp_path):
     assert written, "the album was not caught midway: nothing was tested"
     assert child.returncode == -signal.SIGKILL
     assert snapshot(folder) == before
+
+
+def test_a_programs_album_has_a_file_per_stage_with_its_own_reps(tmp_path):
+    """glute-squeeze-daily: stages of 5, 7 and 10 reps; today's stage (the first, with
+    an empty log) does not decide the others."""
+    folder = tmp_path / "daily"
+    assert main(["export", "--album", str(folder), "--program", "glute-squeeze-daily",
+                 "-q"]) == 0  # fmt: skip
+    entries = playlist_entries(folder)
+    names = [name for _, _, name in entries]
+    assert names == [f"glute-squeeze-daily-stage-{n}.mp3" for n in (1, 2, 3)]
+    for number, ((_, title, name), reps) in enumerate(zip(entries, (5, 7, 10), strict=True), 1):
+        probe = ffprobe(folder / name)
+        assert probe["format"]["tags"]["album"] == "Glute squeeze, a few times a day"
+        assert probe["format"]["tags"]["title"] == title
+        assert title.endswith(f"stage {number} of 3")
+        reps_heard = {c["tags"]["title"] for c in probe["chapters"]} & {
+            f"Rep {k} of {reps}" for k in range(1, reps + 1)
+        }
+        assert len(reps_heard) == reps, (name, probe["chapters"])
+
+
+def test_todays_session_of_a_program_carries_the_programs_title_as_its_album(tmp_path):
+    out = tmp_path / "today.mp3"
+    assert main(["export", "--program", "glute-squeeze-daily", "-o", str(out), "-q"]) == 0
+    tags = ffprobe(out)["format"]["tags"]
+    assert (tags["album"], tags["title"]) == ("Glute squeeze, a few times a day", "Glute squeeze")
+    assert {c["tags"]["title"] for c in ffprobe(out)["chapters"]} >= {"Rep 5 of 5"}

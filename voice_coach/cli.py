@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import copy
+import dataclasses
 import functools
 import inspect
 import json
@@ -545,9 +546,11 @@ def export(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     *,
     session: SessionOptions,
+    plan: NextSession | None,
 ) -> None:
     """Write the session to an audio file (WAV, FLAC, OGG, MP3), tagged, with a cover and
-    chapters where the format carries them; or several sessions as an album folder."""
+    chapters where the format carries them; or several sessions as an album folder (with
+    --program: one file per stage of the program)."""
     from voice_coach.export import export_session
     from voice_coach.files.cover import read_cover
 
@@ -559,8 +562,10 @@ def export(
             raise UsageError("give -o OUT or --album DIR, not both")
         if subtitles is not None or timeline:
             raise UsageError("--subtitles and --timeline go with -o OUT, not --album")
-        export_album(protocols, album, base_url, fmt, sample_rate, cover, with_chapters,
-                     force, quiet, session)  # fmt: skip
+        sources = album_sources(protocols, session, plan)
+        title = plan.program.title if plan is not None else album.absolute().name
+        export_album(sources, album, title, base_url, fmt, sample_rate, cover, with_chapters,
+                     force, quiet)  # fmt: skip
         return
     if base_url is not None:
         raise UsageError("--base-url goes with --album DIR")
@@ -575,7 +580,12 @@ def export(
     prepared = prepare(protocols[0] if protocols else None, session)
     rendered = prepared.render(sample_rate)
     tags = functools.partial(
-        file_tags, prepared, rendered, cover=user_cover, chapters=with_chapters
+        file_tags,
+        prepared,
+        rendered,
+        cover=user_cover,
+        chapters=with_chapters,
+        album=plan.program.title if plan is not None else None,
     )
     with progress_bar(enabled=not quiet and target is not None) as progress:
         result = export_session(
@@ -600,6 +610,7 @@ def file_tags(
     cover: Cover | None,
     chapters: bool,
     album: str | None = None,
+    title: str | None = None,
     track: int = 1,
     tracks: int = 1,
 ) -> FileTags:
@@ -612,6 +623,7 @@ def file_tags(
         rendered.total_frames / rendered.sample_rate,
         comment=prepared.protocol.safety,
         album=album,
+        title=title,
         track=track,
         tracks=tracks,
         cover=cover,
@@ -619,9 +631,37 @@ def file_tags(
     )
 
 
+def album_sources(
+    protocols: list[str] | None, session: SessionOptions, plan: NextSession | None
+) -> list[tuple[str, str | None, str | None, SessionOptions]]:
+    """(protocol, file name, title, options) for each file of an album (``None``: the
+    protocol's own name or title): the sessions named (every built-in by default), or
+    with ``--program`` each stage of the program with its own overrides (the stage's
+    reps, holds and pace in place of today's stage's), named ``PROGRAM-stage-N``."""
+    if plan is None:
+        return [(source, None, None, session) for source in protocols or builtin_names()]
+    today = plan.pace
+    sources = []
+    for number, stage in enumerate(plan.program.stages, start=1):
+        pace = session.pace
+        changes = {
+            name: getattr(stage.pace, name)
+            for name in ("reps", "sets", "hold_s", "relax_s")
+            if getattr(stage.pace, name) is not None or getattr(today, name) is not None
+        }
+        if stage.pace.factor != 1.0 or today.factor != 1.0:
+            changes["factor"] = stage.pace.factor
+        options = dataclasses.replace(session, pace=dataclasses.replace(pace, **changes))
+        stem = f"{plan.program.name}-stage-{number}"
+        title = f"{plan.program.title}, stage {number} of {len(plan.program.stages)}"
+        sources.append((stage.protocol, stem, title, options))
+    return sources
+
+
 def export_album(
-    protocols: list[str] | None,
+    sources: list[tuple[str, str | None, str | None, SessionOptions]],
     folder: Path,
+    title: str,
     base_url: str | None,
     fmt: str | None,
     sample_rate: int,
@@ -629,7 +669,6 @@ def export_album(
     chapters: bool,
     force: bool,
     quiet: bool,
-    session: SessionOptions,
 ) -> None:
     """``export --album``: every session checked and timed before the folder is begun."""
     from voice_coach.export import resolve_format
@@ -647,16 +686,17 @@ def export_album(
     check_album_target(folder, force)
     user_cover = read_cover(cover) if cover is not None else None
     tracks = []
-    for source in protocols or builtin_names():
-        prepared = prepare(source, session)
+    for source, stem, track_title, options in sources:
+        prepared = prepare(source, options)
         rendered = prepared.render(sample_rate)
-
         tags = functools.partial(file_tags, prepared, rendered, chapters=chapters)
         protocol = prepared.protocol
-        tracks.append(AlbumTrack(file_stem(protocol.name), protocol.title, protocol.description,
+        heading = track_title or protocol.title
+        tags = functools.partial(tags, title=heading)
+        tracks.append(AlbumTrack(file_stem(stem or protocol.name), heading, protocol.description,
                                  protocol.language, rendered, tags))  # fmt: skip
-    result = write_album(folder, tracks, title=folder.absolute().name, fmt=name, force=force,
-                         cover=user_cover, base_url=url)  # fmt: skip
+    result = write_album(folder, tracks, title=title, fmt=name, force=force, cover=user_cover,
+                         base_url=url)  # fmt: skip
     if not quiet:
         typer.echo(
             f"Wrote {folder}: {len(result.files)} sessions ({format_duration(result.duration_s)})",

@@ -51,16 +51,18 @@ def session_tags(
     tracks: int = 1,
     cover: Cover | None = None,
     chapters: bool = True,
+    title: str | None = None,
 ) -> FileTags:
     """The tags of one session's file: the album is the protocol's title unless an album
     or program names it; the cover is drawn from the title unless the user gave one; the
-    chapter titles are in the session's language; ``end_s`` is where the file ends."""
+    chapter titles are in the session's language; ``end_s`` is where the file ends; the
+    title is the protocol's unless given (a program's stage)."""
     marks = ()
     if chapters:
         words = builtin_chapter_words(protocol.language)
         marks = session_chapters(timeline, words, end_s)
     return FileTags(
-        title=protocol.title,
+        title=title or protocol.title,
         album=album or protocol.title,
         track=track,
         tracks=tracks,
