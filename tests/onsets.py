@@ -123,3 +123,21 @@ def fit_drift(expected: Sequence[int], found: Sequence[int], rate: int) -> tuple
     slope, intercept = np.polyfit(x, y, 1)
     residuals_ms = (y - (slope * x + intercept)) * 1000.0
     return float((slope - 1.0) * 1e6), float(np.max(np.abs(residuals_ms)))
+
+
+def heard_at_s(samples: np.ndarray, rate: int) -> float:
+    """Where a sound is heard, by the issue's words, written out step by step and apart
+    from ``voice_coach.audio.onset`` so each checks the other: at each whole millisecond
+    from the start, the RMS of the 10 ms centred on it (silence outside the samples);
+    the first millisecond whose RMS reaches half the largest one."""
+    padded = np.concatenate([np.zeros(rate), np.asarray(samples, dtype=np.float64), np.zeros(rate)])
+    width = round(rate / 100)
+    levels = []
+    for ms in range(len(samples) * 1000 // rate + 1):
+        first = rate + round(ms * rate / 1000) - width // 2
+        window = padded[first : first + width]
+        levels.append(float(np.sqrt(np.mean(window * window))))
+    loudest = max(levels)
+    if loudest == 0.0:
+        return 0.0
+    return next(ms for ms, level in enumerate(levels) if level >= loudest / 2) / 1000

@@ -124,7 +124,7 @@ def test_subtitles_and_timeline_sidecars_match_the_timeline(tmp_path, capsys):
     spoken = [c for c in timeline["cues"] if c["kind"] == "say"]
     assert len([b for b in srt if b.strip()]) == len(spoken)
     first = srt[0].splitlines()
-    start = spoken[0]["at_s"]
+    start = spoken[0]["beat_s"]  # a subtitle shows from when its words are heard
     assert first[0] == "1"
     assert first[1].startswith(f"00:00:0{int(start)},{round(start % 1 * 1000):03d} --> ")
     assert first[2] == spoken[0]["text"]
@@ -133,7 +133,7 @@ def test_subtitles_and_timeline_sidecars_match_the_timeline(tmp_path, capsys):
 def test_vtt_has_its_header_and_dot_millis(prepared):
     vtt = to_vtt(prepared.timeline)
     assert vtt.startswith("WEBVTT\n\n")
-    assert "00:00:06.2" in vtt and "," not in vtt.split("\n")[2]
+    assert "\n00:00:06." in vtt and "," not in vtt.split("\n")[2]
     entries = [b for b in to_srt(prepared.timeline).split("\n\n") if b.strip()]
     for block in entries:
         stamp = block.splitlines()[1]

@@ -14,6 +14,7 @@ import collections
 import contextlib
 import datetime as dt
 import io
+import itertools
 import math
 import os
 import re
@@ -339,7 +340,10 @@ def test_timeline_is_ordered_finite_and_within_the_session(
         text: data.draw(st.sampled_from([0.0, speech_len, speech_len / 3])) for text in texts
     }
     tone_s = dict.fromkeys(session_tones(played, style), tone_len)  # type: ignore[arg-type]
-    timeline = build_timeline(played, speech_s, tone_s, style)  # type: ignore[arg-type]
+    onset_s = {
+        text: data.draw(st.floats(0.0, min(length, 0.3))) for text, length in speech_s.items()
+    }
+    timeline = build_timeline(played, speech_s, tone_s, style, onset_s)  # type: ignore[arg-type]
 
     assert math.isfinite(timeline.duration_s) and timeline.duration_s > 0
     assert planned_length_s(played) - 1e-6 <= timeline.duration_s <= MAX_SESSION_S + 3600
@@ -350,10 +354,12 @@ def test_timeline_is_ordered_finite_and_within_the_session(
         assert 0.0 <= cue.at_s <= timeline.duration_s, cue
         assert cue.duration_s >= 0
         assert (cue.text is None) == (cue.kind == "tone")
+        assert cue.onset_s == (onset_s[cue.text] if cue.text is not None else 0.0)
     for span in timeline.spans:
-        assert 0.0 <= span.start_s <= span.end_s <= timeline.duration_s + 1e-9, span
+        assert 0.0 <= span.start_s < span.end_s <= timeline.duration_s + 1e-9, span
     starts = [span.start_s for span in timeline.spans]
     assert starts == sorted(starts)
+    assert all(a.end_s == b.start_s for a, b in itertools.pairwise(timeline.spans))
     rep_spans = [span for span in timeline.spans if span.kind == "phase"]
     assert len(rep_spans) == played.reps * played.sets * len(played.phases)
 

@@ -61,12 +61,14 @@ def test_pause_finishes_the_word_holds_silence_and_resumes_at_the_phase(pulse_se
     onsets = [o for o in found if o - found[0] >= round(5.9 * rate)]
     assert (onsets[0] - found[0]) / rate == pytest.approx(6.0, abs=0.01)
     gaps = gaps_s(onsets, rate)
-    # squeeze (6 s) -> "two" (7 s) -> pause -> the squeeze phase again from its start:
-    # tone+word, "two", "three", relax, each a second apart -> the end, on q.
-    assert gaps[0] == pytest.approx(1.0, abs=GAP_TOLERANCE_S), gaps
+    # squeeze (6 s) -> "two" (heard at 7 s) -> pause -> the squeeze phase again from its
+    # start: tone+word, "two", "three", relax, on the beats -> the end, on q. Each word
+    # starts its onset before its beat, so the first samples are that much closer.
+    tone, _, two, three = [c.at_s for c in session.timeline.cues if c.rep == 1][:4]
+    assert gaps[0] == pytest.approx(two - tone, abs=GAP_TOLERANCE_S), gaps
     paused = gaps[1]
     assert 2.0 <= paused <= 3.5, gaps
-    assert gaps[2:4] == pytest.approx([1.0, 1.0], abs=GAP_TOLERANCE_S), gaps
+    assert gaps[2:4] == pytest.approx([two - tone, three - two], abs=GAP_TOLERANCE_S), gaps
     # What resumed is the phase's start, the tone and "Squeeze" (about 0.7 s), not the
     # count that was due ("three", about 0.3 s).
     resumed = samples[onsets[2] : onsets[2] + round(0.95 * rate)]

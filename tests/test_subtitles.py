@@ -25,8 +25,8 @@ VTT_STAMP = re.compile(
 )
 
 
-def say(at_s: float, text: str, duration_s: float = 0.5) -> Cue:
-    return Cue(at_s, "say", text, None, "squeeze", 1, 1, "phase", duration_s)
+def say(at_s: float, text: str, duration_s: float = 0.5, onset_s: float = 0.0) -> Cue:
+    return Cue(at_s, "say", text, None, "squeeze", 1, 1, "phase", duration_s, onset_s)
 
 
 def tone(at_s: float, name: str = "squeeze") -> Cue:
@@ -78,6 +78,13 @@ def test_each_spoken_cue_is_a_subtitle_at_its_time_and_tones_are_not():
         (4200, 5400, "And relax"),
     ]
     assert parse_vtt(to_vtt(session)) == parse_srt(to_srt(session))
+
+
+def test_a_word_shows_from_when_it_is_heard_until_it_ends():
+    # "Squeeze" starts at 5.833 s with a soft hiss and is heard on the beat at 6.0; a
+    # long phrase heard late stays to its last sample, a short one 0.8 s from its beat.
+    session = timeline(say(5.833, "Squeeze", 1.5, 0.167), say(8.9, "two", 0.3, 0.1))
+    assert parse_srt(to_srt(session)) == [(6000, 7333, "Squeeze"), (9000, 9800, "two")]
 
 
 def test_a_short_word_stays_long_enough_to_read_but_never_past_the_next():
@@ -132,12 +139,16 @@ def test_subtitles_picks_the_kind_and_refuses_others():
         subtitles(session, "ass")
 
 
-def test_a_built_in_session_has_a_subtitle_for_every_spoken_cue_at_its_time():
+@pytest.mark.parametrize("style", ["both", "voice"])
+def test_a_built_in_session_has_a_subtitle_for_every_spoken_cue_on_its_beat(style):
     protocol = load_protocol("glute-squeeze-sets")
     words = {cue.text: 0.6 for cue in build_timeline(protocol).cues if cue.text}
-    session = build_timeline(protocol, speech_s=words, tone_s={})
+    onsets = {text: 0.05 + 0.01 * len(text) % 0.2 for text in words}
+    session = build_timeline(protocol, words, {}, style, onsets)
     spoken = [cue for cue in session.cues if cue.kind == "say"]
-    starts = sorted({round(cue.at_s * 1000) for cue in spoken})
+    starts = sorted({round(cue.beat_s * 1000) for cue in spoken})
+    counts = [cue for cue in spoken if cue.role == "count"]
+    assert {round(cue.beat_s * 1000) % 1000 for cue in counts} == {0}, "counts on whole seconds"
     entries = parse_srt(to_srt(session))
     assert [start for start, _, _ in entries] == starts
     assert entries[-1][1] <= round(session.duration_s * 1000)
@@ -149,6 +160,7 @@ cue_lists = st.lists(
         st.sampled_from(["say", "tone"]),
         st.text(min_size=0, max_size=30),
         st.floats(0, 10, allow_nan=False),
+        st.floats(0, 0.3, allow_nan=False),
     ),
     max_size=40,
 )
@@ -157,8 +169,8 @@ cue_lists = st.lists(
 @given(cue_lists, st.floats(0, 8000, allow_nan=False))
 def test_any_timeline_gives_ordered_non_overlapping_subtitles(raw, duration_s):
     cues = [
-        say(at, text, length) if kind == "say" else tone(at)
-        for at, kind, text, length in sorted(raw, key=lambda r: r[0])
+        say(at, text, length, onset) if kind == "say" else tone(at)
+        for at, kind, text, length, onset in sorted(raw, key=lambda r: r[0])
     ]
     session = timeline(*cues, duration_s=duration_s)
     entries = parse_srt(to_srt(session))
@@ -167,7 +179,7 @@ def test_any_timeline_gives_ordered_non_overlapping_subtitles(raw, duration_s):
         for s, e, w in entries
     ]
     spoken = sorted(
-        {round(c.at_s * 1000) for c in cues if c.kind == "say" and c.text and c.text.strip()}
+        {round(c.beat_s * 1000) for c in cues if c.kind == "say" and c.text and c.text.strip()}
     )
     assert [start for start, _, _ in entries] == spoken
     for start, end, words in entries:

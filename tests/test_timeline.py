@@ -2,6 +2,7 @@
 
 import itertools
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -202,3 +203,167 @@ def test_any_valid_pace_gives_an_ordered_finite_timeline(
     assert all(math.isfinite(t) and 0 <= t <= timeline.duration_s for t in times)
     planned = p.lead_in_s + sets * (p.reps * p.rep_s) + (sets - 1) * p.rest_s
     assert timeline.duration_s >= planned
+
+
+# --- every word on its beat ------------------------------------------------------------
+
+
+def onsets(protocol, style="both") -> dict[str, float]:
+    """A different onset for each text (50 to 170 ms), so a word placed by another
+    word's onset, or by none, shows."""
+    return {text: 0.05 + 0.02 * (len(text) % 7) for text in session_texts(protocol, style)}
+
+
+def on_beat(cue, timeline, onset) -> None:
+    """Heard on a whole second (every beat of these protocols is one), so it starts its
+    onset before it."""
+    assert cue.beat_s == pytest.approx(round(cue.beat_s), abs=1e-9), cue
+    assert cue.at_s == pytest.approx(round(cue.beat_s) - onset, abs=1e-9), cue
+
+
+def after_tone(cue, timeline, onset) -> None:
+    """Right after the tone that marks its beat, heard its onset later."""
+    tone = max((c for c in timeline.cues if c.kind == "tone" and c.role == cue.role
+                and c.phase == cue.phase and c.rep == cue.rep and c.set == cue.set
+                and c.at_s < cue.at_s), key=lambda c: c.at_s)  # fmt: skip
+    assert cue.at_s == pytest.approx(tone.at_s + TONES[tone.tone], abs=1e-9), cue
+    assert cue.beat_s == pytest.approx(cue.at_s + onset, abs=1e-9)
+    assert tone.beat_s == tone.at_s == round(tone.at_s)
+
+
+def opening(cue, timeline, onset) -> None:
+    """The opening words start the session; they are no beat to be pulled ahead of."""
+    assert cue.at_s == 0.0 and cue.beat_s == pytest.approx(onset)
+
+
+def chained(cue, timeline, onset) -> None:
+    """A remark follows the words before it by REMARK_GAP_S, wherever those were placed."""
+    before = max((c for c in timeline.cues if c.kind == "say" and c.at_s < cue.at_s),
+                 key=lambda c: c.at_s)  # fmt: skip
+    assert cue.at_s == pytest.approx(before.at_s + before.duration_s + REMARK_GAP_S)
+    assert cue.beat_s == pytest.approx(cue.at_s + onset, abs=1e-9)
+
+
+PLACEMENT = [
+    ("both", "count", on_beat),
+    ("voice", "count", on_beat),
+    ("both", "countdown", on_beat),
+    ("voice", "countdown", on_beat),
+    ("both", "phase", after_tone),
+    ("voice", "phase", on_beat),
+    ("both", "set", after_tone),
+    ("voice", "set", on_beat),
+    ("both", "rest", after_tone),
+    ("voice", "rest", on_beat),
+    ("both", "end", after_tone),
+    ("voice", "end", on_beat),
+    ("both", "start", after_tone),
+    ("voice", "start", opening),
+    ("both", "halfway", chained),
+    ("voice", "halfway", chained),
+    ("both", "last_rep", chained),
+    ("voice", "last_rep", chained),
+]
+
+
+@pytest.mark.parametrize(("style", "role", "rule"), PLACEMENT)
+def test_each_word_is_placed_by_its_role_and_style(style, role, rule):
+    p = played("glute-squeeze-sets")
+    heard = onsets(p, style)
+    timeline = build_timeline(p, speech(p, 0.4), TONES, style, heard)
+    cues = [c for c in timeline.cues if c.kind == "say" and c.role == role]
+    assert cues, role
+    for cue in cues:
+        assert cue.onset_s == heard[cue.text]
+        rule(cue, timeline, heard[cue.text])
+    assert find_overlaps(timeline) == []
+
+
+def test_a_phase_without_a_tone_has_its_words_on_the_beat_even_with_tones_on():
+    p = played()
+    quiet_relax = replace(p, phases=(p.phases[0], replace(p.phases[1], tone=None)))
+    heard = onsets(quiet_relax)
+    timeline = build_timeline(quiet_relax, speech(quiet_relax), TONES, "both", heard)
+    relax = [c for c in timeline.cues if c.role == "phase" and c.phase == "relax"]
+    assert relax and all(c.kind == "say" for c in relax)
+    for cue in relax:
+        on_beat(cue, timeline, heard["And relax"])
+
+
+def test_tones_alone_are_heard_on_their_first_sample():
+    p = played()
+    timeline = build_timeline(p, speech(p), TONES, "tones", onsets(p))
+    assert all(c.kind == "tone" and c.beat_s == c.at_s == round(c.at_s) for c in timeline.cues)
+
+
+def test_the_lead_in_grows_to_fit_the_opening_and_the_first_word_pulled_ahead():
+    p = played()  # a 6 s lead-in
+    words = speech(p, 0.4) | {"Glute squeeze. Stand or sit tall, and breathe easily.": 6.0}
+    heard = onsets(p) | {"Squeeze": 0.2}
+    timeline = build_timeline(p, words, TONES, "voice", heard)
+    first = next(c for c in timeline.cues if c.text == "Squeeze")
+    assert first.at_s == pytest.approx(6.0) and first.beat_s == pytest.approx(6.2)
+    assert timeline.spans[0].kind == "lead-in" and timeline.spans[0].end_s == first.at_s
+    assert find_overlaps(timeline) == []
+    fits = build_timeline(p, words | {next(iter(words)): 5.0}, TONES, "voice", heard)
+    assert next(c for c in fits.cues if c.text == "Squeeze").beat_s == 6.0
+
+
+def test_a_first_set_and_a_session_without_lead_in_start_no_earlier_than_zero():
+    sets = played("glute-squeeze-sets", lead_in_s=0.0)
+    sets = replace(sets, cues=replace(sets.cues, start=None))
+    timeline = build_timeline(sets, speech(sets), TONES, "voice", onsets(sets, "voice"))
+    assert timeline.cues[0].role == "set" and timeline.cues[0].at_s == 0.0
+    assert timeline.spans[0].kind == "set" and timeline.spans[0].start_s == 0.0
+    assert all(c.at_s >= 0 for c in timeline.cues)
+
+
+def test_spans_start_where_their_first_sound_starts():
+    p = played("glute-squeeze-sets", reps=2)
+    heard = onsets(p, "voice")
+    timeline = build_timeline(p, speech(p), TONES, "voice", heard)
+    assert all(a.end_s == b.start_s for a, b in itertools.pairwise(timeline.spans))
+    for span in timeline.spans[1:]:
+        beat = math.ceil(span.start_s)  # every beat here is a whole second
+        opening = [c.at_s for c in timeline.cues if c.beat_s == pytest.approx(beat)]
+        assert opening and span.start_s == min(opening) < beat, span  # all of the word
+    squeeze = next(c for c in timeline.cues if c.text == "Squeeze")
+    assert span_at(timeline, squeeze.at_s).phase == "squeeze"
+    rest_words = next(c for c in timeline.cues if c.role == "rest")
+    assert skip_target_s(timeline, squeeze.at_s) == rest_words.at_s
+    end_words = next(c for c in timeline.cues if c.role == "end")
+    assert end_start_s(timeline) == end_words.at_s
+
+
+def test_a_count_pulled_into_the_words_before_it_is_an_overlap():
+    p = played()
+    words = speech(p, 0.4) | {"Squeeze": 0.75}  # after its 0.2 s tone: ends 0.95 s in
+    assert find_overlaps(build_timeline(p, words, TONES, "both")) == []
+    overlaps = find_overlaps(build_timeline(p, words, TONES, "both", {"two": 0.1}))
+    assert overlaps and {(o.cue.text, o.next_cue.text) for o in overlaps} == {("Squeeze", "two")}
+    assert all(o.has_s == pytest.approx(0.7) and o.needs_s == 0.75 for o in overlaps)
+
+
+def test_a_word_pulled_into_a_tone_before_it_is_an_overlap():
+    p = played()
+    silent_squeeze = replace(p, phases=(replace(p.phases[0], say=None), p.phases[1]))
+    long_tone = TONES | {"squeeze": 0.95}
+    timeline = build_timeline(silent_squeeze, speech(p), long_tone, "both", {"two": 0.1})
+    overlaps = find_overlaps(timeline)
+    assert overlaps and all(o.cue.tone == "squeeze" and o.next_cue.text == "two" for o in overlaps)
+    from voice_coach.session import overlap_error
+
+    message = overlap_error(overlaps[0], len(overlaps)).one_line()
+    assert "the squeeze tone at 0:06.0" in message and "--rate" in message
+
+
+def test_json_gives_when_each_cue_is_heard():
+    p = played()
+    heard = onsets(p)
+    data = timeline_to_json(build_timeline(p, speech(p), TONES, "both", heard))
+    for cue in data["cues"]:
+        assert isinstance(cue["beat_s"], float)
+        onset = heard[cue["text"]] if cue["kind"] == "say" else 0.0
+        assert cue["beat_s"] == pytest.approx(cue["at_s"] + onset, abs=2e-6)
+    counts = [c for c in data["cues"] if c["role"] == "count"]
+    assert counts and all(c["beat_s"] == round(c["beat_s"]) for c in counts)

@@ -408,7 +408,7 @@ def script(
     out(f"Safety: {prepared.protocol.safety}")
     for cue in prepared.timeline.cues:
         what = cue.text if cue.kind == "say" else f"(tone: {cue.tone})"
-        out(f"{format_time(cue.at_s):>7}  {what}")
+        out(f"{format_time(cue.beat_s):>7}  {what}")
     total = prepared.timeline.duration_s
     out(f"{format_time(total):>7}  (end; total {format_duration(total)})")
 

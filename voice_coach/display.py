@@ -113,11 +113,11 @@ class Display:
             self._progress.refresh()
             return
         cues = self.timeline.cues
-        while self._next_cue < len(cues) and cues[self._next_cue].at_s <= at_s:
+        while self._next_cue < len(cues) and cues[self._next_cue].beat_s <= at_s:
             cue = cues[self._next_cue]
             self._next_cue += 1
             if cue.kind == "say":
-                self._print(f"{clock(cue.at_s)}  {cue.text}")
+                self._print(f"{clock(cue.beat_s)}  {cue.text}")
 
     def message(self, text: str) -> None:
         """A line that stays (paused, skipped, stopped...), above the live line."""

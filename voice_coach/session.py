@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voice_coach.audio.loudness import DEFAULT_LUFS, TRUE_PEAK_CEILING_DBTP
+from voice_coach.audio.onset import perceived_onset_s
 from voice_coach.clip import Clip
 from voice_coach.errors import SpeechError, TimingError, UsageError
 from voice_coach.loader import load_protocol
@@ -119,11 +120,13 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
     notes.extend(loaded.notes)
     notes.extend(filter(None, [unspoken_counts(protocol, options.style)]))
     wanted_tones = load_tones(DEFAULT_SAMPLE_RATE, tone_names)
+    clips = loaded.clips
     timeline = build_timeline(
         protocol,
-        {text: clip.duration_s for text, clip in loaded.clips.items()},
+        {text: clip.duration_s for text, clip in clips.items()},
         {name: clip.duration_s for name, clip in wanted_tones.items()},
         options.style,
+        {text: perceived_onset_s(clip.samples, clip.sample_rate) for text, clip in clips.items()},
     )
     if not options.allow_overlap:
         overlaps = find_overlaps(timeline)
@@ -240,6 +243,7 @@ def _pick_voice(choose: Callable[[list[Voice]], Voice]) -> Voice:
 def overlap_error(overlap: Overlap, count: int) -> TimingError:
     """Which cue, how long it needs, how long it has, and the option that fixes it."""
     cue = overlap.cue
+    what = repr(cue.text) if cue.kind == "say" else f"the {cue.tone} tone"
     short_by = overlap.needs_s - overlap.has_s
     if overlap.next_cue.role == "count":
         fix = "a faster --rate (counts come one second apart)"
@@ -254,7 +258,7 @@ def overlap_error(overlap: Overlap, count: int) -> TimingError:
     where = f"rep {cue.rep} " if cue.rep else ""
     others = f" (and {count - 1} more)" if count > 1 else ""
     return TimingError(
-        f"{cue.text!r} at {format_time(cue.at_s)} ({where}{cue.phase}) needs "
+        f"{what} at {format_time(cue.beat_s)} ({where}{cue.phase}) needs "
         f"{overlap.needs_s:.2f} s but has {overlap.has_s:.2f} s before the next cue{others}",
         f"give it {fix}, or let it overlap with --allow-overlap",
     )

@@ -1,7 +1,8 @@
 """The spoken words with their times, as SRT or WebVTT, so a player shows them.
 
-Pure: a timeline in, text out. Each subtitle appears when its words start and stays
-while they are spoken (at least long enough to read), never past the next one.
+Pure: a timeline in, text out. Each subtitle appears when its words are heard (the cue's
+``beat_s``, not its first sample: a count shows on its beat) and stays while they are
+spoken (at least long enough to read), never past the next one.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ def _entries(timeline: Timeline) -> list[tuple[int, int, str]]:
 
     Worked in whole milliseconds, the unit both formats write, so "never past the next
     subtitle" holds for the written stamps and not only before rounding. Words that
-    start in the same millisecond share one subtitle.
+    are heard in the same millisecond share one subtitle.
     """
     groups: list[tuple[int, int, str]] = []
-    for cue in sorted(timeline.cues, key=lambda c: c.at_s):
+    for cue in sorted(timeline.cues, key=lambda c: c.beat_s):
         if cue.kind != "say" or not cue.text or not cue.text.strip():
             continue
-        start = round(cue.at_s * 1000)
-        shown = round((cue.at_s + max(cue.duration_s, MIN_ON_SCREEN_S)) * 1000)
+        start = round(cue.beat_s * 1000)
+        shown = round(max(cue.at_s + cue.duration_s, cue.beat_s + MIN_ON_SCREEN_S) * 1000)
         text = " ".join(cue.text.split())
         if groups and groups[-1][0] == start:
             _, earlier, words = groups.pop()

@@ -10,21 +10,23 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from voice_coach.protocol import Protocol, fill
 
 CueKind = Literal["say", "tone"]
+SpanKind = Literal["lead-in", "set", "phase", "rest", "end"]
 
 
 @dataclass(frozen=True)
 class Cue:
-    """One thing heard: words (``say``) or a tone, starting exactly at ``at_s``.
+    """One thing heard: words (``say``) or a tone, its first sample exactly at ``at_s``.
 
     ``role`` says why it is there (``start``, ``set``, ``phase``, ``count``, ``halfway``,
     ``last_rep``, ``rest``, ``countdown``, ``end``), so subtitles and displays can treat
-    an instruction differently from a count.
+    an instruction differently from a count. ``onset_s`` is how far into its clip a word
+    is heard (``voice_coach.audio.onset``); a tone is heard from its first sample.
     """
 
     at_s: float
@@ -36,16 +38,24 @@ class Cue:
     set: int | None
     role: str
     duration_s: float
+    onset_s: float = 0.0
+
+    @property
+    def beat_s(self) -> float:
+        """When the cue is heard: for a word on a beat, the beat itself."""
+        return self.at_s + self.onset_s
 
 
 @dataclass(frozen=True)
 class Span:
     """A stretch of the session the user is in: the lead-in, one phase of one rep, a rest
-    or the end. Live playback resumes a pause at the start of a span and skips by them."""
+    or the end. Live playback resumes a pause at the start of a span and skips by them,
+    so a span starts where its first sound does: with a word pulled ahead of its beat,
+    that is a little before the beat, and a seek to it does not clip the word."""
 
     start_s: float
     end_s: float
-    kind: Literal["lead-in", "set", "phase", "rest", "end"]
+    kind: SpanKind
     phase: str
     rep: int | None
     set: int | None
@@ -82,14 +92,18 @@ def build_timeline(
     speech_s: Mapping[str, float] | None = None,
     tone_s: Mapping[str, float] | None = None,
     style: CueStyle = "both",
+    onset_s: Mapping[str, float] | None = None,
 ) -> Timeline:
     """Every cue of the session at its exact time.
 
     ``speech_s`` and ``tone_s`` give the length of each phrase and tone (missing ones
     count as 0): they decide where chained words go (the word right after its tone, a
-    remark right after a phase's words) and how long the end lasts.
+    remark right after a phase's words) and how long the end lasts. ``onset_s`` gives
+    where each phrase is heard, from its first sample (missing: 0): a word that marks a
+    beat alone (a count, a rest's countdown, a phase's words with no tone before them)
+    starts that much before the beat, so it is heard on it.
     """
-    lengths = _Lengths(speech_s or {}, tone_s or {})
+    lengths = _Lengths(speech_s or {}, tone_s or {}, onset_s or {})
     builder = _Builder(protocol, lengths, style)
     return builder.build()
 
@@ -112,11 +126,14 @@ def session_tones(protocol: Protocol, style: CueStyle = "both") -> list[str]:
 
 
 def find_overlaps(timeline: Timeline) -> list[Overlap]:
-    """Phrases that would still be sounding when the next cue starts."""
+    """Sounds that would still be sounding when the next cue starts, where a word is one
+    of the two: a word running into the next tone or word, or a word pulled ahead of its
+    beat into the sound before it. (Tones running into tones are the protocol's own
+    choice and sound as tones.)"""
     overlaps = []
     cues = timeline.cues
     for cue, next_cue in itertools.pairwise(cues):
-        if cue.kind != "say":
+        if cue.kind != "say" and next_cue.kind != "say":
             continue
         has_s = next_cue.at_s - cue.at_s
         if cue.duration_s > has_s + 1e-9:
@@ -127,8 +144,9 @@ def find_overlaps(timeline: Timeline) -> list[Overlap]:
 def timeline_to_json(timeline: Timeline) -> dict[str, object]:
     """The machine-readable timeline: the contract of ``script --json`` and ``--timeline``.
 
-    ``protocol``, ``duration_s`` and each cue's ``at_s``, ``kind``, ``text``, ``phase``,
-    ``rep`` and ``set`` must stay; more fields may be added.
+    ``protocol``, ``duration_s`` and each cue's ``at_s`` (its first sample), ``beat_s``
+    (when it is heard), ``kind``, ``text``, ``phase``, ``rep`` and ``set`` must stay;
+    more fields may be added.
     """
     return {
         "protocol": timeline.protocol,
@@ -138,6 +156,7 @@ def timeline_to_json(timeline: Timeline) -> dict[str, object]:
         "cues": [
             {
                 "at_s": round(cue.at_s, 6),
+                "beat_s": round(cue.beat_s, 6),
                 "kind": cue.kind,
                 "text": cue.text,
                 "phase": cue.phase,
@@ -156,10 +175,14 @@ def timeline_to_json(timeline: Timeline) -> dict[str, object]:
 class _Lengths:
     speech_s: Mapping[str, float]
     tone_s: Mapping[str, float]
+    onset_s: Mapping[str, float]
 
     def of(self, kind: CueKind, key: str) -> float:
         table = self.speech_s if kind == "say" else self.tone_s
         return float(table.get(key, 0.0))
+
+    def onset(self, text: str) -> float:
+        return float(self.onset_s.get(text, 0.0))
 
 
 class _Builder:
@@ -171,32 +194,74 @@ class _Builder:
         self.style = style
         self.cues: list[Cue] = []
         self.spans: list[Span] = []
+        self.early: dict[float, float] = {}  # a beat -> where words pulled ahead of it start
 
     def build(self) -> Timeline:
         p = self.p
         t = 0.0
-        if p.lead_in_s > 0 or p.cues.start:
-            lead_in = max(
-                p.lead_in_s,
-                self._beat(0.0, "start", self._fill(p.cues.start), "start", role="start"),
-            )
+        start = self._fill(p.cues.start)
+        # The opening words are no beat: they start the session, at 0. The first beat
+        # after them may pull its words ahead of it, so the lead-in leaves room for that.
+        start_end = self._beat(0.0, "start", start, "start", role="start", on_beat=False)
+        lead_in = max(p.lead_in_s, start_end + self._first_pull())
+        if lead_in > 0 or start:
             self.spans.append(Span(0.0, lead_in, "lead-in", "lead-in", None, None))
             t = lead_in
         for set_no in range(1, p.sets + 1):
             if p.sets > 1:
                 self._beat(t, "set_start", self._fill(p.cues.set_start, set_no), "set",
                            role="set", set_no=set_no)  # fmt: skip
-                self.spans.append(Span(t, t + p.set_intro_s, "set", "set", None, set_no))
+                self._span(t, t + p.set_intro_s, "set", "set", None, set_no)
                 t += p.set_intro_s
             for rep in range(1, p.reps + 1):
                 t = self._rep(t, rep, set_no)
             if set_no < p.sets and p.rest_s > 0:
                 t = self._rest(t, set_no)
-        end_len = self._beat(t, "end", self._fill(p.cues.end), "end", role="end")
-        end = t + end_len + END_PAD_S
-        self.spans.append(Span(t, end, "end", "end", None, None))
+        end_sounds = self._beat(t, "end", self._fill(p.cues.end), "end", role="end")
+        end = max(t, end_sounds) + END_PAD_S
+        self._span(t, end, "end", "end", None, None)
         self.cues.sort(key=lambda cue: cue.at_s)
-        return Timeline(p.name, tuple(self.cues), tuple(self.spans), end, p.reps, p.sets)
+        return Timeline(p.name, tuple(self.cues), self._tiled(end), end, p.reps, p.sets)
+
+    def _first_pull(self) -> float:
+        """How far ahead of the first beat after the lead-in its words start."""
+        p = self.p
+        if p.sets > 1:
+            return self._pull("set_start", self._fill(p.cues.set_start, 1))
+        first = p.phases[0]
+        return self._pull(first.tone, first.say)
+
+    def _pull(self, tone: str | None, text: str | None) -> float:
+        """How far ahead of its beat ``_beat`` starts these words: their onset when they
+        mark the beat alone, nothing when a tone marks it (or nothing is said)."""
+        if not text or self.style == "tones" or (tone and self.style != "voice"):
+            return 0.0
+        return self.lengths.onset(text)
+
+    def _span(
+        self,
+        start_s: float,
+        end_s: float,
+        kind: SpanKind,
+        phase: str,
+        rep: int | None,
+        set_no: int | None,
+    ) -> None:
+        """A span from its beat; ``_tiled`` moves its start to its first sound."""
+        self.spans.append(Span(start_s, end_s, kind, phase, rep, set_no))
+
+    def _tiled(self, end_s: float) -> tuple[Span, ...]:
+        """The spans, each starting where its first sound starts (a word pulled ahead of
+        the span's beat starts it early) and ending where the next starts, so they still
+        tile the session; a span left with no length (a lead-in that is only room for a
+        pulled word) is dropped."""
+        starts = [self.early.get(span.start_s, span.start_s) for span in self.spans]
+        ends = [*starts[1:], end_s]
+        return tuple(
+            replace(span, start_s=start, end_s=end)
+            for span, start, end in zip(self.spans, starts, ends, strict=True)
+            if end > start
+        )
 
     def _rep(self, t: float, rep: int, set_no: int) -> float:
         p = self.p
@@ -211,8 +276,9 @@ class _Builder:
                 remark = self._remark(rep, set_no)
                 if remark:
                     text, role = remark
-                    self._say(t + spoken_end + REMARK_GAP_S, text, phase.name, role, rep, set_no)
-            self.spans.append(Span(t, t + phase.seconds, "phase", phase.name, rep, set_no))
+                    at = max(t, spoken_end) + REMARK_GAP_S
+                    self._say(at, text, phase.name, role, rep, set_no)
+            self._span(t, t + phase.seconds, "phase", phase.name, rep, set_no)
             t += phase.seconds
         return t
 
@@ -229,22 +295,24 @@ class _Builder:
         p = self.p
         rest_text = self._fill(p.cues.rest, set_no)
         self._beat(t, "set_end", rest_text, "rest", role="rest", set_no=set_no)
-        self.spans.append(Span(t, t + p.rest_s, "rest", "rest", None, set_no))
+        self._span(t, t + p.rest_s, "rest", "rest", None, set_no)
         if self.style != "tones":
             countdown = min(p.cues.rest_countdown, int(p.rest_s) - 1, len(p.numbers))
             for k in range(countdown, 0, -1):
-                self._say(t + p.rest_s - k, p.numbers[k - 1], "rest", "countdown", None, set_no)
+                beat = t + p.rest_s - k
+                self._say_on_beat(beat, p.numbers[k - 1], "rest", "countdown", None, set_no)
         return t + p.rest_s
 
     def _count(
         self, t: float, seconds: float, style: str, phase: str, rep: int, set_no: int
     ) -> None:
-        """A number each whole second inside the phase, leaving its last half second quiet."""
+        """A number on each whole second inside the phase, leaving its last half second
+        quiet."""
         total = math.ceil(seconds - 0.5)
         for k in range(1, total):
             number = k + 1 if style == "up" else total - k
             if 1 <= number <= len(self.p.numbers):
-                self._say(t + k, self.p.numbers[number - 1], phase, "count", rep, set_no)
+                self._say_on_beat(t + k, self.p.numbers[number - 1], phase, "count", rep, set_no)
 
     def _beat(
         self,
@@ -256,25 +324,37 @@ class _Builder:
         role: str,
         rep: int | None = None,
         set_no: int | None = None,
+        on_beat: bool = True,
     ) -> float:
         """A tone on the beat and the words right after it (or alone, by style).
 
-        Returns how long the beat sounds, so callers can chain a remark after it.
+        Words alone are heard on the beat (``on_beat``), so they start before it by
+        their onset. Returns when the beat's sounds end, so callers can chain a remark
+        after it.
         """
-        offset = 0.0
+        end = t
         if tone and self.style != "voice":
             length = self.lengths.of("tone", tone)
             self.cues.append(Cue(t, "tone", None, tone, phase, rep, set_no, role, length))
-            offset = length
+            end = t + length
         if text and self.style != "tones":
-            offset += self._say(t + offset, text, phase, role, rep, set_no)
-        return offset
+            at = end - (self._pull(tone, text) if on_beat else 0.0)
+            if at < t:
+                self.early[t] = at
+            end = at + self._say(at, text, phase, role, rep, set_no)
+        return end
+
+    def _say_on_beat(
+        self, beat: float, text: str, phase: str, role: str, rep: int | None, set_no: int | None
+    ) -> None:
+        self._say(beat - self.lengths.onset(text), text, phase, role, rep, set_no)
 
     def _say(
         self, t: float, text: str, phase: str, role: str, rep: int | None, set_no: int | None
     ) -> float:
         length = self.lengths.of("say", text)
-        self.cues.append(Cue(t, "say", text, None, phase, rep, set_no, role, length))
+        onset = self.lengths.onset(text)
+        self.cues.append(Cue(t, "say", text, None, phase, rep, set_no, role, length, onset))
         return length
 
     def _fill(
