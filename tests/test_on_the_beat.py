@@ -20,9 +20,7 @@ PCM16_STEP = 1 / 32768
 BEAT_TOLERANCE_S = 0.010
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VOICE_COACH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("warm_cache")
 
 
 @pytest.mark.parametrize("style", ["both", "voice"])

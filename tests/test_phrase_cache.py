@@ -10,6 +10,7 @@ import numpy as np
 import platformdirs
 import pytest
 
+from voice_coach.audio.onset import perceived_onset_s
 from voice_coach.errors import UsageError
 from voice_coach.speech import phrase_cache
 from voice_coach.speech.engine import SpeechSettings
@@ -19,7 +20,9 @@ from voice_coach.speech.phrase_cache import (
     CACHE_FORMAT_VERSION,
     ENTRY_SUFFIX,
     FACTS,
+    Entry,
     _read_entry,
+    _write_entry,
     cache_key,
     default_cache_dir,
     load_clips,
@@ -142,15 +145,15 @@ def test_facts_are_measured_once_kept_in_the_entry_and_added_to_older_entries(
 ):
     """A measure registered in FACTS is stored with each new entry; an entry written
     before the measure existed gets it measured on reading, with no new format."""
-    monkeypatch.delitem(FACTS, "loudness")  # the shipped measure, tested on its own below
-    load_clips(["two"], SETTINGS, tmp_path)  # written with no facts
+    monkeypatch.setattr(phrase_cache, "FACTS", {})  # a version that measured nothing
+    load_clips(["two"], SETTINGS, tmp_path)
     (older,) = entries(tmp_path)
     assert _read_entry(older)[0].facts == {}
-    monkeypatch.setitem(FACTS, "peak", peak)
+    monkeypatch.setattr(phrase_cache, "FACTS", {"peak": peak})
     loaded = load_clips(["two", "three"], SETTINGS, tmp_path)
     for text in ("two", "three"):
         assert loaded.facts[text] == {"peak": peak(loaded.clips[text])}
-    monkeypatch.delitem(FACTS, "peak")
+    monkeypatch.setattr(phrase_cache, "FACTS", {})
     by_facts = {tuple(_read_entry(path)[0].facts) for path in entries(tmp_path)}
     assert by_facts == {(), ("peak",)}  # "three" keeps its fact; "two" was not rewritten
 
@@ -184,6 +187,24 @@ def test_a_new_entry_is_limited_and_keeps_its_loudness_figures(tmp_path):
     kept, _ = _read_entry(path)
     assert kept.facts["loudness"] == made.facts[text]["loudness"]
     assert np.array_equal(kept.clip.samples, clip.samples)
+
+
+def test_each_entry_keeps_where_its_words_are_heard(tmp_path, monkeypatch):
+    """The onset is measured once, when the entry is made, and read back after: an entry
+    whose stored onset differs from a fresh measure gives the stored one."""
+    made = load_clips(["Squeeze"], SETTINGS, tmp_path)
+    clip = made.clips["Squeeze"]
+    assert made.facts["Squeeze"]["onset_s"] == perceived_onset_s(clip.samples, clip.sample_rate)
+    assert made.facts["Squeeze"]["onset_s"] > 0.1  # "Squeeze" is heard at its vowel
+    (path,) = entries(tmp_path)
+    _write_entry(path, Entry(clip, {"onset_s": 0.123}))
+    calls = []
+    monkeypatch.setitem(FACTS, "onset_s", lambda c: calls.append(c) or 0.0)
+    assert load_clips(["Squeeze"], SETTINGS, tmp_path).facts["Squeeze"]["onset_s"] == 0.123
+    assert calls == [], "a kept onset is read, not measured again"
+    _write_entry(path, Entry(clip, {}))  # written before onsets were kept
+    assert load_clips(["Squeeze"], SETTINGS, tmp_path).facts["Squeeze"]["onset_s"] == 0.0
+    assert len(calls) == 1
 
 
 def _fill(folder: str, barrier, results) -> None:

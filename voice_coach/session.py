@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voice_coach.audio.loudness import DEFAULT_LUFS, TRUE_PEAK_CEILING_DBTP
-from voice_coach.audio.onset import perceived_onset_s
 from voice_coach.clip import Clip
 from voice_coach.errors import SpeechError, TimingError, UsageError
 from voice_coach.loader import load_protocol
@@ -120,13 +119,12 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
     notes.extend(loaded.notes)
     notes.extend(filter(None, [unspoken_counts(protocol, options.style)]))
     wanted_tones = load_tones(DEFAULT_SAMPLE_RATE, tone_names)
-    clips = loaded.clips
     timeline = build_timeline(
         protocol,
-        {text: clip.duration_s for text, clip in clips.items()},
+        {text: clip.duration_s for text, clip in loaded.clips.items()},
         {name: clip.duration_s for name, clip in wanted_tones.items()},
         options.style,
-        {text: perceived_onset_s(clip.samples, clip.sample_rate) for text, clip in clips.items()},
+        {text: facts["onset_s"] for text, facts in loaded.facts.items()},
     )
     if not options.allow_overlap:
         overlaps = find_overlaps(timeline)

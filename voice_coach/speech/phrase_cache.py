@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from voice_coach.audio.loudness import CLIP_PEAK_ABOVE_LU, limit_for_cache, loudness_record
+from voice_coach.audio.onset import perceived_onset_s
 from voice_coach.clip import AUDIBLE_THRESHOLD, Clip
 from voice_coach.leftovers import remove_stale
 from voice_coach.speech.engine import ESPEAK, SpeechSettings, check_text, engine_for
@@ -59,7 +60,12 @@ _HEADER = struct.Struct("<8sIIQI32s")
 
 # What is measured on each clip and kept in its entry: name -> measure of the clip alone
 # (a number, or a record JSON can hold).
-FACTS: dict[str, Callable[[Clip], Any]] = {"loudness": loudness_record}
+FACTS: dict[str, Callable[[Clip], Any]] = {
+    "loudness": loudness_record,
+    # Where the words are heard, from the clip's first sample: the timeline puts a word
+    # that marks a beat this much ahead of it.
+    "onset_s": lambda clip: perceived_onset_s(clip.samples, clip.sample_rate),
+}
 
 
 @dataclass(frozen=True)
