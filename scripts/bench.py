@@ -335,6 +335,19 @@ def print_log_first_sound(report: dict[str, object]) -> None:
         print(f"  {name:16} {row}")
 
 
+def bench_beats_run(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_beats import bench_beats
+
+    return bench_beats(args.reps)
+
+
+def print_beats_report(report: dict[str, object]) -> None:
+    from bench_beats import print_beats
+
+    print_beats(report)
+
+
 BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[dict], None]]] = {
     "speech": ("phrase cache cold (empty) and warm, per engine", bench_speech, print_speech),
     "piper": ("Piper's model load and real-time factor", bench_piper, print_piper),
@@ -350,6 +363,11 @@ BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[di
         print_export_memory,
     ),
     "album": ("the three built-ins as an MP3 album: time and memory", bench_album, print_album),
+    "beats": (
+        "each word heard vs its beat, placed by first sample (before) and by onset (after)",
+        bench_beats_run,
+        print_beats_report,
+    ),
     "live": (
         "live playback: first sound, and cue timing vs a naive loop",
         bench_live_session,
