@@ -197,11 +197,13 @@ def test_each_entry_keeps_where_its_words_are_heard(tmp_path, monkeypatch):
     assert made.facts["Squeeze"]["onset_s"] == perceived_onset_s(clip.samples, clip.sample_rate)
     assert made.facts["Squeeze"]["onset_s"] > 0.1  # "Squeeze" is heard at its vowel
     (path,) = entries(tmp_path)
+    path.unlink()  # the first entry written wins: make room for one with another onset
     _write_entry(path, Entry(clip, {"onset_s": 0.123}))
     calls = []
     monkeypatch.setitem(FACTS, "onset_s", lambda c: calls.append(c) or 0.0)
     assert load_clips(["Squeeze"], SETTINGS, tmp_path).facts["Squeeze"]["onset_s"] == 0.123
     assert calls == [], "a kept onset is read, not measured again"
+    path.unlink()
     _write_entry(path, Entry(clip, {}))  # written before onsets were kept
     assert load_clips(["Squeeze"], SETTINGS, tmp_path).facts["Squeeze"]["onset_s"] == 0.0
     assert len(calls) == 1
