@@ -45,15 +45,20 @@ def heard_errors_ms(
     return errors
 
 
-def bench_beats(reps: int, styles: tuple[str, ...] = ("both", "voice")) -> dict[str, object]:
+def bench_beats(
+    reps: int,
+    engines: tuple[str, ...] = ("piper", "espeak-ng"),
+    styles: tuple[str, ...] = ("both", "voice"),
+) -> dict[str, object]:
     report: dict[str, object] = {}
-    for style in styles:
-        prepared = prepare_session(None, SessionOptions(pace=Pace(reps=reps), style=style))  # type: ignore[arg-type]
+    for engine, style in ((engine, style) for engine in engines for style in styles):
+        options = SessionOptions(pace=Pace(reps=reps), style=style, engine=engine)  # type: ignore[arg-type]
+        prepared = prepare_session(None, options)
         timeline = prepared.timeline
         lengths = {text: clip.duration_s for text, clip in prepared.speech.items()}
         tones = {name: clip.duration_s for name, clip in prepared.tones.items()}
         before = build_timeline(prepared.protocol, lengths, tones, style)  # type: ignore[arg-type]
-        report[style] = {
+        report[f"{engine} --cues {style}"] = {
             "before": heard_errors_ms(before, prepared, lambda cue: cue.at_s),
             "after": heard_errors_ms(timeline, prepared, lambda cue: cue.beat_s),
             "after_48000": heard_errors_ms(timeline, prepared, lambda cue: cue.beat_s, 48000),
@@ -76,8 +81,8 @@ def counts_heard(timeline: Timeline, prepared) -> list[float]:
 
 
 def print_beats(report: dict[str, object]) -> None:
-    for style, figures in report.items():
-        print(f"--cues {style}: heard minus meant, per word (ms; min..max over its cues)")
+    for name, figures in report.items():
+        print(f"{name}: heard minus meant, per word (ms; min..max over its cues)")
         print(f"  {'text':44} {'before':>14} {'after':>14} {'after, 48 kHz':>14}")
         for text, before in figures["before"].items():  # type: ignore[index]
             after = figures["after"][text]  # type: ignore[index]
