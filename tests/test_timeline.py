@@ -296,16 +296,22 @@ def test_tones_alone_are_heard_on_their_first_sample():
     assert all(c.kind == "tone" and c.beat_s == c.at_s == round(c.at_s) for c in timeline.cues)
 
 
+def timeline_cue(protocol, text):
+    return next(c for c in build_timeline(protocol).cues if c.text == text)
+
+
 def test_the_lead_in_grows_to_fit_the_opening_and_the_first_word_pulled_ahead():
     p = played()  # a 6 s lead-in
-    words = speech(p, 0.4) | {"Glute squeeze. Stand or sit tall, and breathe easily.": 6.0}
+    opening = session_texts(p)[0]
+    assert timeline_cue(p, opening).role == "start"
+    words = speech(p, 0.4) | {opening: 6.0}
     heard = onsets(p) | {"Squeeze": 0.2}
     timeline = build_timeline(p, words, TONES, "voice", heard)
     first = next(c for c in timeline.cues if c.text == "Squeeze")
     assert first.at_s == pytest.approx(6.0) and first.beat_s == pytest.approx(6.2)
     assert timeline.spans[0].kind == "lead-in" and timeline.spans[0].end_s == first.at_s
     assert find_overlaps(timeline) == []
-    fits = build_timeline(p, words | {next(iter(words)): 5.0}, TONES, "voice", heard)
+    fits = build_timeline(p, words | {opening: 5.0}, TONES, "voice", heard)
     assert next(c for c in fits.cues if c.text == "Squeeze").beat_s == 6.0
 
 
