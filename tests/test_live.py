@@ -70,8 +70,8 @@ def test_pause_finishes_the_word_holds_silence_and_resumes_at_the_phase(pulse_se
     assert 2.0 <= paused <= 3.5, gaps
     assert gaps[2:4] == pytest.approx([two - tone, three - two], abs=GAP_TOLERANCE_S), gaps
     # What resumed is the phase's start, the tone and "Squeeze" (about 0.7 s), not the
-    # count that was due ("three", about 0.3 s).
-    resumed = samples[onsets[2] : onsets[2] + round(0.95 * rate)]
+    # count that was due ("three", about 0.3 s): up to where "two" starts, ahead of its beat.
+    resumed = samples[onsets[2] : onsets[2] + round((two - tone - 0.01) * rate)]
     squeeze = [c for c in session.timeline.cues if c.rep == 1 and c.role == "phase"][:2]
     expected_s = squeeze[1].at_s + squeeze[1].duration_s - squeeze[0].at_s
     heard_s = np.flatnonzero(np.abs(resumed) > 1e-3)[-1] / rate
