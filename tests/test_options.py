@@ -96,8 +96,11 @@ def test_cues_voice_says_every_beat_and_plays_no_tone(capsys):
     voice = script_json(capsys, "--cues", "voice")["cues"]
     both = script_json(capsys)["cues"]
     assert all(c["kind"] == "say" for c in voice)
-    beats = {round(c["at_s"], 3) for c in both if c["kind"] == "tone"}
-    assert beats <= {round(c["at_s"], 3) for c in voice}, "a word on every beat a tone marked"
+    # A word is heard on every beat a tone marked (it starts its onset ahead of it); the
+    # opening words start the session where its tone did.
+    beats = {round(c["at_s"], 3) for c in both if c["kind"] == "tone" and c["role"] != "start"}
+    assert beats <= {round(c["beat_s"], 3) for c in voice}, "a word on every beat a tone marked"
+    assert voice[0]["role"] == "start" and voice[0]["at_s"] == 0.0
     assert {c["text"] for c in voice} == {c["text"] for c in both if c["text"]}
 
 
@@ -147,8 +150,8 @@ def test_subtitles_vtt_are_written_beside_the_audio_with_every_spoken_cue(tmp_pa
     for block, cue in zip(blocks, spoken, strict=True):
         start = block[-2].split(" --> ")[0]
         minutes, seconds = start.rsplit(":", 1)[0], start.rsplit(":", 1)[1]
-        at_s = int(minutes.split(":")[-1]) * 60 + float(seconds)
-        assert at_s == pytest.approx(cue["at_s"], abs=0.0005), (block, cue["at_s"])
+        shown_s = int(minutes.split(":")[-1]) * 60 + float(seconds)  # from when it is heard
+        assert shown_s == pytest.approx(cue["beat_s"], abs=0.0005), (block, cue["beat_s"])
 
 
 def test_export_says_what_it_wrote_and_how_long_unless_quiet(tmp_path, capsys):
@@ -196,11 +199,12 @@ LINE_SLACK_S = 0.12
 @pytest.mark.pulse
 def test_run_lines_come_latency_ms_after_their_sound_after_a_pre_roll(pulse_server, capsys):
     """`run --latency-ms 700 --pre-roll 1` through a pipe: each cue's line arrives 0.7 s
-    after its sound reached the sink (timed against the recording as it grows); the
+    after its words were heard at the sink (timed against the recording as it grows); the
     session starts after a second of near-silence; the last line is "Session complete."
     """
     timeline = script_json(capsys, "--reps", "1")
-    spoken = {c["text"]: c["at_s"] for c in timeline["cues"] if c["kind"] == "say"}
+    # A line is printed when its words are heard (beat_s), not at their first sample.
+    spoken = {c["text"]: c["beat_s"] for c in timeline["cues"] if c["kind"] == "say"}
     arrivals: list[tuple[str, int]] = []
     result = {}
 
