@@ -202,3 +202,19 @@ def test_protocols_and_show_give_the_words_of_the_language_asked(language, capsy
         assert shown.startswith(f"{words.title} ({name})\n{words.description}\n")
         assert " ".join(words.about.split()[:6]) in shown and f"Safety: {words.safety}" in shown
         assert all(f'says "{said}"' in shown for said in words.phases.values())
+
+
+def test_a_first_phase_word_with_a_placeholder_is_pulled_ahead_of_its_beat_within_the_session():
+    """The lead-in leaves room for the first word's onset; the word is looked up as it is
+    said ("Lift 1"), not as written ("Lift {rep}"), or it would start before the session."""
+    protocol = parse_protocol(
+        b'name = "x"\ndescription = "d"\n[session]\nlead_in_s = 0\nreps = 2\n'
+        b'[[phases]]\nname = "lift"\nseconds = 2\nsay = "Lift {rep}"\n',
+        "x.toml",
+        "x.toml",
+    )
+    lengths = {"Lift 1": 0.5, "Lift 2": 0.5}
+    timeline = build_timeline(protocol, lengths, {}, "voice", {"Lift 1": 0.2, "Lift 2": 0.2})
+    first = timeline.cues[0]
+    assert (first.text, first.at_s) == ("Lift 1", 0.0)
+    assert first.beat_s == pytest.approx(0.2)

@@ -229,7 +229,7 @@ class _Builder:
         if p.sets > 1:
             return self._pull("set_start", self._fill(p.cues.set_start, 1))
         first = p.phases[0]
-        return self._pull(first.tone, first.say)
+        return self._pull(first.tone, self._fill(first.say, 1, 1))
 
     def _pull(self, tone: str | None, text: str | None) -> float:
         """How far ahead of its beat ``_beat`` starts these words: their onset when they
