@@ -154,6 +154,26 @@ def test_ctrl_c_marks_it_interrupted_with_the_reps_done(pulse_server, env):
 
 
 @pytest.mark.pulse
+def test_q_ends_it_early_with_the_reps_done_and_n_counts_a_skip(pulse_server, env):
+    terminal = Terminal(
+        ["run", "--reps", "4", "--sets", "2", "--rest", "6", "--hold", "2", "--relax", "3"], env
+    )
+    terminal.wait_for(r"rep 2 of 4", 60)
+    terminal.type("n")  # skip the rest of set 1 (reps 2 to 4)
+    terminal.wait_for(r"set 2 of 2", 30)
+    terminal.wait_for(r"rep 2 of 4 · set 2 of 2", 30)
+    terminal.type("q")
+    terminal.wait_for(r"How is your back now", 30)
+    terminal.type("\n")
+    code, err = terminal.finish()
+    assert code == 0, (err, terminal.shown[-500:])
+    (entry,) = entries(env)
+    assert entry.ended == "quit" and entry.skipped == 1
+    assert entry.reps_done == 2, "rep 1 of each set; the skipped and the quit ones are not done"
+    assert entry.shape.reps_planned == 8 and entry.pain is None
+
+
+@pytest.mark.pulse
 @pytest.mark.parametrize(
     ("typed", "pain", "safety"),
     [("3\n", 3, False), ("\n", None, False), ("eleven\n8\n", 8, True)],
