@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -77,18 +78,24 @@ RECORDER_LAG_S = 0.020
 
 @pytest.mark.pulse
 def test_ctrl_c_fades_out_within_100_ms_reports_and_exits_130(pulse_server, env):
-    """Timed from the recording: SIGINT is sent while a word of rep 1's counted squeeze
-    is sounding (found in the recording itself, 6.9 s or more after the start tone), and
-    the last audible sample must come within the promise of that moment."""
+    """Timed from the recording: SIGINT is sent while the opening words are sounding
+    (found in the recording itself, 1.2 s or more after the start tone, with at least
+    half a second of them still to come), and the last audible sample must come within
+    the promise of that moment: a stop that came late would let the words run on."""
     latency_s = device_latency_s("sounddevice")
+    script = subprocess.run(
+        [sys.executable, "-m", "voice_coach", "script", "--json"],
+        env=env, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    opening = json.loads(script.stdout)["cues"][1]
     result = {}
 
     def play(tap: Tap) -> None:
         run = voice_coach("run", env=env)
         start = wait_for(lambda: first_loud(tap), "the start tone")
-        counting = start + round(6.9 * RECORD_RATE)
-        wait_for(lambda: tap.frames() >= counting or None, "6.9 s of the session")
-        result["signal_at"] = wait_for(lambda: sounding_now(tap), "a word in rep 1")
+        talking = start + round(1.2 * RECORD_RATE)
+        wait_for(lambda: tap.frames() >= talking or None, "1.2 s of the session")
+        result["signal_at"] = wait_for(lambda: sounding_now(tap), "the opening words")
         run.send_signal(signal.SIGINT)
         out, err = run.communicate(timeout=30)
         result.update(code=run.returncode, out=out, err=err, start=start)
@@ -96,7 +103,9 @@ def test_ctrl_c_fades_out_within_100_ms_reports_and_exits_130(pulse_server, env)
     samples, rate = record_while(play, pulse_server, tail_s=1.0, tap=True)
     assert result["code"] == 130, result
     assert "Traceback" not in result["err"]
-    assert "Stopped at 0:0" in result["err"] and "rep 1 of 10" in result["err"], result["err"]
+    assert re.fullmatch(r"Stopped at 0:01 of 1:\d\d \(lead-in\)\.\n", result["err"]), result["err"]
+    signal_s = (result["signal_at"] - result["start"]) / rate
+    assert opening["at_s"] + opening["duration_s"] - signal_s > 0.5, "the words were ending"
     audible = np.flatnonzero(np.abs(samples) > AUDIBLE_THRESHOLD)
     stop_s = (audible[-1] - result["signal_at"]) / rate
     bound_s = STOP_PROMISE_S + latency_s + RECORDER_LAG_S
