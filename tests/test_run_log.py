@@ -1,0 +1,266 @@
+"""`voice-coach run` keeps its practice log: real processes, a real SQLite file, the
+session played into the PulseAudio null sink, and a pseudo-terminal where a person would
+sit (for `q` and the question at the end)."""
+
+import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pulse import record_while
+
+from voice_coach.coach.log import PracticeLog
+from voice_coach.coach.rating import ask_rating
+
+SHORT = ["--reps", "2", "--hold", "2", "--relax", "2"]
+
+
+@pytest.fixture
+def env(pulse_server, warm_cache) -> dict[str, str]:
+    """This test's own user folders (a warm phrase cache, an empty log), and the sink."""
+    return dict(os.environ)
+
+
+def entries(env):
+    with PracticeLog(Path(env["VOICE_COACH_DATA_DIR"]) / "log.sqlite3", create=False) as log:
+        return log.entries(oldest_first=True)
+
+
+class Terminal:
+    """A process on a pseudo-terminal: what it shows, and keys typed into it."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.fd, child = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "voice_coach", *argv],
+            stdin=child,
+            stdout=child,
+            stderr=subprocess.PIPE,
+            env={**env, "COLUMNS": "100", "TERM": "xterm"},
+            start_new_session=True,
+        )
+        os.close(child)
+        self.shown = ""
+
+    def wait_for(self, pattern: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not re.search(pattern, self.shown):
+            left = deadline - time.monotonic()
+            assert left > 0, f"never showed {pattern!r}; showed: {self.shown[-800:]!r}"
+            ready, _, _ = select.select([self.fd], [], [], min(left, 0.2))
+            if ready:
+                try:
+                    self.shown += os.read(self.fd, 4096).decode("utf-8", "replace")
+                except OSError:  # the process ended and closed its side
+                    time.sleep(0.05)
+
+    def type(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def finish(self, timeout_s: float = 60) -> tuple[int, str]:
+        deadline = time.monotonic() + timeout_s
+        while self.process.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.fd], [], [], 0.2)
+            if ready:
+                try:
+                    self.shown += os.read(self.fd, 4096).decode("utf-8", "replace")
+                except OSError:
+                    break
+        code = self.process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        while select.select([self.fd], [], [], 0.2)[0]:  # what it wrote as it ended
+            try:
+                chunk = os.read(self.fd, 4096)
+            except OSError:  # its side is closed and nothing is left
+                break
+            if not chunk:
+                break
+            self.shown += chunk.decode("utf-8", "replace")
+        err = self.process.stderr.read().decode()
+        os.close(self.fd)
+        return code, err
+
+
+def plain_run(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "voice_coach", "run", *argv],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_until(stream, text: str, timeout_s: float = 60) -> list[str]:
+    """Lines up to the cue line (``0:07  TEXT``) that says exactly ``text``."""
+    lines, deadline = [], time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        assert line, f"ended before {text!r}: {lines}"
+        lines.append(line)
+        if re.fullmatch(r"\d+:\d\d\s+" + re.escape(text), line.strip()):
+            return lines
+    raise AssertionError(f"no {text!r} in time: {lines}")
+
+
+@pytest.mark.pulse
+def test_a_live_session_is_logged_with_its_reps_and_how_it_ended(pulse_server, env):
+    result = {}
+
+    def play() -> None:
+        run = plain_run(SHORT, env)
+        result["out"], result["err"] = run.communicate(timeout=90)
+        result["code"] = run.returncode
+
+    samples, _rate = record_while(play, pulse_server)
+    assert result["code"] == 0, result["err"]
+    assert result["err"] == "" and "Session complete." in result["out"]
+    assert np.max(np.abs(samples)) > 0.1, "the session was heard"
+    (entry,) = entries(env)
+    assert entry.ended == "completed" and entry.ended_at is not None
+    assert (entry.reps_done, entry.shape.reps_planned, entry.skipped) == (2, 2, 0)
+    assert (entry.shape.hold_s, entry.shape.relax_s) == (2.0, 2.0)
+    assert entry.pain is None, "no terminal, no question"
+    assert entry.ended_at >= entry.started_at
+
+
+@pytest.mark.pulse
+def test_no_log_leaves_no_entry(pulse_server, env):
+    run = plain_run([*SHORT, "--reps", "1", "--no-log", "--quiet"], env)
+    _out, err = run.communicate(timeout=90)
+    assert run.returncode == 0, err
+    assert entries(env) == []
+
+
+@pytest.mark.pulse
+def test_ctrl_c_marks_it_interrupted_with_the_reps_done(pulse_server, env):
+    run = plain_run(["--reps", "4", "--hold", "2", "--relax", "3"], env)
+    # The second "Squeeze" is said as rep 2 begins: rep 1 is done, rep 2 is not.
+    lines = read_until(run.stdout, "Squeeze")
+    lines += read_until(run.stdout, "Squeeze")
+    run.send_signal(signal.SIGINT)
+    _out, err = run.communicate(timeout=30)
+    assert run.returncode == 130, err
+    (entry,) = entries(env)
+    assert entry.ended == "interrupted" and entry.reps_done == 1 and entry.ended_at is not None
+
+
+@pytest.mark.pulse
+def test_q_ends_it_early_with_the_reps_done_and_n_counts_a_skip(pulse_server, env):
+    terminal = Terminal(
+        ["run", "--reps", "4", "--sets", "2", "--rest", "6", "--hold", "2", "--relax", "3"], env
+    )
+    terminal.wait_for(r"rep 2 of 4", 60)
+    terminal.type("n")  # skip the rest of set 1 (reps 2 to 4)
+    terminal.wait_for(r"set 2 of 2", 30)
+    terminal.wait_for(r"rep 2 of 4 · set 2 of 2", 30)
+    terminal.type("q")
+    terminal.wait_for(r"How is your back now", 30)
+    terminal.type("\n")
+    code, err = terminal.finish()
+    assert code == 0, (err, terminal.shown[-500:])
+    (entry,) = entries(env)
+    assert entry.ended == "quit" and entry.skipped == 1
+    assert entry.reps_done == 2, "rep 1 of each set; the skipped and the quit ones are not done"
+    assert entry.shape.reps_planned == 8 and entry.pain is None
+
+
+@pytest.mark.pulse
+@pytest.mark.parametrize(
+    ("typed", "pain", "safety"),
+    [("3\n", 3, False), ("\n", None, False), ("eleven\n8\n", 8, True)],
+    ids=["a number", "Enter alone", "asked again, then high"],
+)
+def test_the_pain_question_is_shown_spoken_and_kept(pulse_server, env, typed, pain, safety):
+    result = {}
+
+    def play() -> None:
+        terminal = Terminal(["run", *SHORT[2:], "--reps", "1"], env)
+        terminal.wait_for(r"How is your back now, 0 to 10\?", 60)
+        result["asked_at"] = time.monotonic()
+        time.sleep(1.0)  # while it is said
+        for line in typed.splitlines(keepends=True):
+            terminal.type(line)
+            time.sleep(0.3)
+        result["code"], result["err"] = terminal.finish()
+        result["shown"] = terminal.shown
+
+    samples, rate = record_while(play, pulse_server, tail_s=0.5)
+    assert result["code"] == 0, result
+    (entry,) = entries(env)
+    assert entry.pain == pain and entry.ended == "completed"
+    # run shows the safety note before the session; after the answer, only when it is high.
+    answered = result["shown"][result["shown"].index("How is your back now") :]
+    assert ("General information, not medical advice" in answered) == safety, answered
+    if typed.startswith("eleven"):
+        assert "A whole number from 0 to 10" in answered
+    # The question was heard, after the session: sound in the recording later than the
+    # session's whole length after its first sound.
+    script = subprocess.run(
+        [sys.executable, "-m", "voice_coach", "script", "--json", *SHORT[2:], "--reps", "1"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    session_s = json.loads(script.stdout)["duration_s"]
+    loud = np.flatnonzero(np.abs(samples) > 0.05)
+    assert loud.size, "nothing was heard"
+    after = (loud[-1] - loud[0]) / rate - session_s
+    assert after > 0.3, f"no sound after the session ({after:.2f} s): the question was not said"
+
+
+def test_the_pain_question_times_out_and_takes_enter_alone_through_a_pty():
+    def ask(typed: bytes | None, timeout_s: float) -> tuple[int | None, str, float]:
+        parent, child = pty.openpty()
+        shown: list[str] = []
+        if typed is not None:
+            os.write(parent, typed)
+        started = time.monotonic()
+        try:
+            answer = ask_rating("How is it?", child, shown.append, timeout_s)
+        finally:
+            os.close(parent)
+            os.close(child)
+        return answer, "".join(shown), time.monotonic() - started
+
+    answer, shown, took = ask(None, 0.5)
+    assert answer is None and "not rated" in shown and 0.45 < took < 2.0
+    assert ask(b"\n", 5)[0] is None
+    answer, _shown, took = ask(b"7\n", 5)
+    assert answer == 7 and took < 1.0
+    answer, shown, _took = ask(b"11\n-1\n 4 \n", 5)
+    assert answer == 4 and shown.count("A whole number from 0 to 10") == 2
+
+
+@pytest.mark.pulse
+def test_kill_9_mid_session_leaves_it_unfinished_and_the_log_whole(pulse_server, env):
+    first = plain_run([*SHORT, "--reps", "1", "--quiet"], env)
+    assert first.wait(timeout=90) == 0
+    run = plain_run(SHORT, env)
+    read_until(run.stdout, "Squeeze")
+    time.sleep(0.5)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    done, killed = entries(env)
+    assert done.ended == "completed"
+    assert killed.ended == "unfinished" and killed.ended_at is None
+    run = plain_run([*SHORT, "--reps", "1", "--quiet"], env)
+    assert run.wait(timeout=90) == 0, "the next session logs as before"
+    assert [e.ended for e in entries(env)] == ["completed", "unfinished", "completed"]
+
+
+@pytest.mark.pulse
+def test_a_log_that_cannot_be_written_never_stops_a_session(pulse_server, env, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    run = plain_run([*SHORT, "--reps", "1"], {**env, "VOICE_COACH_DATA_DIR": str(blocker)})
+    out, err = run.communicate(timeout=90)
+    assert run.returncode == 0, err
+    assert "Session complete." in out
+    assert err.count("\n") == 1 and "this session was not logged" in err
