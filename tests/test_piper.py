@@ -116,13 +116,20 @@ def test_a_cold_cache_speaks_then_the_second_load_hits(home):
 
 
 def test_rate_maps_to_length_scale(home):
+    """Piper's durations are drawn with noise (one sentence at 175 wpm measured 1.59 to
+    1.70 s), so each rate's length is the mean of four syntheses. Measured means: 1.55x
+    at 100 wpm, 0.65x at 350 wpm (not 0.5x: the pauses and the vocoder's edges do not
+    scale); a rate that was ignored would give 1.0x."""
     lengths = {}
     for rate in (100, 175, 350):
         settings = SpeechSettings(voice_id=JOE, engine=PIPER, rate_wpm=rate)
         with engine_for(PIPER).speaker(settings) as speaker:
-            lengths[rate] = speaker.synthesize("Squeeze gently and hold it there").duration_s
+            durations = [
+                speaker.synthesize("Squeeze gently and hold it there").duration_s for _ in range(4)
+            ]
+        lengths[rate] = sum(durations) / len(durations)
     assert lengths[100] > lengths[175] * 1.4
-    assert lengths[350] < lengths[175] * 0.7
+    assert lengths[350] < lengths[175] * 0.75
 
 
 def test_volume_scales_the_samples_not_the_length(home):
