@@ -1,5 +1,5 @@
 """Loudness: exports measured by an independent meter (FFmpeg's ebur128 filter, BS.1770
-with 4x oversampled true peak), not by pyloudnorm, whose filters computed the gain; and
+with 4x oversampled true peak), not by our own K-weighting, which computed the gain; and
 live playback recorded through the PulseAudio null sink, measured the same way.
 """
 
@@ -20,6 +20,8 @@ from pulse import PulseServer, record_while
 from voice_coach.audio.loudness import (
     ClipLoudness,
     gated_lufs,
+    k_weighted,
+    k_weighting,
     measure_clip,
     prepare_clip,
     session_power,
@@ -134,6 +136,38 @@ def test_the_grid_measure_agrees_with_ffmpeg_on_bursts_at_odd_times(tmp_path):
     assert abs(gated_lufs(session_power(placed, len(signal) / rate)) - integrated) <= 0.2
 
 
+def test_the_k_weighting_at_48_khz_is_the_standards_table():
+    """ITU-R BS.1770-4, Tables 1 and 2 (the pre-filter, then the RLB high-pass)."""
+    (shelf_b, shelf_a), (pass_b, pass_a) = k_weighting(48000)
+    assert shelf_b == pytest.approx([1.53512485958697, -2.69169618940638, 1.19839281085285],
+                                    abs=1e-12)  # fmt: skip
+    assert shelf_a == pytest.approx([1.0, -1.69065929318241, 0.73248077421585], abs=1e-12)
+    assert pass_b == [1.0, -2.0, 1.0]
+    assert pass_a == pytest.approx([1.0, -1.99004745483398, 0.99007225036621], abs=1e-12)
+
+
+def _causal(samples: np.ndarray, b: list[float], a: list[float]) -> np.ndarray:
+    """A biquad sample by sample (direct form I): the filter as the standard defines it."""
+    out = np.zeros(len(samples))
+    x1 = x2 = y1 = y2 = 0.0
+    for n, x in enumerate(samples.tolist()):
+        y = b[0] * x + b[1] * x1 + b[2] * x2 - a[1] * y1 - a[2] * y2
+        out[n], x2, x1, y2, y1 = y, x1, x, y1, y
+    return out
+
+
+@pytest.mark.parametrize("rate", [22050, 44100, 48000])
+def test_the_k_weighting_by_fft_is_the_causal_filter(rate):
+    """Noise that stops loud at its last sample, so a ring-out that wrapped round onto
+    the start would show."""
+    signal = np.random.default_rng(rate).standard_normal(rate // 4) * 0.3
+    signal[-100:] = 0.9
+    expected = signal
+    for b, a in k_weighting(rate):
+        expected = _causal(expected, b, a)
+    assert np.max(np.abs(k_weighted(signal, rate) - expected)) < 1e-9
+
+
 def test_the_limiter_brings_true_peaks_down_and_leaves_the_rest():
     rate = 22050
     t = np.arange(rate) / rate
@@ -154,8 +188,13 @@ def test_figures_survive_their_record_and_a_damaged_one_is_refused():
         assert ClipLoudness.from_record(bad) is None
 
 
-def test_a_warm_start_imports_no_loudness_library(tmp_path):
+@pytest.mark.parametrize("cache", ["warm", "cold"])
+def test_no_start_imports_a_loudness_library(tmp_path, cache):
+    """Warm, the gain comes from the cached figures; cold, the new phrases are measured by
+    our own filters: neither imports pyloudnorm or scipy (half a second of import)."""
     env = {**os.environ}
+    if cache == "cold":
+        env["VOICE_COACH_CACHE_DIR"] = str(tmp_path / "empty-cache")
     out = tmp_path / "s.mp3"
     assert main(["export", "-o", str(tmp_path / "warm.wav"), "-q"]) == 0  # warms the cache
     code = (
@@ -169,6 +208,8 @@ def test_a_warm_start_imports_no_loudness_library(tmp_path):
                           text=True, check=True)  # fmt: skip
     assert done.stdout.strip() == "[]", done.stdout
     assert out.exists()
+    if cache == "cold":
+        assert any((tmp_path / "empty-cache").rglob("*.phrase")), "the child spoke no phrase"
 
 
 @pytest.mark.pulse

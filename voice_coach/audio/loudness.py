@@ -9,7 +9,7 @@ Two halves, kept apart so a warm start never imports a loudness library:
 
 - **When a clip is made** (a phrase entering the phrase cache, a tone written by
   ``scripts/make_sounds.py``): ``prepare_clip`` limits its true peak and measures it,
-  with pyloudnorm's K-weighting filters and soxr's 4x oversampling.
+  with BS.1770's K-weighting filters (numpy's FFT) and soxr's 4x oversampling.
 - **Every session** (numpy only): ``session_levels`` lays the clips' figures on a grid
   of 10 ms steps, gates them as BS.1770 does (400 ms blocks every 100 ms, the absolute
   gate at -70 LUFS, the relative gate 10 LU below), and returns the gains.
@@ -47,6 +47,7 @@ MIN_LUFS = -30.0
 MAX_LUFS = -10.0
 OVERSAMPLE = 4
 _TAIL_S = 0.05  # the K-weighting filter's ring-out after a clip's last sample
+_RING_S = 0.25  # padding that keeps the frequency-domain filter's wrap-around inaudible
 RECORD_VERSION = 1
 
 
@@ -160,7 +161,7 @@ def session_levels(
     speech, tones = list(speech), list(tones)
     own = {text: clip_lufs(figures) for _, text, figures in speech}
     finite = [value for value in own.values() if math.isfinite(value)]
-    cap = float(np.median(finite)) + PHRASE_ABOVE_MEDIAN_LU if finite else math.inf
+    cap = _median(finite) + PHRASE_ABOVE_MEDIAN_LU if finite else math.inf
     trim_db = {text: min(0.0, cap - value) if math.isfinite(value) else 0.0
                for text, value in own.items()}  # fmt: skip
     speech_power = (
@@ -199,6 +200,14 @@ def session_levels(
     )
 
 
+def _median(values: list[float]) -> float:
+    """The median (numpy's first ``median`` call imports a module of its own: 10 ms on
+    every start)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return (ordered[middle] + ordered[~middle]) / 2
+
+
 def _scaled(figures: ClipLoudness, gain_db: float) -> ClipLoudness:
     if gain_db == 0.0:
         return figures
@@ -211,18 +220,14 @@ def _db(linear: float) -> float:
     return 20 * math.log10(linear) if linear > 0 else -math.inf
 
 
-# --- a clip as it is made: pyloudnorm and soxr ---------------------------------------------
+# --- a clip as it is made: numpy and soxr ----------------------------------------------
 
 
 def measure_clip(samples: np.ndarray, sample_rate: int) -> ClipLoudness:
-    """The clip's figures: K-weighted (pyloudnorm's BS.1770 filters) power per 10 ms step
-    from its first sample, its ring-out included, and its true peak."""
-    import pyloudnorm
-
-    meter = pyloudnorm.Meter(sample_rate)
-    weighted = np.concatenate([samples, np.zeros(round(_TAIL_S * sample_rate))]).astype(np.float64)
-    for stage in meter._filters.values():  # the K-weighting stages integrated_loudness uses
-        weighted = stage.apply_filter(weighted)
+    """The clip's figures: K-weighted power per 10 ms step from its first sample, its
+    ring-out included, and its true peak."""
+    weighted = k_weighted(np.concatenate([samples, np.zeros(round(_TAIL_S * sample_rate))]),
+                          sample_rate)  # fmt: skip
     squares = np.concatenate(([0.0], np.cumsum(weighted**2)))
     per_step = sample_rate * STEP_S
     edges = np.minimum(
@@ -231,6 +236,51 @@ def measure_clip(samples: np.ndarray, sample_rate: int) -> ClipLoudness:
     )
     power = (squares[edges[1:]] - squares[edges[:-1]]) / per_step
     return ClipLoudness(power, true_peak(samples, sample_rate))
+
+
+def k_weighting(sample_rate: int) -> tuple[tuple[list[float], list[float]], ...]:
+    """BS.1770's two K-weighting stages (a high shelf, then the RLB high-pass) as biquad
+    coefficients (b, a) at ``sample_rate``.
+
+    The standard tabulates them at 48 kHz only; these are the analogue prototypes those
+    numbers come from (the parameters libebur128 and FFmpeg's ebur128 derive them with),
+    put through the bilinear transform, so they give the standard's table at 48 kHz
+    exactly and the same response at 22.05 and 44.1 kHz (tests/test_loudness.py).
+    """
+    k = math.tan(math.pi * 1681.974450955533 / sample_rate)
+    q = 0.7071752369554196
+    high = 10 ** (3.999843853973347 / 20)
+    band = high**0.4996667741545416
+    a0 = 1 + k / q + k * k
+    shelf = (
+        [(high + band * k / q + k * k) / a0, 2 * (k * k - high) / a0,
+         (high - band * k / q + k * k) / a0],
+        [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0],
+    )  # fmt: skip
+    k = math.tan(math.pi * 38.13547087602444 / sample_rate)
+    q = 0.5003270373238773
+    a0 = 1 + k / q + k * k
+    high_pass = ([1.0, -2.0, 1.0], [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0])
+    return shelf, high_pass
+
+
+def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The samples through the K-weighting filters, as a causal filter would give them.
+
+    Filtered in the frequency domain (one FFT each way) rather than sample by sample: the
+    library that runs IIR filters (scipy, through pyloudnorm) took half a second to import,
+    more than a whole cold export of the peer takes (docs/BENCHMARKS.md). The signal is
+    padded by at least ``_RING_S`` of silence first, so the filters' ring-out (the high-pass's
+    poles lie 0.99 from the origin at 22.05 kHz: below 1e-40 after 0.25 s) cannot wrap
+    round onto its start.
+    """
+    length = len(samples)
+    size = 1 << (length + round(_RING_S * sample_rate) - 1).bit_length()  # FFTs are quick
+    spectrum = np.fft.rfft(np.asarray(samples, dtype=np.float64), size)
+    z = np.exp(-2j * np.pi * np.arange(len(spectrum)) / size)  # z^-1 at each bin
+    for b, a in k_weighting(sample_rate):
+        spectrum *= (b[0] + z * (b[1] + z * b[2])) / (a[0] + z * (a[1] + z * a[2]))
+    return np.fft.irfft(spectrum, size)[:length]
 
 
 def true_peak(samples: np.ndarray, sample_rate: int) -> float:
@@ -260,24 +310,44 @@ def limit_true_peak(samples: np.ndarray, sample_rate: int, ceiling: float) -> np
     window = max(1, round(0.005 * sample_rate))
     for attempt in range(4):
         over = _oversampled(out, sample_rate)
-        frames = len(out)
-        peaks = np.abs(over[: frames * OVERSAMPLE]).reshape(frames, OVERSAMPLE).max(axis=1)
+        magnitude = np.abs(over[: len(out) * OVERSAMPLE])
+        peaks = magnitude[::OVERSAMPLE]  # each sample's largest of its 4 oversampled values
+        for phase in range(1, OVERSAMPLE):
+            peaks = np.maximum(peaks, magnitude[phase::OVERSAMPLE])
         goal = ceiling * (0.99**attempt)
         if peaks.max(initial=0.0) <= ceiling:
             return out
         needed = np.minimum(1.0, goal / np.maximum(peaks, 1e-12))
         held = _running_min(needed, window)
-        kernel = np.ones(window) / window
-        smooth = np.convolve(np.pad(held, (window, window), mode="edge"), kernel, mode="same")
-        out = (out * smooth[window:-window]).astype(np.float32)
+        out = (out * _running_mean(held, window)).astype(np.float32)
     return out
 
 
 def _running_min(values: np.ndarray, half: int) -> np.ndarray:
-    """The smallest value within ``half`` samples either side of each sample."""
-    padded = np.pad(values, (half, half), constant_values=1.0)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    return windows.min(axis=1)
+    """The smallest value within ``half`` samples either side of each sample (1.0 beyond
+    the ends).
+
+    Van Herk and Gil-Werman's way: cut into blocks as long as the window, take running
+    minima forwards and backwards within each block, and any window is the smaller of one
+    block's backward minimum and the next block's forward minimum; a few passes over the
+    samples, whatever the window's length.
+    """
+    width = 2 * half + 1
+    count = len(values)
+    padded = np.pad(values, (half, half + (-(count + 2 * half)) % width), constant_values=1.0)
+    blocks = padded.reshape(-1, width)
+    forward = np.minimum.accumulate(blocks, axis=1).ravel()
+    backward = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.minimum(backward[:count], forward[width - 1 : width - 1 + count])
+
+
+def _running_mean(values: np.ndarray, width: int) -> np.ndarray:
+    """The mean of ``width`` samples centred on each sample, the ends held beyond the
+    signal (by running sums: the cost does not grow with the window)."""
+    before, after = width // 2, width - 1 - width // 2
+    padded = np.pad(values.astype(np.float64), (before + 1, after), mode="edge")
+    sums = np.cumsum(padded)
+    return (sums[width:] - sums[:-width]) / width
 
 
 def _oversampled(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -287,10 +357,13 @@ def _oversampled(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return soxr.resample(padded, sample_rate, sample_rate * OVERSAMPLE, quality="VHQ")
 
 
-def limit_for_cache(clip: Clip) -> Clip:
-    """A new phrase as the phrase cache keeps it: its true peak limited (``prepare_clip``)."""
-    samples, _ = prepare_clip(clip.samples, clip.sample_rate)
-    return clip if samples is clip.samples else Clip(samples, clip.sample_rate)
+def limit_for_cache(clip: Clip) -> tuple[Clip, dict[str, object]]:
+    """A new phrase as the phrase cache keeps it: its true peak limited (``prepare_clip``),
+    with the figures measured on it then (``loudness_record``'s form), so they are not
+    measured twice."""
+    samples, figures = prepare_clip(clip.samples, clip.sample_rate)
+    kept = clip if samples is clip.samples else Clip(samples, clip.sample_rate)
+    return kept, figures.to_record()
 
 
 def loudness_record(clip: Clip) -> dict[str, object]:

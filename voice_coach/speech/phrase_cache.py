@@ -165,8 +165,9 @@ def load_clips(
             remove_stale(folder, ".*-*.tmp")
         with engine.speaker(settings) as speaker:
             for text in missing:
-                clip = limit_for_cache(speaker.synthesize(text))
-                entries[text] = Entry(clip, measure(clip))
+                clip, figures = limit_for_cache(speaker.synthesize(text))
+                made = {"loudness": figures} if "loudness" in FACTS else {}  # measured already
+                entries[text] = Entry(clip, measure(clip, made))
                 if unwritable is None:
                     try:
                         entries[text] = _write_entry(paths[text], entries[text])
