@@ -53,6 +53,17 @@ def test_an_entry_keeps_what_shaped_it_and_how_it_ended(data):
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_a_worrying_rating_is_answered_with_the_safety_note(data, capsys):
+    """7 or more, or 2 or more above the last rating: why, then the safety note."""
+    said = []
+    for pain in (2, 3, 5, 8):
+        assert main(["log", "--pain", str(pain)]) == 0
+        said.append(capsys.readouterr().out)
+    assert ["not medical advice" in out for out in said] == [False, False, True, True]
+    assert "Last time it was 3. General information, not medical advice." in said[2]
+    assert "That is high. General information, not medical advice." in said[3]
+
+
 def test_history_json_is_the_contract(data, capsys):
     with PracticeLog() as log:
         first = log.start(SHAPE, datetime(2026, 11, 29, 9, 0, tzinfo=TZ))

@@ -114,6 +114,25 @@ def test_the_gain_is_known_before_the_first_sample_and_matches_the_file(tmp_path
     assert abs(peak - prepared.levels.expected_peak_dbtp) <= 0.5
 
 
+@pytest.mark.parametrize("engine", ["espeak-ng", "piper"])
+def test_what_is_said_after_a_session_is_as_loud_as_the_session(tmp_path, engine):
+    """The question and a safety answer, rendered as ``run`` plays them after a session,
+    measured by FFmpeg: at the session's target (-19 LUFS), under -1 dBTP. Before they
+    were levelled, the question measured -22.1 LUFS with espeak-ng and -33.1 with Piper."""
+    from voice_coach.cli import PLAYBACK_SAMPLE_RATE
+    from voice_coach.session import spoken_phrase
+
+    options = SessionOptions(engine=engine)
+    prepared = prepare_session("glute-squeeze", options)
+    for text in [prepared.protocol.cues.pain_question, f"That is high. {prepared.protocol.safety}"]:
+        phrase = spoken_phrase(prepared, options, text, PLAYBACK_SAMPLE_RATE)
+        path = tmp_path / "said.wav"
+        soundfile.write(path, phrase.read(0, phrase.total_frames), PLAYBACK_SAMPLE_RATE)
+        integrated, peak = ebur128(path)
+        assert abs(integrated - -19.0) <= 0.5, (text, integrated)
+        assert peak <= -1.0, (text, peak)
+
+
 def test_the_grid_measure_agrees_with_ffmpeg_on_bursts_at_odd_times(tmp_path):
     """Noise bursts placed at times that fall between grid steps, measured whole by
     ebur128 and from their figures by the grid: within 0.2 LU."""

@@ -182,18 +182,19 @@ def test_q_ends_it_early_with_the_reps_done_and_n_counts_a_skip(pulse_server, en
 def test_the_pain_question_is_shown_spoken_and_kept(pulse_server, env, typed, pain, safety):
     result = {}
 
-    def play() -> None:
+    def play(tap) -> None:
         terminal = Terminal(["run", *SHORT[2:], "--reps", "1"], env)
         terminal.wait_for(r"How is your back now, 0 to 10\?", 60)
         result["asked_at"] = time.monotonic()
         time.sleep(1.0)  # while it is said
         for line in typed.splitlines(keepends=True):
-            terminal.type(line)
             time.sleep(0.3)
+            terminal.type(line)
+        result["answered_frame"] = tap.frames()
         result["code"], result["err"] = terminal.finish()
         result["shown"] = terminal.shown
 
-    samples, rate = record_while(play, pulse_server, tail_s=0.5)
+    samples, rate = record_while(play, pulse_server, tail_s=0.5, tap=True)
     assert result["code"] == 0, result
     (entry,) = entries(env)
     assert entry.pain == pain and entry.ended == "completed"
@@ -213,6 +214,16 @@ def test_the_pain_question_is_shown_spoken_and_kept(pulse_server, env, typed, pa
     assert loud.size, "nothing was heard"
     after = (loud[-1] - loud[0]) / rate - session_s
     assert after > 0.3, f"no sound after the session ({after:.2f} s): the question was not said"
+    # A worrying rating is answered aloud too (the safety note: several seconds of speech,
+    # heard before run ends); any other answer ends what is said (the question's fade, at
+    # most a few ms, is allowed for).
+    answer_frame = result["answered_frame"] + round(0.1 * rate)
+    said_after = np.flatnonzero(np.abs(samples[answer_frame:]) > 0.05)
+    heard_s = (said_after[-1] - said_after[0]) / rate if said_after.size else 0.0
+    if safety:
+        assert heard_s > 3.0, f"the safety note was not said ({heard_s:.2f} s heard after it)"
+    else:
+        assert said_after.size == 0, f"{heard_s:.2f} s heard after the answer"
 
 
 def test_the_pain_question_times_out_and_takes_enter_alone_through_a_pty():

@@ -9,7 +9,13 @@ import pytest
 
 from voice_coach.cli import main
 from voice_coach.errors import ProtocolError
-from voice_coach.loader import builtin_names, load_protocol, parse_protocol, shipped_words
+from voice_coach.loader import (
+    builtin_answer_words,
+    builtin_names,
+    load_protocol,
+    parse_protocol,
+    shipped_words,
+)
 from voice_coach.protocol import Pace, apply_pace, in_language, untranslated
 from voice_coach.session import SessionOptions, prepare_session
 from voice_coach.timeline import build_timeline, session_texts, unspoken_counts
@@ -183,6 +189,9 @@ def test_no_spoken_word_is_read_in_another_languages_voice(language):
     every standard cue shipped for it, read by espeak-ng's own voice for it."""
     texts = set(shipped_words(language).numbers)
     texts |= {text.format(set=1, sets=2, rest=20) for text in shipped_words(language).cues.values()}
+    answers = builtin_answer_words(language)
+    assert answers != builtin_answer_words("en"), "the answers to a pain rating are English"
+    texts |= {text.format(before=3) for text in answers.values()}
     for name in builtin_names():
         played = apply_pace(in_language(load_protocol(name), language), Pace(sets=2))
         texts |= set(session_texts(played))

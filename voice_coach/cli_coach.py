@@ -27,6 +27,7 @@ from voice_coach.errors import UsageError
 if TYPE_CHECKING:
     from voice_coach.coach.log import LogEntry
     from voice_coach.coach.practice import SessionRecord
+    from voice_coach.protocol import Protocol
     from voice_coach.session import PreparedSession, SessionOptions
 
 HISTORY_LATEST = 20
@@ -86,17 +87,23 @@ def log_session(
     assert entry is not None
     out(f"Logged: {history_line(entry)}")
     if pain is not None:
-        safety_if_needed(pain, before, played.safety)
+        answer = safety_answer(pain, before, played)
+        if answer is not None:
+            out(answer)
 
 
-def safety_if_needed(pain: int, before: int | None, safety: str) -> None:
-    """A rating that is high, or has risen sharply, is answered with the protocol's
-    safety note: stop, never push through pain."""
-    from voice_coach.coach.rating import needs_safety_note
+def safety_answer(pain: int, before: int | None, protocol: Protocol) -> str | None:
+    """What a rating that is high, or has risen sharply, is answered with, in the
+    protocol's language: why, then its safety note (stop, never push through pain);
+    ``None`` for any other rating."""
+    from voice_coach.coach.rating import ALARM_RATING, needs_safety_note
+    from voice_coach.loader import builtin_answer_words
 
-    if needs_safety_note(pain, before):
-        why = "That is high" if pain >= 7 else f"That is up from {before}"
-        out(f"{why}. {safety}")
+    if not needs_safety_note(pain, before):
+        return None
+    words = builtin_answer_words(protocol.language)
+    why = words["pain_high"] if pain >= ALARM_RATING else words["pain_up"].format(before=before)
+    return f"{why} {protocol.safety}"
 
 
 # --- history ---------------------------------------------------------------------------
@@ -383,4 +390,26 @@ def ask_how_it_felt(
     before = record.rate(rating)
     if record.problem:
         typer.echo(f"voice-coach: note: the rating was not logged: {record.problem}", err=True)
-    safety_if_needed(rating, before, prepared.protocol.safety)
+    answer = safety_answer(rating, before, prepared.protocol)
+    if answer is not None:
+        out(answer)
+        say_after_session(prepared, options, answer, backend)
+
+
+def say_after_session(
+    prepared: PreparedSession, options: SessionOptions, text: str, backend: str
+) -> None:
+    """Say ``text`` in the session's voice and wait until it has been heard: an eyes-free
+    user hears the safety note, not only a screen. A voice or device that fails now
+    costs only the sound; the text has been shown."""
+    from voice_coach.errors import VoiceCoachError
+    from voice_coach.playback import Player
+    from voice_coach.session import spoken_phrase
+
+    try:
+        phrase = spoken_phrase(prepared, options, text, PLAYBACK_SAMPLE_RATE)
+        with Player(phrase, backend) as player:
+            player.start()
+            player.wait(timeout=phrase.timeline.duration_s + 10)
+    except VoiceCoachError:
+        return

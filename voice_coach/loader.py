@@ -223,10 +223,20 @@ def builtin_numbers(language: str) -> tuple[str, ...]:
 
 def builtin_chapter_words(language: str) -> dict[str, str]:
     """Chapter titles shipped for a language ("Rep {rep} of {reps}"...), else English's."""
+    return _shipped_section(language, "chapters")
+
+
+def builtin_answer_words(language: str) -> dict[str, str]:
+    """What the coach says to a worrying pain rating, before the safety note ("That is
+    high."), shipped for a language, else English's."""
+    return _shipped_section(language, "answers")
+
+
+def _shipped_section(language: str, section: str) -> dict[str, str]:
     table = _shipped_table(LANGUAGES_FILE)
     code = language.lower()
     words = table.get(code) or table.get(code.split("-")[0]) or {}
-    return dict(words.get("chapters") or table["en"]["chapters"])
+    return dict(words.get(section) or table["en"][section])
 
 
 @functools.cache

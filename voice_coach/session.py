@@ -200,11 +200,14 @@ def spoken_phrase(
     prepared: PreparedSession, options: SessionOptions, text: str, sample_rate: int
 ) -> RenderedSession:
     """``text`` alone, in the session's voice, rate and loudness, through the phrase
-    cache: what the coach says after a session (its question) sounds like the session."""
+    cache: what the coach says after a session (its question, the safety note) sounds
+    like the session. Brought to the session's loudness target as a session of its own
+    (under the same true-peak ceiling); with ``--loudness off``, at the session's volume."""
     from voice_coach.speech.phrase_cache import load_clips
 
     settings = _settings(prepared.voice, _rate_wpm(options))
-    clip = load_clips([text], settings).clips[text]
+    loaded = load_clips([text], settings)
+    clip = loaded.clips[text]
     cue = Cue(0.0, "say", text, None, "end", None, None, "question", clip.duration_s)
     timeline = Timeline(
         protocol=prepared.protocol.name,
@@ -214,7 +217,12 @@ def spoken_phrase(
         reps=0,
         sets=0,
     )
-    return render(timeline, {text: clip}, {}, sample_rate, prepared.volume)
+    levels = None
+    if prepared.levels is not None:
+        levels = _levels(
+            timeline, {text: clip}, loaded.facts, prepared.volume, prepared.levels.target_lufs
+        )
+    return render(timeline, {text: clip}, {}, sample_rate, prepared.volume, levels)
 
 
 def _rate_wpm(options: SessionOptions) -> int:
