@@ -54,8 +54,8 @@ SPEECH_PROBE = """
 def default_phrases() -> tuple[list[str], str]:
     """The default session's phrases, or the fixed list if the timeline cannot give them."""
     try:
-        from voice_coach.loader import load_protocol
-        from voice_coach.timeline import session_texts
+        from voice_coach.core.timeline import session_texts
+        from voice_coach.files.loader import load_protocol
 
         return session_texts(load_protocol(None)), "default session (glute-squeeze, en)"
     except Exception as exc:  # the benchmark must run while the core is still changing
@@ -216,7 +216,7 @@ def bench_live_session(args: argparse.Namespace) -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_live import bench_live
 
-    from voice_coach.playback import available_backends
+    from voice_coach.audio.playback import available_backends
 
     backends = [name for name, problem in available_backends().items() if problem is None]
     return bench_live(args.reps, args.runs, backends)

@@ -16,11 +16,11 @@ from pathlib import Path
 import soundfile
 
 from voice_coach.audio.onset import perceived_onset_s
-from voice_coach.export import export_session
-from voice_coach.protocol import Pace
-from voice_coach.render import render
+from voice_coach.core.protocol import Pace
+from voice_coach.core.render import render
+from voice_coach.core.timeline import Timeline, build_timeline
+from voice_coach.files.export import export_session
 from voice_coach.session import DEFAULT_SAMPLE_RATE, SessionOptions, prepare_session
-from voice_coach.timeline import Timeline, build_timeline
 
 
 def heard_errors_ms(

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write sounds/*.wav from voice_coach.tones.make_tone, and sounds/loudness.json with
+"""Write sounds/*.wav from voice_coach.audio.tones.make_tone, and sounds/loudness.json with
 each tone's loudness figures, so the shipped files and the code that defines them cannot
 drift apart (tests/test_tones.py checks they match)."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import soundfile
 
-from voice_coach.tones import LOUDNESS_FILE, SOUNDS_RATE, TONE_NAMES, make_tone, measure_tone
+from voice_coach.audio.tones import LOUDNESS_FILE, SOUNDS_RATE, TONE_NAMES, make_tone, measure_tone
 
 SOUNDS = Path(__file__).resolve().parent.parent / "sounds"
 

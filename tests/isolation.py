@@ -20,8 +20,8 @@ import re
 import shutil
 from pathlib import Path
 
+from voice_coach.core.timeline import CUE_STYLES
 from voice_coach.session import SessionOptions
-from voice_coach.timeline import CUE_STYLES
 
 # The sessions whose phrases (and the voice list) a warm cache holds: what most tests
 # play, print or export. Add a line for another engine's or voice's phrases.

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-AUDIBLE = 1e-3  # the renderer's "first audible sample" (voice_coach.clip.AUDIBLE_THRESHOLD)
+AUDIBLE = 1e-3  # the renderer's "first audible sample" (voice_coach.core.clip.AUDIBLE_THRESHOLD)
 
 
 def read_audio(path: Path | str) -> tuple[np.ndarray, int]:

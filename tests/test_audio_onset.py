@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from onsets import heard_at_s, read_audio
 
 from voice_coach.audio.onset import perceived_onset_s
-from voice_coach.clip import Clip, trim_silence
+from voice_coach.core.clip import Clip, trim_silence
 
 RATE = 22050
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from voice_coach import __version__
 from voice_coach.cli import _app_for, app, main
-from voice_coach.loader import load_protocol
+from voice_coach.files.loader import load_protocol
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,7 +250,7 @@ def test_a_start_compiles_none_of_our_modules():
     (about 40 ms): ``scripts/setup`` compiles them. ``python -v`` says where each
     module's code came from."""
     done = subprocess.run(
-        [sys.executable, "-v", "-c", "import voice_coach.cli, voice_coach.export"],
+        [sys.executable, "-v", "-c", "import voice_coach.cli, voice_coach.files.export"],
         capture_output=True,
         text=True,
         timeout=60,

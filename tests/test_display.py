@@ -2,8 +2,8 @@
 
 import io
 
+from voice_coach.core.timeline import Cue, Span, Timeline
 from voice_coach.display import Display
-from voice_coach.timeline import Cue, Span, Timeline
 
 
 def session() -> Timeline:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from voice_coach import durable
-from voice_coach.durable import SyncBehind
+from voice_coach.files import durable
+from voice_coach.files.durable import SyncBehind
 
 CHUNK = 64 * 1024
 

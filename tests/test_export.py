@@ -19,16 +19,16 @@ import soundfile
 from isolation import copy_warm
 from onsets import cue_onsets, expected_onsets, find_onsets, onset_errors, read_audio
 
+from voice_coach.audio.tones import make_tone
 from voice_coach.cli import main
-from voice_coach.clip import Clip, trim_silence
+from voice_coach.core.clip import Clip, trim_silence
+from voice_coach.core.protocol import Pace
+from voice_coach.core.render import RenderedSession, render
+from voice_coach.core.timeline import Cue, Timeline, timeline_to_json
 from voice_coach.errors import ExportError, UsageError
-from voice_coach.export import _write_wav_stream, export_session, to_pcm16
-from voice_coach.protocol import Pace
-from voice_coach.render import RenderedSession, render
+from voice_coach.files.export import _write_wav_stream, export_session, to_pcm16
+from voice_coach.files.subtitles import to_srt, to_vtt
 from voice_coach.session import SessionOptions, prepare_session
-from voice_coach.subtitles import to_srt, to_vtt
-from voice_coach.timeline import Cue, Timeline, timeline_to_json
-from voice_coach.tones import make_tone
 from voice_coach.userdirs import CACHE_DIR_ENV
 
 # Measured 2026-11-30 (WAV, FLAC): 21 s peaks 0.93 / 0.67 MB, 369 s 1.00 / 0.71 MB; the long
@@ -497,15 +497,15 @@ def test_a_wav_holds_every_sample_the_renderer_reads_though_repeated_blocks_are_
         for at_s, text, tone in timed
     )
     session = render(Timeline("reuse", cues, (), 9.5, 1, 1), words, tones, 22050)
-    monkeypatch.setattr("voice_coach.export.BLOCK_FRAMES", 1000)
-    monkeypatch.setattr("voice_coach.export.CONVERTED_BYTES_KEPT", kept_bytes)
+    monkeypatch.setattr("voice_coach.files.export.BLOCK_FRAMES", 1000)
+    monkeypatch.setattr("voice_coach.files.export.CONVERTED_BYTES_KEPT", kept_bytes)
     conversions: list[int] = []
 
     def counted(block: np.ndarray) -> np.ndarray:
         conversions.append(len(block))
         return to_pcm16(block)
 
-    monkeypatch.setattr("voice_coach.export.to_pcm16", counted)
+    monkeypatch.setattr("voice_coach.files.export.to_pcm16", counted)
     written: list[int] = []
     out = io.BytesIO()
     _write_wav_stream(session, out, None, seekable=False, written=written.append)

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from voice_coach.leftovers import STALE_AFTER_S
+from voice_coach.files.leftovers import STALE_AFTER_S
 from voice_coach.speech.engine import SpeechSettings
 from voice_coach.speech.phrase_cache import ENTRY_SUFFIX, _read_entry, load_clips
 

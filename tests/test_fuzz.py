@@ -32,9 +32,7 @@ from hypothesis import strategies as st
 from isolation import NOWHERE
 
 from voice_coach.cli import app, main
-from voice_coach.errors import ProtocolError, UsageError
-from voice_coach.loader import MAX_FILE_BYTES, TOP_KEYS, parse_protocol
-from voice_coach.protocol import (
+from voice_coach.core.protocol import (
     MAX_PHASE_S,
     MAX_REPS,
     MAX_SESSION_S,
@@ -46,7 +44,9 @@ from voice_coach.protocol import (
     apply_pace,
     planned_length_s,
 )
-from voice_coach.timeline import CUE_STYLES, build_timeline, session_texts, session_tones
+from voice_coach.core.timeline import CUE_STYLES, build_timeline, session_texts, session_tones
+from voice_coach.errors import ProtocolError, UsageError
+from voice_coach.files.loader import MAX_FILE_BYTES, TOP_KEYS, parse_protocol
 
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 SCALE = max(1, int(os.environ.get("VOICE_COACH_FUZZ_SCALE", "1")))

@@ -14,8 +14,8 @@ from isolation import copy_warm
 from onsets import find_onsets
 from pulse import HeardKeys, Tap, record_while
 
+from voice_coach.core.protocol import Pace
 from voice_coach.live import play_live
-from voice_coach.protocol import Pace
 from voice_coach.session import SessionOptions, prepare_session
 from voice_coach.userdirs import CACHE_DIR_ENV
 

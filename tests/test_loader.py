@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voice_coach.errors import ProtocolError
-from voice_coach.loader import builtin_names, load_protocol, parse_protocol
+from voice_coach.files.loader import builtin_names, load_protocol, parse_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -208,7 +208,7 @@ def test_numbers_default_per_language():
 def test_shipped_files_are_read_by_plain_name_only():
     """Built-ins are read through the package's loader; a name with a path in it never
     reaches outside the package, and what is not shipped is simply not there."""
-    from voice_coach.package_data import read_package_file
+    from voice_coach.files.package_data import read_package_file
 
     shipped = read_package_file("voice_coach.protocols", "glute-squeeze.toml")
     assert shipped is not None and b"[[phases]]" in shipped

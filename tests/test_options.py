@@ -19,9 +19,9 @@ import pytest
 from onsets import cue_onsets, expected_onsets, find_onsets, onset_errors, read_audio
 from pulse import Tap, record_while
 
+from voice_coach.audio.simpleaudio_output import simpleaudio_refusal
 from voice_coach.cli import main
-from voice_coach.clip import AUDIBLE_THRESHOLD
-from voice_coach.playback import simpleaudio_refusal
+from voice_coach.core.clip import AUDIBLE_THRESHOLD
 from voice_coach.speech.phrase_cache import ENTRY_SUFFIX
 from voice_coach.userdirs import CACHE_DIR_ENV
 

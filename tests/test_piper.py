@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_coach.clip import AUDIBLE_THRESHOLD
+from voice_coach.core.clip import AUDIBLE_THRESHOLD
+from voice_coach.core.timeline import CUE_STYLES, session_texts
 from voice_coach.errors import VoiceFileError
-from voice_coach.loader import builtin_names, load_protocol
+from voice_coach.files.loader import builtin_names, load_protocol
 from voice_coach.speech.engine import ESPEAK, PIPER, SpeechSettings, engine_for
 from voice_coach.speech.phrase_cache import (
     ENTRY_SUFFIX,
@@ -27,7 +28,6 @@ from voice_coach.speech.phrase_cache import (
 )
 from voice_coach.speech.piper import PEAK, model_digest
 from voice_coach.speech.piper_voices import bundled_model, read_model
-from voice_coach.timeline import CUE_STYLES, session_texts
 
 JOE = "piper:en_US-joe-medium"
 SETTINGS = SpeechSettings(voice_id=JOE, engine=PIPER)

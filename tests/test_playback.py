@@ -19,23 +19,20 @@ from isolation import NOWHERE, has_sound_card
 from onsets import find_onsets
 from pulse import PulseServer, loud_runs, max_step, record_while
 
-from voice_coach import playback
-from voice_coach.clip import AUDIBLE_THRESHOLD, Clip
-from voice_coach.errors import AudioDeviceError, UsageError
-from voice_coach.playback import (
+from voice_coach.audio.feed import DEFAULT_FADE_MS, PRE_ROLL_PEAK, Feed, fade_out
+from voice_coach.audio.playback import (
     BACKENDS,
-    PRE_ROLL_PEAK,
     ArraySource,
-    Feed,
     Player,
     available_backends,
     default_output_device,
-    fade_out,
     play_test_tone,
-    simpleaudio_refusal,
 )
-from voice_coach.render import render
-from voice_coach.timeline import Cue, Span, Timeline
+from voice_coach.audio.simpleaudio_output import BufferOutput, simpleaudio_refusal
+from voice_coach.core.clip import AUDIBLE_THRESHOLD, Clip
+from voice_coach.core.render import render
+from voice_coach.core.timeline import Cue, Span, Timeline
+from voice_coach.errors import AudioDeviceError, UsageError
 
 RATE = 22_050
 TOLERANCE_S = 0.010
@@ -46,7 +43,7 @@ UNDERRUN_CLOCK_STEP_S = 0.010
 # +245 ms). Each with 50 ms to spare. Before, anything under a second late passed.
 CONTROL_LATE_S = {
     "sounddevice": 0.050,
-    "simpleaudio": playback._BufferOutput.HANDOFF_S + 0.050,
+    "simpleaudio": BufferOutput.HANDOFF_S + 0.050,
 }
 
 
@@ -169,7 +166,7 @@ def test_feed_seek_while_a_pause_waits_for_its_clip_lands_paused_at_the_target()
     feed.pause(3000)
     feed.seek(4000)
     out = pull(feed, 2000)
-    fade = round(playback.DEFAULT_FADE_MS / 1000 * RATE)
+    fade = round(DEFAULT_FADE_MS / 1000 * RATE)
     assert np.allclose(out[:fade], source.read(1000, fade) * fade_out(fade))
     assert not out[fade:].any() and feed.paused and feed.pos == 4000
     feed.resume()
@@ -182,7 +179,7 @@ def test_feed_seek_fades_then_continues_at_the_target():
     feed.start(0)
     pull(feed, 1000)
     feed.seek(4000)
-    fade = len(fade_out(round(playback.DEFAULT_FADE_MS / 1000 * RATE)))
+    fade = len(fade_out(round(DEFAULT_FADE_MS / 1000 * RATE)))
     out = pull(feed, fade + 300)
     assert np.allclose(out[:fade], source.read(1000, fade) * fade_out(fade))
     assert np.array_equal(out[fade:], source.read(4000, 300))
@@ -212,7 +209,9 @@ def test_simpleaudio_1_0_4_is_refused_on_python_3_12_and_later_unless_malloc():
 
 
 def test_a_backend_that_cannot_load_is_a_one_line_audio_device_error(monkeypatch):
-    monkeypatch.setattr(playback, "_simpleaudio_problem", lambda: "it crashes Python 3.12")
+    monkeypatch.setattr(
+        "voice_coach.audio.playback.simpleaudio_problem", lambda: "it crashes Python 3.12"
+    )
     player = Player(ArraySource(np.zeros(10, dtype=np.float32), RATE), "simpleaudio")
     with pytest.raises(AudioDeviceError) as error:
         player.open()
@@ -343,7 +342,7 @@ def test_seek_fades_and_continues_on_time_at_the_target(backend, pulse_server):
     (a0, a1), (b0, _), (c0, _) = runs
     # Everything handed to the device before the seek is heard, then the fade: the long
     # tone (from 0.3 s) lasts to where the player was when asked, plus the fade.
-    due_s = seconds(asked["at"], RATE) - 0.3 + playback.DEFAULT_FADE_MS / 1000
+    due_s = seconds(asked["at"], RATE) - 0.3 + DEFAULT_FADE_MS / 1000
     late_s = seconds(a1 - a0, rate) - due_s
     print(f"seek heard {late_s * 1000:+.1f} ms after it was due ({backend})")
     assert -TOLERANCE_S <= late_s <= CONTROL_LATE_S[backend], (late_s, "left late")
@@ -374,7 +373,7 @@ def test_stop_fades_out_without_a_click(backend, pulse_server, capfd):
     samples, rate = record_while(play, pulse_server)
     runs = loud_runs(samples, rate)
     assert len(runs) == 1, runs
-    due_s = seconds(asked["at"], RATE) - 0.2 + playback.DEFAULT_FADE_MS / 1000
+    due_s = seconds(asked["at"], RATE) - 0.2 + DEFAULT_FADE_MS / 1000
     late_s = seconds(runs[0][1] - runs[0][0], rate) - due_s
     print(f"stop heard {late_s * 1000:+.1f} ms after it was due ({backend})")
     assert -TOLERANCE_S <= late_s <= CONTROL_LATE_S[backend], (late_s, "it stopped late")
@@ -407,7 +406,7 @@ def test_default_output_device_is_named(backend):
 NO_DEVICE = """
 import sys
 from voice_coach.errors import AudioDeviceError
-from voice_coach.playback import Player, test_tone
+from voice_coach.audio.playback import Player, test_tone
 try:
     with Player(test_tone(22050, 0.2), sys.argv[1]) as player:
         player.start()

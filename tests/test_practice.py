@@ -4,10 +4,10 @@ import pytest
 
 from voice_coach.coach.log import PracticeLog, SessionShape
 from voice_coach.coach.practice import SessionRecord, reps_done
+from voice_coach.core.protocol import Pace, apply_pace
+from voice_coach.core.timeline import build_timeline, end_start_s, skip_target_s
+from voice_coach.files.loader import load_protocol
 from voice_coach.live import LiveResult
-from voice_coach.loader import load_protocol
-from voice_coach.protocol import Pace, apply_pace
-from voice_coach.timeline import build_timeline, end_start_s, skip_target_s
 
 TIMELINE = build_timeline(apply_pace(load_protocol("glute-squeeze-sets"), Pace(reps=4, sets=2)))
 

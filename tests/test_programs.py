@@ -15,9 +15,9 @@ from voice_coach.coach.programs import (
     next_session,
     stage_state,
 )
+from voice_coach.core.protocol import apply_pace
 from voice_coach.errors import ProtocolError
-from voice_coach.loader import load_protocol
-from voice_coach.protocol import apply_pace
+from voice_coach.files.loader import load_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = timezone(timedelta(hours=1))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from voice_coach.audio.tones import TONE_NAMES
 from voice_coach.cli import listed_length, main
-from voice_coach.loader import builtin_names, load_protocol
-from voice_coach.protocol import PLACEHOLDERS, TEMPLATE_FIELDS, Pace, apply_pace, in_language
+from voice_coach.core.protocol import PLACEHOLDERS, TEMPLATE_FIELDS, Pace, apply_pace, in_language
+from voice_coach.files.loader import builtin_names, load_protocol
 from voice_coach.session import SessionOptions, prepare_session
-from voice_coach.tones import TONE_NAMES
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

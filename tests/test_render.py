@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onsets import find_onsets
 
-from voice_coach.clip import Clip
-from voice_coach.render import render, resample
-from voice_coach.timeline import Cue, Span, Timeline
-from voice_coach.tones import load_tones, make_tone
+from voice_coach.audio.tones import load_tones, make_tone
+from voice_coach.core.clip import Clip
+from voice_coach.core.render import render, resample
+from voice_coach.core.timeline import Cue, Span, Timeline
 
 
 def tone_timeline(times: list[float], duration_s: float) -> Timeline:

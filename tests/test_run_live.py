@@ -18,7 +18,7 @@ from isolation import copy_warm
 from onsets import cue_onsets, expected_onsets, find_onsets, fit_drift
 from pulse import PulseServer, record_while
 
-from voice_coach.playback import BACKENDS, available_backends
+from voice_coach.audio.playback import BACKENDS, available_backends
 from voice_coach.userdirs import CACHE_DIR_ENV
 
 # A straight line through every cue's onset, heard against expected: its slope is the

@@ -14,7 +14,7 @@ import pytest
 from isolation import NOWHERE, has_sound_card
 from pulse import RECORD_RATE, HeardKeys, Tap, record_while
 
-from voice_coach.clip import AUDIBLE_THRESHOLD
+from voice_coach.core.clip import AUDIBLE_THRESHOLD
 
 
 def voice_coach(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen:
@@ -38,7 +38,7 @@ def env(pulse_server, warm_cache) -> dict[str, str]:
 def device_latency_s(backend: str) -> float:
     """The output latency the back-end reports for a session's stream on the test sink:
     what ``run`` itself opens (same back-end, same settings), so the same figure."""
-    from voice_coach.playback import Player, test_tone
+    from voice_coach.audio.playback import Player, test_tone
 
     with Player(test_tone(22050, 0.1), backend) as player:
         return player.output_latency_s

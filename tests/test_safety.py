@@ -11,8 +11,8 @@ import pytest
 from probe import ffprobe
 
 from voice_coach.cli import main
-from voice_coach.loader import builtin_names, load_protocol, parse_protocol, shipped_words
-from voice_coach.protocol import in_language
+from voice_coach.core.protocol import in_language
+from voice_coach.files.loader import builtin_names, load_protocol, parse_protocol, shipped_words
 
 BACK_NOTE = "numbness or weakness"
 MINE = """

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_coach.clip import AUDIBLE_THRESHOLD, Clip, trim_silence
+from voice_coach.core.clip import AUDIBLE_THRESHOLD, Clip, trim_silence
+from voice_coach.core.protocol import in_language
+from voice_coach.core.timeline import session_texts
 from voice_coach.errors import SpeechError, UsageError
-from voice_coach.loader import builtin_names, load_protocol
-from voice_coach.protocol import in_language
+from voice_coach.files.loader import builtin_names, load_protocol
 from voice_coach.speech.engine import RATE_MAX_WPM, RATE_MIN_WPM, SpeechSettings
 from voice_coach.speech.espeak import EspeakSpeaker, engine_identity, list_voices
 from voice_coach.speech.voices import Voice, match_voice, voice_for_language
-from voice_coach.timeline import session_texts
 
 ESPEAK_RATE = 22050
 

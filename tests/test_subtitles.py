@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_coach.loader import load_protocol
-from voice_coach.subtitles import MIN_ON_SCREEN_S, subtitles, to_srt, to_vtt
-from voice_coach.timeline import Cue, Timeline, build_timeline
+from voice_coach.core.timeline import Cue, Timeline, build_timeline
+from voice_coach.files.loader import load_protocol
+from voice_coach.files.subtitles import MIN_ON_SCREEN_S, subtitles, to_srt, to_vtt
 
 SRT_STAMP = re.compile(
     r"^(\d\d):([0-5]\d):([0-5]\d),(\d{3}) --> (\d\d):([0-5]\d):([0-5]\d),(\d{3})$"

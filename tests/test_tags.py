@@ -18,9 +18,9 @@ from PIL import Image
 from probe import ffprobe
 
 from voice_coach.cli import main
+from voice_coach.core.timeline import Cue, Timeline
 from voice_coach.files.chapters import MAX_REP_CHAPTERS, session_chapters
-from voice_coach.loader import builtin_chapter_words, load_protocol
-from voice_coach.timeline import Cue, Timeline
+from voice_coach.files.loader import builtin_chapter_words, load_protocol
 
 pytestmark = pytest.mark.usefixtures("warm_cache")
 
@@ -183,7 +183,7 @@ def test_a_bad_cover_is_one_line_exit_2_and_nothing_written(tmp_path, capsys):
 
 def test_a_tag_that_cannot_be_written_leaves_no_file(tmp_path, monkeypatch, capsys):
     """The tags go into the temporary file: failing there, nothing reaches the target."""
-    import voice_coach.export as export
+    import voice_coach.files.export as export
 
     def no_room(path, fmt, tags):
         raise OSError(28, "No space left on device")

@@ -8,10 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voice_coach.errors import UsageError
-from voice_coach.loader import load_protocol
-from voice_coach.protocol import Pace, apply_pace, in_language, parse_pace_factor
-from voice_coach.timeline import (
+from voice_coach.core.protocol import Pace, apply_pace, in_language, parse_pace_factor
+from voice_coach.core.timeline import (
     END_PAD_S,
     REMARK_GAP_S,
     build_timeline,
@@ -22,6 +20,8 @@ from voice_coach.timeline import (
     span_at,
     timeline_to_json,
 )
+from voice_coach.errors import UsageError
+from voice_coach.files.loader import load_protocol
 
 TONES = {"start": 0.3, "squeeze": 0.2, "relax": 0.25, "set_start": 0.2, "set_end": 0.25, "end": 0.5}
 

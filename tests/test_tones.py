@@ -8,8 +8,8 @@ import pytest
 import soundfile
 from onsets import find_onsets
 
-from voice_coach.clip import AUDIBLE_THRESHOLD
-from voice_coach.tones import SOUNDS_RATE, TONE_NAMES, load_tones, make_tone, tone_lengths_s
+from voice_coach.audio.tones import SOUNDS_RATE, TONE_NAMES, load_tones, make_tone, tone_lengths_s
+from voice_coach.core.clip import AUDIBLE_THRESHOLD
 
 EDGE_STEP = 0.01  # the largest sample-to-sample jump allowed at a tone's edges
 
@@ -85,8 +85,8 @@ def test_the_shipped_loudness_figures_are_the_tones_own(name):
     import json
 
     from voice_coach.audio.loudness import ClipLoudness
-    from voice_coach.package_data import read_package_file
-    from voice_coach.tones import LOUDNESS_FILE, SOUNDS_PACKAGE, measure_tone
+    from voice_coach.audio.tones import LOUDNESS_FILE, SOUNDS_PACKAGE, measure_tone
+    from voice_coach.files.package_data import read_package_file
 
     shipped = json.loads(read_package_file(SOUNDS_PACKAGE, LOUDNESS_FILE))
     figures = ClipLoudness.from_record(shipped[name])

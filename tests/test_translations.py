@@ -8,17 +8,17 @@ import subprocess
 import pytest
 
 from voice_coach.cli import main
+from voice_coach.core.protocol import Pace, apply_pace, in_language, untranslated
+from voice_coach.core.timeline import build_timeline, session_texts, unspoken_counts
 from voice_coach.errors import ProtocolError
-from voice_coach.loader import (
+from voice_coach.files.loader import (
     builtin_answer_words,
     builtin_names,
     load_protocol,
     parse_protocol,
     shipped_words,
 )
-from voice_coach.protocol import Pace, apply_pace, in_language, untranslated
 from voice_coach.session import SessionOptions, prepare_session
-from voice_coach.timeline import build_timeline, session_texts, unspoken_counts
 
 SHIPPED = ("en", "de", "es", "fr")
 MINE = """

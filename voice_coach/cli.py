@@ -34,9 +34,7 @@ import typer
 from voice_coach import __version__
 from voice_coach.audio.loudness import DEFAULT_LUFS, parse_loudness
 from voice_coach.coach.programs import NextSession
-from voice_coach.errors import UsageError, VoiceCoachError, stdout_failed
-from voice_coach.loader import builtin_names, load_protocol
-from voice_coach.protocol import (
+from voice_coach.core.protocol import (
     PACE_PRESETS,
     Pace,
     Protocol,
@@ -46,6 +44,9 @@ from voice_coach.protocol import (
     parse_phase_option,
     planned_length_s,
 )
+from voice_coach.core.timeline import CUE_STYLES, END_PAD_S
+from voice_coach.errors import UsageError, VoiceCoachError, stdout_failed
+from voice_coach.files.loader import builtin_names, load_protocol
 from voice_coach.session import (
     DEFAULT_SAMPLE_RATE,
     PreparedSession,
@@ -54,12 +55,11 @@ from voice_coach.session import (
     prepare_session,
 )
 from voice_coach.speech.engine import ENGINE_NAMES
-from voice_coach.timeline import CUE_STYLES, END_PAD_S
 
 if TYPE_CHECKING:
+    from voice_coach.core.render import RenderedSession
     from voice_coach.files.cover import Cover
     from voice_coach.files.tags import FileTags
-    from voice_coach.render import RenderedSession
 
 PLAYBACK_SAMPLE_RATE = 44100
 PACE_HELP = ", ".join(f"{name} = x{factor:g}" for name, factor in PACE_PRESETS.items())
@@ -90,7 +90,7 @@ def out(text: str = "") -> None:
     try:
         typer.echo(text)
     except BrokenPipeError:
-        from voice_coach.export import silence_stdout
+        from voice_coach.files.export import silence_stdout
 
         silence_stdout()
         raise typer.Exit(0) from None
@@ -446,10 +446,10 @@ def run(
     plan: NextSession | None,
 ) -> None:
     """Play the session live on the speakers; space pauses, n skips, q ends."""
+    from voice_coach.audio.playback import BACKENDS
     from voice_coach.coach.practice import session_record
     from voice_coach.keys import KeyReader
     from voice_coach.live import play_live
-    from voice_coach.playback import BACKENDS
 
     if backend not in BACKENDS:
         raise UsageError(f"--backend {backend!r} must be one of: {', '.join(BACKENDS)}")
@@ -551,8 +551,8 @@ def export(
     """Write the session to an audio file (WAV, FLAC, OGG, MP3), tagged, with a cover and
     chapters where the format carries them; or several sessions as an album folder (with
     --program: one file per stage of the program)."""
-    from voice_coach.export import export_session
     from voice_coach.files.cover import read_cover
+    from voice_coach.files.export import export_session
 
     if subtitles is not None and subtitles not in ("srt", "vtt"):
         raise UsageError(f"--subtitles {subtitles!r} must be srt or vtt")
@@ -671,7 +671,6 @@ def export_album(
     quiet: bool,
 ) -> None:
     """``export --album``: every session checked and timed before the folder is begun."""
-    from voice_coach.export import resolve_format
     from voice_coach.files.album import (
         AlbumTrack,
         check_album_target,
@@ -680,6 +679,7 @@ def export_album(
         write_album,
     )
     from voice_coach.files.cover import read_cover
+    from voice_coach.files.export import resolve_format
 
     name = resolve_format(None, fmt or "mp3")
     url = check_base_url(base_url) if base_url is not None else None
@@ -807,8 +807,8 @@ def doctor(
     ] = False,
 ) -> None:
     """Check speech, voices, the cache, audio back-ends and the output device."""
+    from voice_coach.audio.playback import BACKENDS
     from voice_coach.doctor import can_play, run_checks
-    from voice_coach.playback import BACKENDS
 
     if backend not in BACKENDS:
         raise UsageError(f"--backend {backend!r} must be one of: {', '.join(BACKENDS)}")

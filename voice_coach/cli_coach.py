@@ -27,7 +27,7 @@ from voice_coach.errors import UsageError
 if TYPE_CHECKING:
     from voice_coach.coach.log import LogEntry
     from voice_coach.coach.practice import SessionRecord
-    from voice_coach.protocol import Protocol
+    from voice_coach.core.protocol import Protocol
     from voice_coach.session import PreparedSession, SessionOptions
 
 HISTORY_LATEST = 20
@@ -66,8 +66,8 @@ def log_session(
     from voice_coach.coach.log import PracticeLog, local_now, parse_when
     from voice_coach.coach.practice import session_shape, todays_session
     from voice_coach.coach.rating import HIGH, LOW
-    from voice_coach.loader import load_protocol
-    from voice_coach.protocol import Pace, apply_pace
+    from voice_coach.core.protocol import Pace, apply_pace
+    from voice_coach.files.loader import load_protocol
 
     if program is not None and protocol is not None:
         raise UsageError("give a protocol or --program, not both")
@@ -97,7 +97,7 @@ def safety_answer(pain: int, before: int | None, protocol: Protocol) -> str | No
     protocol's language: why, then its safety note (stop, never push through pain);
     ``None`` for any other rating."""
     from voice_coach.coach.rating import ALARM_RATING, needs_safety_note
-    from voice_coach.loader import builtin_answer_words
+    from voice_coach.files.loader import builtin_answer_words
 
     if not needs_safety_note(pain, before):
         return None
@@ -246,7 +246,7 @@ def programs_show(
 ) -> None:
     """Explain a program: its stages, the rules that move between them, a safety note."""
     from voice_coach.coach.programs import load_program
-    from voice_coach.loader import load_protocol
+    from voice_coach.files.loader import load_protocol
 
     loaded = load_program(program)
     out(f"{loaded.title} ({loaded.name})")
@@ -273,9 +273,9 @@ def today(
     from voice_coach.cli import settings_keys
     from voice_coach.coach.practice import last_program, todays_session
     from voice_coach.coach.settings import load_settings
-    from voice_coach.loader import DEFAULT_PROTOCOL, load_protocol
-    from voice_coach.protocol import planned_length_s
-    from voice_coach.timeline import END_PAD_S
+    from voice_coach.core.protocol import planned_length_s
+    from voice_coach.core.timeline import END_PAD_S
+    from voice_coach.files.loader import DEFAULT_PROTOCOL, load_protocol
 
     chosen = program or load_settings(known=settings_keys()).program or last_program()
     if chosen is None:
@@ -310,7 +310,7 @@ def remind(
     """Write daily reminders as an iCalendar file (.ics) for a phone or desktop calendar."""
     from voice_coach.coach.log import local_now
     from voice_coach.coach.reminders import parse_clock, reminder_calendar
-    from voice_coach.export import write_whole_file
+    from voice_coach.files.export import write_whole_file
 
     times = [parse_clock(text) for text in at]
     if program is not None:
@@ -360,9 +360,9 @@ def ask_how_it_felt(
 ) -> None:
     """Say and show the question, read a rating, keep it, and answer a worrying one
     with the safety note. Said in the session's voice, shown on the terminal."""
+    from voice_coach.audio.playback import Player
     from voice_coach.coach.rating import ask_rating
     from voice_coach.errors import VoiceCoachError
-    from voice_coach.playback import Player
     from voice_coach.session import spoken_phrase
 
     question = prepared.protocol.cues.pain_question
@@ -402,8 +402,8 @@ def say_after_session(
     """Say ``text`` in the session's voice and wait until it has been heard: an eyes-free
     user hears the safety note, not only a screen. A voice or device that fails now
     costs only the sound; the text has been shown."""
+    from voice_coach.audio.playback import Player
     from voice_coach.errors import VoiceCoachError
-    from voice_coach.playback import Player
     from voice_coach.session import spoken_phrase
 
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any, Literal
 
-from voice_coach.timeline import Timeline, span_at
+from voice_coach.core.timeline import Timeline, span_at
 
 DisplayMode = Literal["live", "plain", "quiet"]
 

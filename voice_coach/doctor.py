@@ -112,7 +112,7 @@ def _cache() -> Check:
 
 
 def _backends() -> list[Check]:
-    from voice_coach.playback import available_backends
+    from voice_coach.audio.playback import available_backends
 
     checks = []
     for name, problem in available_backends().items():
@@ -125,8 +125,8 @@ def _backends() -> list[Check]:
 
 def _device(backend: str) -> Check:
     def body() -> str:
+        from voice_coach.audio.playback import default_output_device
         from voice_coach.errors import AudioDeviceError
-        from voice_coach.playback import default_output_device
 
         device = default_output_device(backend)
         if device is None:
@@ -138,7 +138,7 @@ def _device(backend: str) -> Check:
 
 def _tone(backend: str, silent: bool) -> Check:
     def body() -> str:
-        from voice_coach.playback import play_test_tone, test_tone
+        from voice_coach.audio.playback import play_test_tone, test_tone
 
         if silent:
             tone = test_tone(44_100, 1.0)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from voice_coach.audio.playback import Player
+from voice_coach.core.render import RenderedSession
+from voice_coach.core.timeline import end_start_s, skip_target_s, span_at
 from voice_coach.display import Display, DisplayMode, clock, status_of
 from voice_coach.keys import KeyReader
-from voice_coach.playback import Player
-from voice_coach.render import RenderedSession
-from voice_coach.timeline import end_start_s, skip_target_s, span_at
 
 POLL_S = 0.05
 STOP_FADE_MS = 30.0

@@ -12,14 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voice_coach.audio.loudness import DEFAULT_LUFS, TRUE_PEAK_CEILING_DBTP
-from voice_coach.clip import Clip
-from voice_coach.errors import SpeechError, TimingError, UsageError
-from voice_coach.loader import load_protocol
-from voice_coach.protocol import Pace, Protocol, apply_pace, in_language
-from voice_coach.render import RenderedSession, SessionLevels, render
-from voice_coach.speech.engine import DEFAULT_RATE_WPM, ESPEAK, SpeechSettings
-from voice_coach.speech.voices import Voice
-from voice_coach.timeline import (
+from voice_coach.core.clip import Clip
+from voice_coach.core.protocol import Pace, Protocol, apply_pace, in_language
+from voice_coach.core.render import RenderedSession, SessionLevels, render
+from voice_coach.core.timeline import (
     END_PAD_S,
     Cue,
     CueStyle,
@@ -32,6 +28,10 @@ from voice_coach.timeline import (
     timeline_to_json,
     unspoken_counts,
 )
+from voice_coach.errors import SpeechError, TimingError, UsageError
+from voice_coach.files.loader import load_protocol
+from voice_coach.speech.engine import DEFAULT_RATE_WPM, ESPEAK, SpeechSettings
+from voice_coach.speech.voices import Voice
 
 DEFAULT_SAMPLE_RATE = 22050
 
@@ -96,8 +96,8 @@ class PreparedSession:
 
 def prepare_session(source: str | None, options: SessionOptions) -> PreparedSession:
     """Load, pace, voice and time a session; raise before anything plays if it cannot work."""
+    from voice_coach.audio.tones import load_tones
     from voice_coach.speech.phrase_cache import load_clips
-    from voice_coach.tones import load_tones
 
     words = in_language(
         load_protocol(source), options.language, allow_fallback=options.allow_fallback
@@ -158,7 +158,7 @@ def _levels(
     """The session's gains, from each clip's loudness figures (kept with it in the phrase
     cache; the tones' shipped with them) and where its cues fall."""
     from voice_coach.audio.loudness import ClipLoudness, measure_clip, session_levels
-    from voice_coach.tones import tone_loudness
+    from voice_coach.audio.tones import tone_loudness
 
     tones = tone_loudness(sorted({cue.tone for cue in timeline.cues if cue.tone is not None}))
     said = {}

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voice_coach.clip import Clip
-from voice_coach.render import SessionLevels
+from voice_coach.core.clip import Clip
+from voice_coach.core.render import SessionLevels
 
 STEP_S = 0.01
 BLOCK_STEPS = 40  # 400 ms gating blocks

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from voice_coach.coach.log import Ended, PracticeLog, SessionShape, local_now
 from voice_coach.coach.programs import NextSession, load_program, next_session
+from voice_coach.core.protocol import Protocol
+from voice_coach.core.timeline import Timeline
 from voice_coach.errors import LogError
-from voice_coach.protocol import Protocol
-from voice_coach.timeline import Timeline
 
 if TYPE_CHECKING:
     from voice_coach.live import LiveResult

@@ -15,8 +15,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voice_coach.core.protocol import MAX_PHASE_S, MAX_REPS, MAX_SETS, MIN_PHASE_S, Pace, apply_pace
 from voice_coach.errors import ProtocolError, UsageError
-from voice_coach.loader import (
+from voice_coach.files.loader import (
     _known_keys,
     _seconds,
     _table,
@@ -25,7 +26,6 @@ from voice_coach.loader import (
     read_toml,
     shipped_names,
 )
-from voice_coach.protocol import MAX_PHASE_S, MAX_REPS, MAX_SETS, MIN_PHASE_S, Pace, apply_pace
 
 if TYPE_CHECKING:
     from voice_coach.coach.log import LogEntry
@@ -210,7 +210,7 @@ def _optional(raw: Mapping[str, Any], key: str, read: Any) -> Any:
 
 
 def _pace_factor(value: object) -> float:
-    from voice_coach.protocol import parse_pace_factor
+    from voice_coach.core.protocol import parse_pace_factor
 
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise UsageError(f"pace: must be slow, normal, fast or a factor, got {value!r}")
@@ -227,7 +227,7 @@ def _count(raw: Mapping[str, Any], key: str, where: str, prefix: str, high: int)
 
 
 def _is_builtin_name(protocol: str) -> bool:
-    from voice_coach.loader import builtin_names
+    from voice_coach.files.loader import builtin_names
 
     return protocol in builtin_names()
 

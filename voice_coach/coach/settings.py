@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from voice_coach.errors import ProtocolError, UsageError
-from voice_coach.loader import _known_keys, parse_toml, read_bounded
+from voice_coach.files.loader import _known_keys, parse_toml, read_bounded
 
 # What a settings file may hold, and the type of each value. ``engine`` is read once the
 # session has an ``--engine`` option (the settings pass through only options that exist).
@@ -68,8 +68,8 @@ def load_settings(path: Path | None = None, known: tuple[str, ...] = SETTING_KEY
 
 def _checked(key: str, value: object, where: str) -> object:
     """A value of the right type and range, or an error naming the file and the key."""
-    from voice_coach.protocol import parse_pace_factor
-    from voice_coach.timeline import CUE_STYLES
+    from voice_coach.core.protocol import parse_pace_factor
+    from voice_coach.core.timeline import CUE_STYLES
 
     def wrong(expected: str) -> ProtocolError:
         return ProtocolError(f"{where}: {key}: must be {expected}, got {value!r}")

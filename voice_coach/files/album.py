@@ -20,13 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from voice_coach.durable import fsync_folder
+from voice_coach.core.render import RenderedSession
 from voice_coach.errors import ExportError, UsageError, os_reason
-from voice_coach.export import current_umask, export_session
 from voice_coach.files.cover import Cover, draw_cover
+from voice_coach.files.durable import fsync_folder
+from voice_coach.files.export import current_umask, export_session
+from voice_coach.files.leftovers import remove_stale
 from voice_coach.files.tags import ARTIST, FileTags
-from voice_coach.leftovers import remove_stale
-from voice_coach.render import RenderedSession
 
 PLAYLIST_NAME = "playlist.m3u8"
 FEED_NAME = "feed.xml"

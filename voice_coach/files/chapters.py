@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from voice_coach.protocol import fill
-from voice_coach.timeline import Cue, Timeline
+from voice_coach.core.protocol import fill
+from voice_coach.core.timeline import Cue, Timeline
 
 # With more reps than this in all, one chapter per set: a list of 100 chapters is one a
 # thumb cannot scroll through while squeezing.

@@ -15,11 +15,11 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
+from voice_coach.core.protocol import Protocol
+from voice_coach.core.timeline import Timeline
 from voice_coach.files.chapters import Chapter, session_chapters
 from voice_coach.files.cover import Cover, draw_cover
-from voice_coach.loader import builtin_chapter_words
-from voice_coach.protocol import Protocol
-from voice_coach.timeline import Timeline
+from voice_coach.files.loader import builtin_chapter_words
 
 ARTIST = "voice-coach"
 TAGGED_FORMATS = ("mp3", "ogg", "flac")

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from voice_coach.clip import Clip, trim_silence
+from voice_coach.core.clip import Clip, trim_silence
 from voice_coach.errors import SpeechError, UsageError
 from voice_coach.speech.voices import LIST_HINT, Voice
 

@@ -43,8 +43,8 @@ import numpy as np
 
 from voice_coach.audio.loudness import CLIP_PEAK_ABOVE_LU, limit_for_cache, loudness_record
 from voice_coach.audio.onset import perceived_onset_s
-from voice_coach.clip import AUDIBLE_THRESHOLD, Clip
-from voice_coach.leftovers import remove_stale
+from voice_coach.core.clip import AUDIBLE_THRESHOLD, Clip
+from voice_coach.files.leftovers import remove_stale
 from voice_coach.speech.engine import ESPEAK, SpeechSettings, check_text, engine_for
 from voice_coach.speech.voices import Voice
 from voice_coach.userdirs import CACHE_DIR_ENV, cache_root

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from voice_coach.clip import Clip
+from voice_coach.core.clip import Clip
 from voice_coach.errors import SpeechError, VoiceFileError
 from voice_coach.speech.engine import (
     DEFAULT_RATE_WPM,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from voice_coach.protocol import Protocol, fill
+from voice_coach.core.protocol import Protocol, fill
 
 CueKind = Literal["say", "tone"]
 SpanKind = Literal["lead-in", "set", "phase", "rest", "end"]

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voice_coach.clip import Clip
-from voice_coach.timeline import Timeline
+from voice_coach.core.clip import Clip
+from voice_coach.core.timeline import Timeline
 
 DEFAULT_BLOCK_FRAMES = 4096
 

@@ -7,7 +7,7 @@ spoken (at least long enough to read), never past the next one.
 
 from __future__ import annotations
 
-from voice_coach.timeline import Timeline
+from voice_coach.core.timeline import Timeline
 
 MIN_ON_SCREEN_S = 0.8
 SUBTITLE_KINDS = ("srt", "vtt")

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from voice_coach.errors import ProtocolError, UsageError
-from voice_coach.package_data import read_package_file
-from voice_coach.protocol import (
+from voice_coach.core.protocol import (
     CUE_TEXT_KEYS,
     MAX_LEAD_IN_S,
     MAX_PHASE_S,
@@ -36,6 +34,8 @@ from voice_coach.protocol import (
     check_text,
     has_control_characters,
 )
+from voice_coach.errors import ProtocolError, UsageError
+from voice_coach.files.package_data import read_package_file
 
 DEFAULT_PROTOCOL = "glute-squeeze"
 MAX_FILE_BYTES = 256 * 1024
@@ -284,7 +284,7 @@ def _phases(raw: Mapping[str, Any], where: str) -> tuple[Phase, ...]:
 
 def _tone(item: Mapping[str, Any], where: str, prefix: str, phase: str) -> str | None:
     """A shipped tone's name, checked here so a typo is the file's error, not a crash."""
-    from voice_coach.tones import TONE_NAMES  # numpy and the renderer: only for a tone
+    from voice_coach.audio.tones import TONE_NAMES  # numpy and the renderer: only for a tone
 
     tone = _text(item, "tone", where, prefix, required=False)
     if tone is not None and tone not in TONE_NAMES:

@@ -26,13 +26,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from voice_coach.durable import SyncBehind, fsync_folder, fsync_path
+from voice_coach.core.render import RenderedSession
 from voice_coach.errors import ExportError, OutputError, UsageError, os_reason, stdout_failed
+from voice_coach.files.durable import SyncBehind, fsync_folder, fsync_path
+from voice_coach.files.leftovers import remove_stale
+from voice_coach.files.subtitles import SUBTITLE_KINDS
+from voice_coach.files.subtitles import subtitles as subtitle_text
 from voice_coach.files.tags import TAGGED_FORMATS, FileTags, write_tags
-from voice_coach.leftovers import remove_stale
-from voice_coach.render import RenderedSession
-from voice_coach.subtitles import SUBTITLE_KINDS
-from voice_coach.subtitles import subtitles as subtitle_text
 
 # extension -> (libsndfile format, subtype)
 FORMATS: dict[str, tuple[str, str]] = {
