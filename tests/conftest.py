@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,14 @@ from pulse import PulseServer, start_test_audio, stop_test_audio
 from voice_coach.userdirs import CACHE_DIR_ENV
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# The tests that send SIGINT stand in for a person pressing Ctrl-C at a terminal. A test
+# run started in the background (`nohup ./scripts/test &`, a job of a script) begins with
+# SIGINT ignored, which every session it starts would inherit, so Ctrl-C would never
+# reach them (a run so started failed the Ctrl-C tests with exit 0, the session played to
+# its end). Caught here, the signal is back to its default in each child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Hypothesis never draws new examples in CI, whatever a test's own settings say: a red
 # run there is the same run on a developer's machine.
