@@ -21,6 +21,7 @@ loudness when it is made; a gain alone then meets both.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -223,9 +224,11 @@ def _db(linear: float) -> float:
 # --- a clip as it is made: numpy and soxr ----------------------------------------------
 
 
-def measure_clip(samples: np.ndarray, sample_rate: int) -> ClipLoudness:
+def measure_clip(
+    samples: np.ndarray, sample_rate: int, known_peak: float | None = None
+) -> ClipLoudness:
     """The clip's figures: K-weighted power per 10 ms step from its first sample, its
-    ring-out included, and its true peak."""
+    ring-out included, and its true peak (``known_peak`` where it was just found)."""
     weighted = k_weighted(np.concatenate([samples, np.zeros(round(_TAIL_S * sample_rate))]),
                           sample_rate)  # fmt: skip
     squares = np.concatenate(([0.0], np.cumsum(weighted**2)))
@@ -235,7 +238,8 @@ def measure_clip(samples: np.ndarray, sample_rate: int) -> ClipLoudness:
         len(weighted),
     )
     power = (squares[edges[1:]] - squares[edges[:-1]]) / per_step
-    return ClipLoudness(power, true_peak(samples, sample_rate))
+    peak = true_peak(samples, sample_rate) if known_peak is None else known_peak
+    return ClipLoudness(power, peak)
 
 
 def k_weighting(sample_rate: int) -> tuple[tuple[list[float], list[float]], ...]:
@@ -277,10 +281,19 @@ def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     length = len(samples)
     size = 1 << (length + round(_RING_S * sample_rate) - 1).bit_length()  # FFTs are quick
     spectrum = np.fft.rfft(np.asarray(samples, dtype=np.float64), size)
-    z = np.exp(-2j * np.pi * np.arange(len(spectrum)) / size)  # z^-1 at each bin
+    return np.fft.irfft(spectrum * _k_response(size, sample_rate), size)[:length]
+
+
+@functools.lru_cache(maxsize=8)
+def _k_response(size: int, sample_rate: int) -> np.ndarray:
+    """The K-weighting's frequency response at each bin of a ``size``-point real FFT
+    (sizes are powers of two, so a few serve every clip)."""
+    z = np.exp(-2j * np.pi * np.arange(size // 2 + 1) / size)  # z^-1 at each bin
+    response = np.ones(len(z), dtype=np.complex128)
     for b, a in k_weighting(sample_rate):
-        spectrum *= (b[0] + z * (b[1] + z * b[2])) / (a[0] + z * (a[1] + z * a[2]))
-    return np.fft.irfft(spectrum, size)[:length]
+        response *= (b[0] + z * (b[1] + z * b[2])) / (a[0] + z * (a[1] + z * a[2]))
+    response.flags.writeable = False
+    return response
 
 
 def true_peak(samples: np.ndarray, sample_rate: int) -> float:
@@ -298,8 +311,11 @@ def clip_lufs(figures: ClipLoudness) -> float:
     return K_OFFSET_DB + 10 * math.log10(mean) if mean > 0 else -math.inf
 
 
-def limit_true_peak(samples: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarray:
-    """The samples with every true peak above ``ceiling`` (linear) brought down to it.
+def limit_true_peak(
+    samples: np.ndarray, sample_rate: int, ceiling: float
+) -> tuple[np.ndarray, float]:
+    """The samples with every true peak above ``ceiling`` (linear) brought down to it,
+    and their true peak then (found by the last check, so not measured again).
 
     A look-ahead limiter: the gain each sample needs (from the 4x oversampled signal) is
     held over 5 ms either side and smoothed over 5 ms, so it falls before a peak and
@@ -309,18 +325,17 @@ def limit_true_peak(samples: np.ndarray, sample_rate: int, ceiling: float) -> np
     out = np.asarray(samples, dtype=np.float32)
     window = max(1, round(0.005 * sample_rate))
     for attempt in range(4):
-        over = _oversampled(out, sample_rate)
-        magnitude = np.abs(over[: len(out) * OVERSAMPLE])
-        peaks = magnitude[::OVERSAMPLE]  # each sample's largest of its 4 oversampled values
-        for phase in range(1, OVERSAMPLE):
-            peaks = np.maximum(peaks, magnitude[phase::OVERSAMPLE])
-        goal = ceiling * (0.99**attempt)
-        if peaks.max(initial=0.0) <= ceiling:
-            return out
-        needed = np.minimum(1.0, goal / np.maximum(peaks, 1e-12))
+        magnitude = np.abs(_oversampled(out, sample_rate))
+        peak = float(magnitude.max(initial=0.0))  # the true peak, ring-out after it included
+        if peak <= ceiling:
+            return out, peak
+        peaks = magnitude[: len(out) * OVERSAMPLE : OVERSAMPLE]  # each sample's largest of
+        for phase in range(1, OVERSAMPLE):  # its 4 oversampled values
+            peaks = np.maximum(peaks, magnitude[phase : len(out) * OVERSAMPLE : OVERSAMPLE])
+        needed = np.minimum(1.0, ceiling * (0.99**attempt) / np.maximum(peaks, 1e-12))
         held = _running_min(needed, window)
         out = (out * _running_mean(held, window)).astype(np.float32)
-    return out
+    return out, true_peak(out, sample_rate)
 
 
 def _running_min(values: np.ndarray, half: int) -> np.ndarray:
@@ -386,6 +401,6 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
         ceiling = 10 ** ((loudness + CLIP_PEAK_ABOVE_LU) / 20)
         if figures.true_peak <= ceiling * 1.01:
             break
-        current = limit_true_peak(current, sample_rate, ceiling)
-        figures = measure_clip(current, sample_rate)
+        current, peak = limit_true_peak(current, sample_rate, ceiling)
+        figures = measure_clip(current, sample_rate, known_peak=peak)
     return current, figures
