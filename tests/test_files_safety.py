@@ -493,6 +493,8 @@ def test_a_write_that_fails_midway_is_a_clear_error_in_every_format(
     status, _out, err = finish(process)
     assert_failed_cleanly(status, err, target, before)
     assert "could not be written" in err or "encoder failed" in err, err
+    # The cause named, also where the encoder says only "System error."
+    assert "largest size allowed here (ulimit -f" in err, err
 
 
 def test_a_full_standard_output_is_a_clear_error(tmp_path: Path, warm_cache: Path) -> None:

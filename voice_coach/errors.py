@@ -81,4 +81,6 @@ def os_reason(exc: OSError) -> str:
     """Why an operating-system call failed, in words a user can act on."""
     if exc.errno == errno.ENOSPC:
         return "no space left: the disk is full"
+    if exc.errno == errno.EFBIG:
+        return "the file reached the largest size allowed here (ulimit -f, or the file system's)"
     return exc.strerror or str(exc)

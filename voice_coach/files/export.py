@@ -131,9 +131,10 @@ def export_session(
     except OSError as exc:
         raise ExportError(f"{target}: could not be written ({os_reason(exc)})") from None
     except EncoderError as exc:
-        # libsndfile reports a failed write as "System error." without the errno; a
-        # folder with no room left is by far the likeliest cause, so say so when it is.
-        reason = os_reason(OSError(errno.ENOSPC, "")) if _disk_full(target.parent) else exc
+        # libsndfile reports a failed write as "System error." without the errno; say
+        # which of the likely causes it was where one is plain to see.
+        cause = _write_failure_cause(target.parent, temps.get(target))
+        reason = os_reason(OSError(cause, "")) if cause is not None else exc
         raise ExportError(f"{target}: the {name} encoder failed ({reason})") from None
     finally:
         # What this export created goes again; files replaced under --force cannot come back.
@@ -404,8 +405,23 @@ def silence_stdout() -> None:
         os.close(devnull)
 
 
-def _disk_full(folder: Path) -> bool:
+def _write_failure_cause(folder: Path, partial: Path | None) -> int | None:
+    """The errno behind an encoder's bare "System error.": ENOSPC when the folder has no
+    room left, EFBIG when the file stopped at the process's file size limit; else None."""
     try:
-        return shutil.disk_usage(folder).free < 1024 * 1024
+        if shutil.disk_usage(folder).free < 1024 * 1024:
+            return errno.ENOSPC
+        if partial is not None and _at_file_size_limit(partial.stat().st_size):
+            return errno.EFBIG
     except OSError:
+        pass
+    return None
+
+
+def _at_file_size_limit(size: int) -> bool:
+    try:
+        import resource  # not on Windows, which has no such limit
+    except ImportError:
         return False
+    limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)  # a write past it stops there
+    return limit != resource.RLIM_INFINITY and size >= limit
