@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import copy
-import dataclasses
 import functools
 import inspect
 import json
@@ -49,8 +48,10 @@ from voice_coach.errors import UsageError, VoiceCoachError, stdout_failed
 from voice_coach.files.loader import builtin_names, load_protocol
 from voice_coach.session import (
     DEFAULT_SAMPLE_RATE,
+    AlbumSource,
     PreparedSession,
     SessionOptions,
+    album_sources,
     format_time,
     prepare_session,
 )
@@ -562,7 +563,7 @@ def export(
             raise UsageError("give -o OUT or --album DIR, not both")
         if subtitles is not None or timeline:
             raise UsageError("--subtitles and --timeline go with -o OUT, not --album")
-        sources = album_sources(protocols, session, plan)
+        sources = album_sources(protocols or builtin_names(), session, plan)
         title = plan.program.title if plan is not None else album.absolute().name
         export_album(sources, album, title, base_url, fmt, sample_rate, cover, with_chapters,
                      force, quiet)  # fmt: skip
@@ -631,35 +632,8 @@ def file_tags(
     )
 
 
-def album_sources(
-    protocols: list[str] | None, session: SessionOptions, plan: NextSession | None
-) -> list[tuple[str, str | None, str | None, SessionOptions]]:
-    """(protocol, file name, title, options) for each file of an album (``None``: the
-    protocol's own name or title): the sessions named (every built-in by default), or
-    with ``--program`` each stage of the program with its own overrides (the stage's
-    reps, holds and pace in place of today's stage's), named ``PROGRAM-stage-N``."""
-    if plan is None:
-        return [(source, None, None, session) for source in protocols or builtin_names()]
-    today = plan.pace
-    sources = []
-    for number, stage in enumerate(plan.program.stages, start=1):
-        pace = session.pace
-        changes = {
-            name: getattr(stage.pace, name)
-            for name in ("reps", "sets", "hold_s", "relax_s")
-            if getattr(stage.pace, name) is not None or getattr(today, name) is not None
-        }
-        if stage.pace.factor != 1.0 or today.factor != 1.0:
-            changes["factor"] = stage.pace.factor
-        options = dataclasses.replace(session, pace=dataclasses.replace(pace, **changes))
-        stem = f"{plan.program.name}-stage-{number}"
-        title = f"{plan.program.title}, stage {number} of {len(plan.program.stages)}"
-        sources.append((stage.protocol, stem, title, options))
-    return sources
-
-
 def export_album(
-    sources: list[tuple[str, str | None, str | None, SessionOptions]],
+    sources: list[AlbumSource],
     folder: Path,
     title: str,
     base_url: str | None,
@@ -686,15 +660,17 @@ def export_album(
     check_album_target(folder, force)
     user_cover = read_cover(cover) if cover is not None else None
     tracks = []
-    for source, stem, track_title, options in sources:
-        prepared = prepare(source, options)
+    for source in sources:
+        prepared = prepare(source.protocol, source.options)
         rendered = prepared.render(sample_rate)
         tags = functools.partial(file_tags, prepared, rendered, chapters=chapters)
         protocol = prepared.protocol
-        heading = track_title or protocol.title
+        heading = source.title or protocol.title
         tags = functools.partial(tags, title=heading)
-        tracks.append(AlbumTrack(file_stem(stem or protocol.name), heading, protocol.description,
-                                 protocol.language, rendered, tags))  # fmt: skip
+        stem = file_stem(source.stem or protocol.name)
+        tracks.append(
+            AlbumTrack(stem, heading, protocol.description, protocol.language, rendered, tags)
+        )
     result = write_album(folder, tracks, title=title, fmt=name, force=force, cover=user_cover,
                          base_url=url)  # fmt: skip
     if not quiet:

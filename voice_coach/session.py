@@ -7,9 +7,10 @@ apart: they all hear the same session, sample for sample.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voice_coach.audio.loudness import DEFAULT_LUFS, TRUE_PEAK_CEILING_DBTP
 from voice_coach.core.clip import Clip
@@ -32,6 +33,9 @@ from voice_coach.errors import SpeechError, TimingError, UsageError
 from voice_coach.files.loader import load_protocol
 from voice_coach.speech.engine import DEFAULT_RATE_WPM, ESPEAK, SpeechSettings
 from voice_coach.speech.voices import Voice
+
+if TYPE_CHECKING:
+    from voice_coach.coach.programs import NextSession
 
 DEFAULT_SAMPLE_RATE = 22050
 
@@ -274,3 +278,39 @@ def format_time(seconds: float) -> str:
     """``m:ss.s``: how a person reads a time in the session."""
     minutes, rest = divmod(max(seconds, 0.0), 60.0)
     return f"{int(minutes)}:{rest:04.1f}"
+
+
+@dataclass(frozen=True)
+class AlbumSource:
+    """One file of an album: what it plays, its file name and title (``None``: the
+    protocol's own name and title), and the session options it plays with."""
+
+    protocol: str
+    stem: str | None
+    title: str | None
+    options: SessionOptions
+
+
+def album_sources(
+    protocols: list[str], options: SessionOptions, plan: NextSession | None
+) -> list[AlbumSource]:
+    """The files of an album: the sessions named; or, with a program, each stage of it
+    with the stage's own reps, holds and pace in place of today's stage's, named
+    ``PROGRAM-stage-N`` and titled "PROGRAM, stage N of M"."""
+    if plan is None:
+        return [AlbumSource(source, None, None, options) for source in protocols]
+    today = plan.pace
+    sources = []
+    for number, stage in enumerate(plan.program.stages, start=1):
+        changes: dict[str, Any] = {
+            name: getattr(stage.pace, name)
+            for name in ("reps", "sets", "hold_s", "relax_s")
+            if getattr(stage.pace, name) is not None or getattr(today, name) is not None
+        }
+        if stage.pace.factor != 1.0 or today.factor != 1.0:
+            changes["factor"] = stage.pace.factor
+        staged = dataclasses.replace(options, pace=dataclasses.replace(options.pace, **changes))
+        stem = f"{plan.program.name}-stage-{number}"
+        title = f"{plan.program.title}, stage {number} of {len(plan.program.stages)}"
+        sources.append(AlbumSource(stage.protocol, stem, title, staged))
+    return sources
