@@ -18,10 +18,14 @@ import soundfile
 from pulse import PulseServer, record_while
 
 from voice_coach.audio.loudness import (
+    CLIP_PEAK_ABOVE_LU,
+    LIMITER_ROUNDS,
     ClipLoudness,
+    clip_lufs,
     gated_lufs,
     k_weighted,
     k_weighting,
+    limit_true_peak,
     measure_clip,
     prepare_clip,
     session_power,
@@ -185,6 +189,36 @@ def test_the_k_weighting_by_fft_is_the_causal_filter(rate):
     for b, a in k_weighting(rate):
         expected = _causal(expected, b, a)
     assert np.max(np.abs(k_weighted(signal, rate) - expected)) < 1e-9
+
+
+@pytest.mark.parametrize("engine", ["espeak-ng", "piper"])
+def test_the_limiting_model_gives_what_limiting_and_measuring_each_round_gives(engine):
+    """``prepare_clip`` finds its ceiling on a model (the gain curve on the K-weighted
+    samples); the way it stands in for: limit, measure, set the ceiling again from the
+    limited clip, up to LIMITER_ROUNDS times. Real phrases of both engines: the same
+    loudness within 0.5 LU and the same peak above it within 0.5 dB (measured: 0.37 LU
+    at most, 0.03 LU on average)."""
+    import math
+
+    from voice_coach.speech.engine import SpeechSettings, engine_for
+
+    voice = "piper:en_US-joe-medium" if engine == "piper" else None
+    texts = ["Squeeze", "two", "Halfway there.", "Last one.", "Rest for 20 seconds."]
+    with engine_for(engine).speaker(SpeechSettings(voice_id=voice, engine=engine)) as speaker:
+        clips = [speaker.synthesize(text) for text in texts]
+    for text, clip in zip(texts, clips, strict=True):
+        current, figures = clip.samples, measure_clip(clip.samples, clip.sample_rate)
+        for _ in range(LIMITER_ROUNDS):
+            ceiling = 10 ** ((clip_lufs(figures) + CLIP_PEAK_ABOVE_LU) / 20)
+            if figures.true_peak <= ceiling * 1.01:
+                break
+            current, _peak = limit_true_peak(current, clip.sample_rate, ceiling)
+            figures = measure_clip(current, clip.sample_rate)
+        _limited, modelled = prepare_clip(clip.samples, clip.sample_rate)
+        assert clip_lufs(modelled) == pytest.approx(clip_lufs(figures), abs=0.5), text
+        above = 20 * math.log10(modelled.true_peak) - clip_lufs(modelled)
+        assert above == pytest.approx(20 * math.log10(figures.true_peak) - clip_lufs(figures),
+                                      abs=0.5), text  # fmt: skip
 
 
 def test_the_limiter_brings_true_peaks_down_and_leaves_the_rest():
