@@ -183,6 +183,9 @@ def test_a_new_entry_is_limited_and_keeps_its_loudness_figures(tmp_path):
     peak = true_peak(clip.samples, clip.sample_rate)
     assert 20 * np.log10(peak) <= ceiling_db + 0.05
     assert figures.true_peak == pytest.approx(peak, rel=1e-6)
+    # Measured on the clip as kept (after the limiter), not on the words as spoken.
+    assert np.allclose(figures.power, measure_clip(clip.samples, clip.sample_rate).power,
+                       rtol=1e-5, atol=1e-12)  # fmt: skip
     (path,) = entries(tmp_path)
     kept, _ = _read_entry(path)
     assert kept.facts["loudness"] == made.facts[text]["loudness"]

@@ -227,3 +227,22 @@ def test_a_first_phase_word_with_a_placeholder_is_pulled_ahead_of_its_beat_withi
     first = timeline.cues[0]
     assert (first.text, first.at_s) == ("Lift 1", 0.0)
     assert first.beat_s == pytest.approx(0.2)
+
+
+def test_the_answers_to_a_worrying_rating_are_in_each_shipped_language_and_only_there():
+    """Every shipped language has every answer English has; a language nothing is
+    shipped for gets the safety note alone, never English words in its voice."""
+    from dataclasses import replace
+
+    from voice_coach.cli_coach import safety_answer
+
+    english = builtin_answer_words("en")
+    for language in SHIPPED:
+        assert set(builtin_answer_words(language)) == set(english), language
+    protocol = load_protocol("glute-squeeze")
+    assert safety_answer(8, None, protocol) == f"That is high. {protocol.safety}"
+    assert safety_answer(5, 3, protocol) == f"Last time it was 3. {protocol.safety}"
+    assert safety_answer(4, 3, protocol) is None
+    italian = replace(protocol, language="it")
+    assert builtin_answer_words("it") == {}
+    assert safety_answer(8, None, italian) == protocol.safety

@@ -94,16 +94,19 @@ def log_session(
 
 def safety_answer(pain: int, before: int | None, protocol: Protocol) -> str | None:
     """What a rating that is high, or has risen sharply, is answered with, in the
-    protocol's language: why, then its safety note (stop, never push through pain);
-    ``None`` for any other rating."""
+    protocol's language: why, then its safety note (stop, never push through pain), or
+    the note alone in a language no words are shipped for; ``None`` for any other
+    rating."""
     from voice_coach.coach.rating import ALARM_RATING, needs_safety_note
     from voice_coach.files.loader import builtin_answer_words
 
     if not needs_safety_note(pain, before):
         return None
     words = builtin_answer_words(protocol.language)
-    why = words["pain_high"] if pain >= ALARM_RATING else words["pain_up"].format(before=before)
-    return f"{why} {protocol.safety}"
+    why = words.get("pain_high") if pain >= ALARM_RATING else words.get("pain_up")
+    if why is None:
+        return protocol.safety
+    return f"{why.format(before=before)} {protocol.safety}"
 
 
 # --- history ---------------------------------------------------------------------------

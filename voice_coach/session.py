@@ -205,8 +205,9 @@ def spoken_phrase(
 ) -> RenderedSession:
     """``text`` alone, in the session's voice, rate and loudness, through the phrase
     cache: what the coach says after a session (its question, the safety note) sounds
-    like the session. Brought to the session's loudness target as a session of its own
-    (under the same true-peak ceiling); with ``--loudness off``, at the session's volume."""
+    like the session. Brought to the loudness the session reached (its target, or less
+    where the true-peak ceiling stopped it) as a session of its own; with ``--loudness
+    off``, at the session's volume."""
     from voice_coach.speech.phrase_cache import load_clips
 
     settings = _settings(prepared.voice, _rate_wpm(options))
@@ -222,10 +223,9 @@ def spoken_phrase(
         sets=0,
     )
     levels = None
-    if prepared.levels is not None:
-        levels = _levels(
-            timeline, {text: clip}, loaded.facts, prepared.volume, prepared.levels.target_lufs
-        )
+    if prepared.levels is not None:  # as loud as the session was: its target, or short of it
+        reached = min(prepared.levels.target_lufs, prepared.levels.expected_lufs)
+        levels = _levels(timeline, {text: clip}, loaded.facts, prepared.volume, reached)
     return render(timeline, {text: clip}, {}, sample_rate, prepared.volume, levels)
 
 

@@ -228,15 +228,18 @@ def builtin_chapter_words(language: str) -> dict[str, str]:
 
 def builtin_answer_words(language: str) -> dict[str, str]:
     """What the coach says to a worrying pain rating, before the safety note ("That is
-    high."), shipped for a language, else English's."""
-    return _shipped_section(language, "answers")
+    high."), as shipped for a language; none for a language nothing is shipped for, whose
+    voice must not be given English words."""
+    return _shipped_section(language, "answers", fallback=False)
 
 
-def _shipped_section(language: str, section: str) -> dict[str, str]:
+def _shipped_section(language: str, section: str, *, fallback: bool = True) -> dict[str, str]:
     table = _shipped_table(LANGUAGES_FILE)
     code = language.lower()
     words = table.get(code) or table.get(code.split("-")[0]) or {}
-    return dict(words.get(section) or table["en"][section])
+    if not fallback:
+        return dict(words.get(section, {}))
+    return {**table["en"][section], **words.get(section, {})}  # key by key
 
 
 @functools.cache
