@@ -15,7 +15,12 @@ from voice_coach.errors import AudioDeviceError
 
 
 class StreamOutput:
-    """sounddevice: an OutputStream whose callback pulls every block from the feed."""
+    """sounddevice: a raw output stream whose callback pulls every block from the feed.
+
+    Raw, so the callback writes into PortAudio's buffer through a numpy view of its own:
+    sounddevice's ``OutputStream`` reshapes each block by setting ``ndarray.shape``, which
+    NumPy 2.5 deprecates (a warning on every callback, and an error when it is removed).
+    """
 
     def __init__(
         self, source: Source, pre_roll_frames: int, device: int | str | None, latency: float | str
@@ -29,6 +34,7 @@ class StreamOutput:
         self.rate = source.sample_rate
         self.heard_by: float | None = None
         self.next_dac: float | None = None
+        self.channels = 1
         self.stream = self._open(source.sample_rate, device, latency)
         self.latency_s = float(self.stream.latency)
 
@@ -45,7 +51,8 @@ class StreamOutput:
         # Mono first; a device that takes only stereo gets the same samples on both sides.
         for channels in (1, 2):
             try:
-                return sd.OutputStream(
+                self.channels = channels
+                return sd.RawOutputStream(
                     samplerate=rate,
                     channels=channels,
                     dtype="float32",
@@ -61,9 +68,10 @@ class StreamOutput:
             EXPORT_HINT,
         ) from last
 
-    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+    def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
         dac = time_info.outputBufferDacTime
-        mono = np.empty(frames, dtype=np.float32)
+        out = np.frombuffer(outdata, dtype=np.float32).reshape(frames, self.channels)
+        mono = out[:, 0] if self.channels == 1 else np.empty(frames, dtype=np.float32)
         with self.lock:
             if status.output_underflow:
                 self.underruns += 1
@@ -73,7 +81,8 @@ class StreamOutput:
                     self.feed.lost(round((dac - self.next_dac) * self.rate))
             self.next_dac = dac + frames / self.rate if dac > 0 else None
             finished = self.feed.fill(mono)
-        outdata[:] = mono[:, None]
+        if self.channels > 1:
+            out[:] = mono[:, None]
         if not finished:
             return
         # Done when the device says the last sample has been heard. PortAudio's own drain
