@@ -232,17 +232,25 @@ def measure_clip(
 ) -> ClipLoudness:
     """The clip's figures: K-weighted power per 10 ms step from its first sample, its
     ring-out included, and its true peak (``known_peak`` where it was just found)."""
-    weighted = k_weighted(np.concatenate([samples, np.zeros(round(_TAIL_S * sample_rate))]),
-                          sample_rate)  # fmt: skip
+    peak = true_peak(samples, sample_rate) if known_peak is None else known_peak
+    return ClipLoudness(_step_power(_ringing_out(samples, sample_rate), sample_rate), peak)
+
+
+def _ringing_out(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The clip K-weighted, followed by the filters' ``_TAIL_S`` of ring-out."""
+    tail = np.zeros(round(_TAIL_S * sample_rate))
+    return k_weighted(np.concatenate([samples, tail]), sample_rate)
+
+
+def _step_power(weighted: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mean square of ``weighted`` in each 10 ms step from its first sample."""
     squares = np.concatenate(([0.0], np.cumsum(weighted**2)))
     per_step = sample_rate * STEP_S
     edges = np.minimum(
         np.round(np.arange(math.ceil(len(weighted) / per_step) + 1) * per_step).astype(int),
         len(weighted),
     )
-    power = (squares[edges[1:]] - squares[edges[:-1]]) / per_step
-    peak = true_peak(samples, sample_rate) if known_peak is None else known_peak
-    return ClipLoudness(power, peak)
+    return (squares[edges[1:]] - squares[edges[:-1]]) / per_step
 
 
 def k_weighting(sample_rate: int) -> tuple[tuple[list[float], list[float]], ...]:
@@ -418,12 +426,13 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
     Limiting and measuring each round took 12 ms a phrase with espeak-ng and 21 ms with
     Piper; this takes about 7 ms (docs/BENCHMARKS.md)."""
     samples = np.asarray(samples, dtype=np.float32)
-    figures = measure_clip(samples, sample_rate)
+    weighted = _ringing_out(samples, sample_rate)  # filtered and oversampled once each,
+    peaks, peak = _sample_peaks(samples, sample_rate)  # for the figures and the model
+    figures = ClipLoudness(_step_power(weighted, sample_rate), peak)
     loudness = clip_lufs(figures)
     if not math.isfinite(loudness) or figures.true_peak <= _ceiling(loudness) * PEAK_SLACK:
         return samples, figures
-    peaks, _ = _sample_peaks(samples, sample_rate)
-    weighted_power = k_weighted(samples, sample_rate) ** 2
+    weighted_power = weighted[: len(samples)] ** 2
     ceiling = _ceiling(loudness)
     for _ in range(LIMITER_ROUNDS - 1):
         gain = _gain_curve(peaks, ceiling, sample_rate)
