@@ -42,6 +42,9 @@ PEAK_MARGIN_DB = 0.2  # under the ceiling, for what the grid's estimate can miss
 CLIP_PEAK_ABOVE_LU = 12.0
 LIMITER_ROUNDS = 4
 PEAK_SLACK = 1.01  # a peak this close to its ceiling fits it
+# A limited peak this close to its ceiling (0.01 dB) fits it: the smoothed gain lets a
+# few parts in 10^5 through, and a second pass for those cost a third of the limiter.
+LIMITED_SLACK = 1.001
 PHRASE_ABOVE_MEDIAN_LU = 3.0
 TONES_BELOW_SPEECH_LU = 3.0
 DEFAULT_LUFS = -19.0  # mono (AES TD1008: spoken word; a stereo file would be -16)
@@ -283,29 +286,58 @@ def k_weighting(sample_rate: int) -> tuple[tuple[list[float], list[float]], ...]
 def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """The samples through the K-weighting filters, as a causal filter would give them.
 
-    Filtered in the frequency domain (one FFT each way) rather than sample by sample: the
-    library that runs IIR filters (scipy, through pyloudnorm) took half a second to import,
-    more than a whole cold export of the peer takes (docs/BENCHMARKS.md). The signal is
-    padded by at least ``_RING_S`` of silence first, so the filters' ring-out (the high-pass's
-    poles lie 0.989 from the origin at 22.05 kHz: below 1e-22 after 0.25 s) cannot wrap
-    round onto its start.
+    Filtered in the frequency domain, as a convolution with the filters' impulse response
+    (one FFT each way) rather than sample by sample: the library that runs IIR filters
+    (scipy, through pyloudnorm) took half a second to import, more than a whole cold
+    export of the peer takes (docs/BENCHMARKS.md). The FFT is at least as long as the
+    signal and the response together, so nothing wraps round onto the start, and of a
+    length with no prime factor above 5 (pocketfft is as quick there as at a power of two,
+    which could be twice as long).
     """
     length = len(samples)
-    size = 1 << (length + round(_RING_S * sample_rate) - 1).bit_length()  # FFTs are quick
+    size = _fft_size(length + len(_k_impulse(sample_rate)))
     spectrum = np.fft.rfft(np.asarray(samples, dtype=np.float64), size)
-    return np.fft.irfft(spectrum * _k_response(size, sample_rate), size)[:length]
+    return np.fft.irfft(spectrum * _k_spectrum(size, sample_rate), size)[:length]
 
 
-@functools.lru_cache(maxsize=8)
-def _k_response(size: int, sample_rate: int) -> np.ndarray:
-    """The K-weighting's frequency response at each bin of a ``size``-point real FFT
-    (sizes are powers of two, so a few serve every clip)."""
+def _fft_size(length: int) -> int:
+    """The smallest length of at least ``length`` whose only prime factors are 2, 3, 5."""
+    best = 1 << (length - 1).bit_length()
+    fives = 1
+    while fives < best:
+        size = fives
+        while size < best:
+            best = min(best, size << ((length - 1) // size).bit_length())  # x 2^k
+            size *= 3
+        fives *= 5
+    return best
+
+
+@functools.lru_cache(maxsize=4)
+def _k_impulse(sample_rate: int) -> np.ndarray:
+    """The K-weighting's impulse response, ``_RING_S`` long: it has decayed below 1e-22
+    by then (the high-pass's poles lie 0.989 from the origin at 22.05 kHz).
+
+    Taken from the filters' frequency response on a grid four times as long, so what the
+    grid wraps round onto the kept part is the response after a whole second."""
+    kept = round(_RING_S * sample_rate)
+    size = 1 << (4 * kept).bit_length()
     z = np.exp(-2j * np.pi * np.arange(size // 2 + 1) / size)  # z^-1 at each bin
     response = np.ones(len(z), dtype=np.complex128)
     for b, a in k_weighting(sample_rate):
         response *= (b[0] + z * (b[1] + z * b[2])) / (a[0] + z * (a[1] + z * a[2]))
-    response.flags.writeable = False
-    return response
+    impulse = np.fft.irfft(response, size)[:kept]
+    impulse.flags.writeable = False
+    return impulse
+
+
+@functools.lru_cache(maxsize=8)
+def _k_spectrum(size: int, sample_rate: int) -> np.ndarray:
+    """The impulse response's spectrum for a ``size``-point real FFT (a clip is filtered
+    at one size before it is limited and after, so each is made once)."""
+    spectrum = np.fft.rfft(_k_impulse(sample_rate), size)
+    spectrum.flags.writeable = False
+    return spectrum
 
 
 def true_peak(samples: np.ndarray, sample_rate: int) -> float:
@@ -324,7 +356,10 @@ def clip_lufs(figures: ClipLoudness) -> float:
 
 
 def limit_true_peak(
-    samples: np.ndarray, sample_rate: int, ceiling: float
+    samples: np.ndarray,
+    sample_rate: int,
+    ceiling: float,
+    peaks: tuple[np.ndarray, float] | None = None,
 ) -> tuple[np.ndarray, float]:
     """The samples with every true peak above ``ceiling`` (linear) brought down to it,
     and their true peak then (found by the last check, so not measured again).
@@ -332,53 +367,61 @@ def limit_true_peak(
     A look-ahead limiter: the gain each sample needs (from the 4x oversampled signal) is
     held over 5 ms either side and smoothed over 5 ms, so it falls before a peak and
     rises after it without clicks. Checked afterwards, and repeated (a little lower) in
-    the rare case the smoothing let an inter-sample peak through.
+    the rare case the smoothing let an inter-sample peak through by more than
+    ``LIMITED_SLACK``. ``peaks`` is ``_held_peaks`` of the samples, where the caller has
+    it already.
     """
     out = np.asarray(samples, dtype=np.float32)
+    found = _held_peaks(out, sample_rate) if peaks is None else peaks
     for attempt in range(4):
-        peaks, peak = _sample_peaks(out, sample_rate)
-        if peak <= ceiling:
+        held, peak = found
+        if peak <= ceiling * (1.0 if attempt == 0 else LIMITED_SLACK):
             return out, peak
-        gain = _gain_curve(peaks, ceiling * (0.99**attempt), sample_rate)
+        gain = _gain_curve(held, ceiling * (0.99**attempt), sample_rate)
         out = (out * gain).astype(np.float32)
-    return out, true_peak(out, sample_rate)
+        found = _held_peaks(out, sample_rate)
+    return out, found[1]
 
 
-def _sample_peaks(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
-    """Each sample's largest magnitude among its 4 oversampled values, and the true peak
-    (the ring-out after the last sample included)."""
+def _held_peaks(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """The largest true peak within 5 ms either side of each sample, and the true peak
+    (the ring-out after the last sample included).
+
+    A sample's gain is held that long, and the least of the gains near a sample is what
+    the largest peak near it needs: so the hold is taken on the peaks, once, whatever
+    the ceiling."""
     magnitude = np.abs(_oversampled(samples, sample_rate))
     frames = len(samples) * OVERSAMPLE
     peaks = magnitude[:frames:OVERSAMPLE]
     for phase in range(1, OVERSAMPLE):
         peaks = np.maximum(peaks, magnitude[phase:frames:OVERSAMPLE])
-    return peaks, float(magnitude.max(initial=0.0))
+    held = _running_max(peaks, max(1, round(0.005 * sample_rate)))
+    return held, float(magnitude.max(initial=0.0))
 
 
-def _gain_curve(peaks: np.ndarray, ceiling: float, sample_rate: int) -> np.ndarray:
-    """The limiter's gain for each sample: what keeps its peak at ``ceiling``, held 5 ms
-    either side and smoothed over 5 ms."""
+def _gain_curve(held: np.ndarray, ceiling: float, sample_rate: int) -> np.ndarray:
+    """The limiter's gain for each sample: what keeps its held peak (``_held_peaks``) at
+    ``ceiling``, smoothed over 5 ms."""
     window = max(1, round(0.005 * sample_rate))
-    needed = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
-    return _running_mean(_running_min(needed, window), window)
+    return _running_mean(np.minimum(1.0, ceiling / np.maximum(held, 1e-12)), window)
 
 
-def _running_min(values: np.ndarray, half: int) -> np.ndarray:
-    """The smallest value within ``half`` samples either side of each sample (1.0 beyond
-    the ends).
+def _running_max(values: np.ndarray, half: int) -> np.ndarray:
+    """The largest value within ``half`` samples either side of each sample (nothing
+    counts beyond the ends).
 
     Van Herk and Gil-Werman's way: cut into blocks as long as the window, take running
-    minima forwards and backwards within each block, and any window is the smaller of one
-    block's backward minimum and the next block's forward minimum; a few passes over the
+    maxima forwards and backwards within each block, and any window is the larger of one
+    block's backward maximum and the next block's forward maximum; a few passes over the
     samples, whatever the window's length.
     """
     width = 2 * half + 1
     count = len(values)
-    padded = np.pad(values, (half, half + (-(count + 2 * half)) % width), constant_values=1.0)
+    padded = np.pad(values, (half, half + (-(count + 2 * half)) % width))
     blocks = padded.reshape(-1, width)
-    forward = np.minimum.accumulate(blocks, axis=1).ravel()
-    backward = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
-    return np.minimum(backward[:count], forward[width - 1 : width - 1 + count])
+    forward = np.maximum.accumulate(blocks, axis=1).ravel()
+    backward = np.maximum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.maximum(backward[:count], forward[width - 1 : width - 1 + count])
 
 
 def _running_mean(values: np.ndarray, width: int) -> np.ndarray:
@@ -427,7 +470,7 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
     Piper; this takes about 7 ms (docs/BENCHMARKS.md)."""
     samples = np.asarray(samples, dtype=np.float32)
     weighted = _ringing_out(samples, sample_rate)  # filtered and oversampled once each,
-    peaks, peak = _sample_peaks(samples, sample_rate)  # for the figures and the model
+    held, peak = _held_peaks(samples, sample_rate)  # for the figures and the model
     figures = ClipLoudness(_step_power(weighted, sample_rate), peak)
     loudness = clip_lufs(figures)
     if not math.isfinite(loudness) or figures.true_peak <= _ceiling(loudness) * PEAK_SLACK:
@@ -435,7 +478,7 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
     weighted_power = weighted[: len(samples)] ** 2
     ceiling = _ceiling(loudness)
     for _ in range(LIMITER_ROUNDS - 1):
-        gain = _gain_curve(peaks, ceiling, sample_rate)
+        gain = _gain_curve(held, ceiling, sample_rate)
         modelled = float(np.mean(gain * gain * weighted_power))
         if modelled <= 0:
             break
@@ -443,7 +486,7 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
         if ceiling <= again * PEAK_SLACK:  # its peak, at the ceiling, fits: done
             break
         ceiling = again
-    limited, peak = limit_true_peak(samples, sample_rate, ceiling)
+    limited, peak = limit_true_peak(samples, sample_rate, ceiling, (held, peak))
     return limited, measure_clip(limited, sample_rate, known_peak=peak)
 
 
