@@ -34,7 +34,7 @@ import json
 import os
 import struct
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from voice_coach.audio.loudness import CLIP_PEAK_ABOVE_LU, limit_for_cache, loud
 from voice_coach.audio.onset import perceived_onset_s
 from voice_coach.core.clip import AUDIBLE_THRESHOLD, Clip
 from voice_coach.files.leftovers import remove_stale
-from voice_coach.speech.engine import ESPEAK, SpeechSettings, check_text, engine_for
+from voice_coach.speech.engine import ESPEAK, Speaker, SpeechSettings, check_text, engine_for
 from voice_coach.speech.voices import Voice
 from voice_coach.userdirs import CACHE_DIR_ENV, cache_root
 
@@ -164,10 +164,8 @@ def load_clips(
         if unwritable is None:  # what a writer killed mid-entry left behind
             remove_stale(folder, ".*-*.tmp")
         with engine.speaker(settings) as speaker:
-            for text in missing:
-                clip, figures = limit_for_cache(speaker.synthesize(text))
-                made = {"loudness": figures} if "loudness" in FACTS else {}  # measured already
-                entries[text] = Entry(clip, measure(clip, made))
+            for text, entry in _spoken(speaker, missing):
+                entries[text] = entry
                 if unwritable is None:
                     try:
                         entries[text] = _write_entry(paths[text], entries[text])
@@ -197,6 +195,34 @@ def load_clips(
         stats=stats,
         notes=notes,
     )
+
+
+def _spoken(speaker: Speaker, texts: list[str]) -> Iterator[tuple[str, Entry]]:
+    """Each text spoken and made into an entry (``_new_entry``), in order.
+
+    The engine speaks one text after another, while the clips it has spoken are limited
+    and measured on the other cores (numpy's FFTs and ufuncs and soxr let go of the GIL):
+    that work took four times as long as espeak-ng's speech (docs/BENCHMARKS.md).
+    """
+    if len(texts) == 1:
+        yield texts[0], _new_entry(speaker.synthesize(texts[0]))
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=min(len(texts), os.cpu_count() or 1))
+    try:
+        made = [pool.submit(_new_entry, speaker.synthesize(text)) for text in texts]
+        for text, entry in zip(texts, made, strict=True):
+            yield text, entry.result()
+    finally:  # interrupted (Ctrl-C, a failed phrase): what has not started never does
+        pool.shutdown(cancel_futures=True)
+
+
+def _new_entry(spoken: Clip) -> Entry:
+    """A clip just spoken as the cache keeps it: limited, with every fact measured."""
+    clip, figures = limit_for_cache(spoken)
+    made = {"loudness": figures} if "loudness" in FACTS else {}  # measured already
+    return Entry(clip, measure(clip, made))
 
 
 def measure(clip: Clip, known: Mapping[str, Any] | None = None) -> dict[str, Any]:
