@@ -1,5 +1,6 @@
 """The phrase cache with the real espeak-ng: hits, damage, two writers, no folder."""
 
+import itertools
 import multiprocessing
 import subprocess
 import sys
@@ -54,6 +55,24 @@ def test_second_load_is_all_hits_and_gives_the_same_samples(tmp_path):
     for text in PHRASES:
         assert same(first.clips[text], second.clips[text])
         assert not second.clips[text].samples.flags.writeable
+
+
+def test_each_new_phrase_is_its_own_words_when_several_are_made_at_once(tmp_path):
+    """New phrases are limited on worker threads while the engine speaks the next: each
+    text must still get its own clip and figures. espeak-ng does not speak a text to the
+    same sample twice (its lengths vary by up to 2 %), so the texts differ in length by
+    a third or more, and each clip must be within 10 % of the same text made alone."""
+    texts = ["Go", "Squeeze", "And relax now", "Halfway there, keep going",
+             "Well done. That was a good long session of squeezes."]  # fmt: skip
+    together = load_clips(texts, SETTINGS, tmp_path / "together")
+    lengths = [len(together.clips[text].samples) for text in texts]
+    assert all(b > a * 1.3 for a, b in itertools.pairwise(lengths)), lengths
+    for text in texts:
+        alone = load_clips([text], SETTINGS, tmp_path / "alone" / text[:8].replace(" ", "-"))
+        clip = together.clips[text]
+        assert len(clip.samples) == pytest.approx(len(alone.clips[text].samples), rel=0.1), text
+        figures = together.facts[text]["loudness"]["power"]
+        assert len(figures) == pytest.approx(len(clip.samples) / (clip.sample_rate * 0.01), abs=8)
 
 
 def test_a_warm_cache_never_loads_pyttsx3(tmp_path):
