@@ -183,12 +183,12 @@ def test_a_bad_cover_is_one_line_exit_2_and_nothing_written(tmp_path, capsys):
 
 def test_a_tag_that_cannot_be_written_leaves_no_file(tmp_path, monkeypatch, capsys):
     """The tags go into the temporary file: failing there, nothing reaches the target."""
-    import voice_coach.files.export as export
+    import voice_coach.files.tags as tags_module  # the export imports it as it tags
 
     def no_room(path, fmt, tags):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export, "write_tags", no_room)
+    monkeypatch.setattr(tags_module, "write_tags", no_room)
     out = tmp_path / "s.mp3"
     assert main(["export", "-o", str(out), "-q"]) == 1
     assert "no space left" in capsys.readouterr().err

@@ -552,7 +552,6 @@ def export(
     """Write the session to an audio file (WAV, FLAC, OGG, MP3), tagged, with a cover and
     chapters where the format carries them; or several sessions as an album folder (with
     --program: one file per stage of the program)."""
-    from voice_coach.files.cover import read_cover
     from voice_coach.files.export import export_session
 
     if subtitles is not None and subtitles not in ("srt", "vtt"):
@@ -577,7 +576,11 @@ def export(
         )
     output = "session.wav" if output is None else output
     target = None if output == "-" else Path(output)
-    user_cover = read_cover(cover) if cover is not None else None
+    user_cover = None
+    if cover is not None:  # the cover module (and its tags) only for a cover given
+        from voice_coach.files.cover import read_cover
+
+        user_cover = read_cover(cover)
     prepared = prepare(protocols[0] if protocols else None, session)
     rendered = prepared.render(sample_rate)
     tags = functools.partial(

@@ -22,7 +22,7 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -32,7 +32,9 @@ from voice_coach.files.durable import SyncBehind, fsync_folder, fsync_path
 from voice_coach.files.leftovers import remove_stale
 from voice_coach.files.subtitles import SUBTITLE_KINDS
 from voice_coach.files.subtitles import subtitles as subtitle_text
-from voice_coach.files.tags import TAGGED_FORMATS, FileTags, write_tags
+
+if TYPE_CHECKING:
+    from voice_coach.files.tags import FileTags
 
 # extension -> (libsndfile format, subtype)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -41,6 +43,9 @@ FORMATS: dict[str, tuple[str, str]] = {
     "ogg": ("OGG", "VORBIS"),
     "mp3": ("MP3", "MPEG_LAYER_III"),
 }
+# The formats whose files are tagged (``files.tags``, imported only for them): phone
+# players ignore a WAV file's tags.
+TAGGED_FORMATS = ("mp3", "ogg", "flac")
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 BLOCK_FRAMES = 65536
 # Converted blocks kept for reuse: a default session needs 9 (0.4 MB), whatever its
@@ -247,6 +252,8 @@ def _write_audio(
     except soundfile.LibsndfileError as exc:
         raise EncoderError(str(exc)) from None
     if tags is not None:  # into the temporary file: the synced, moved file has them
+        from voice_coach.files.tags import write_tags
+
         write_tags(path, name, tags)
     fsync_path(path)
 

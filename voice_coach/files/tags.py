@@ -22,7 +22,6 @@ from voice_coach.files.cover import Cover, draw_cover
 from voice_coach.files.loader import builtin_chapter_words
 
 ARTIST = "voice-coach"
-TAGGED_FORMATS = ("mp3", "ogg", "flac")
 
 
 @dataclass(frozen=True)
