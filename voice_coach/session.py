@@ -197,7 +197,7 @@ def choose_voice(language: str, options: SessionOptions) -> Voice:
             return match_voice(options.voice, voices)
         return voice_for_language(language, voices)
 
-    return _pick_voice(choose)
+    return _pick_voice(choose, options.engine)
 
 
 def spoken_phrase(
@@ -239,15 +239,18 @@ def _settings(voice: Voice, rate_wpm: int) -> SpeechSettings:
     return settings
 
 
-def _pick_voice(choose: Callable[[list[Voice]], Voice]) -> Voice:
+def _pick_voice(choose: Callable[[list[Voice]], Voice], engine: str | None) -> Voice:
     """A voice from the cached list, asking the engines afresh before giving up, so a
-    voice installed since the list was cached is still found."""
-    from voice_coach.speech.phrase_cache import installed_voices
+    voice installed since the list was cached is still found. With ``--engine
+    espeak-ng`` only that engine's list is read: the Piper voices on disk (and the
+    bundled voice's package, found through ``importlib.resources``) are not looked at."""
+    from voice_coach.speech.phrase_cache import installed_voices, load_voices
 
+    listed = load_voices if engine == ESPEAK else installed_voices
     try:
-        return choose(installed_voices())
+        return choose(listed())
     except UsageError:
-        return choose(installed_voices(refresh=True))
+        return choose(listed(refresh=True))
 
 
 def overlap_error(overlap: Overlap, count: int) -> TimingError:
