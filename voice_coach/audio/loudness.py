@@ -166,7 +166,8 @@ def session_levels(
     whole session's gain down by its loudest count word.
     """
     speech, tones = list(speech), list(tones)
-    own = {text: clip_lufs(figures) for _, text, figures in speech}
+    distinct = {text: figures for _, text, figures in speech}  # a text is said many times
+    own = {text: clip_lufs(figures) for text, figures in distinct.items()}
     finite = [value for value in own.values() if math.isfinite(value)]
     cap = _median(finite) + PHRASE_ABOVE_MEDIAN_LU if finite else math.inf
     trim_db = {text: min(0.0, cap - value) if math.isfinite(value) else 0.0
