@@ -231,13 +231,11 @@ def _db(linear: float) -> float:
 # --- a clip as it is made: numpy and soxr ----------------------------------------------
 
 
-def measure_clip(
-    samples: np.ndarray, sample_rate: int, known_peak: float | None = None
-) -> ClipLoudness:
+def measure_clip(samples: np.ndarray, sample_rate: int) -> ClipLoudness:
     """The clip's figures: K-weighted power per 10 ms step from its first sample, its
-    ring-out included, and its true peak (``known_peak`` where it was just found)."""
-    peak = true_peak(samples, sample_rate) if known_peak is None else known_peak
-    return ClipLoudness(_step_power(_ringing_out(samples, sample_rate), sample_rate), peak)
+    ring-out included, and its true peak."""
+    weighted = _ringing_out(samples, sample_rate)
+    return ClipLoudness(_step_power(weighted, sample_rate), true_peak(samples, sample_rate))
 
 
 def _ringing_out(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -361,9 +359,10 @@ def limit_true_peak(
     sample_rate: int,
     ceiling: float,
     peaks: tuple[np.ndarray, float] | None = None,
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float, np.ndarray]:
     """The samples with every true peak above ``ceiling`` (linear) brought down to it,
-    and their true peak then (found by the last check, so not measured again).
+    their true peak then (found by the last check, so not measured again), and the gain
+    each sample was given.
 
     A look-ahead limiter: the gain each sample needs (from the 4x oversampled signal) is
     held over 5 ms either side and smoothed over 5 ms, so it falls before a peak and
@@ -373,15 +372,17 @@ def limit_true_peak(
     it already.
     """
     out = np.asarray(samples, dtype=np.float32)
+    given = np.ones(len(out))
     found = _held_peaks(out, sample_rate) if peaks is None else peaks
     for attempt in range(4):
         held, peak = found
         if peak <= ceiling * (1.0 if attempt == 0 else LIMITED_SLACK):
-            return out, peak
+            return out, peak, given
         gain = _gain_curve(held, ceiling * (0.99**attempt), sample_rate)
+        given *= gain
         out = (out * gain).astype(np.float32)
         found = _held_peaks(out, sample_rate)
-    return out, found[1]
+    return out, found[1], given
 
 
 def _held_peaks(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
@@ -466,9 +467,11 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
     rounds would turn it down without end (Piper's "Halfway there." fell 16 LU when the
     rounds ran until the peak fitted). The rounds run on a model, the limiter's gain
     curve applied to the clip's K-weighted samples (the gain moves slowly beside the
-    filters, so nothing is filtered again); then the clip is limited once and measured.
+    filters, so nothing is filtered again); then the clip is limited once, and its
+    figures are the same model with the gain it was given: within 0.002 LU of filtering
+    the limited clip again on real phrases of both engines (tests/test_loudness.py).
     Limiting and measuring each round took 12 ms a phrase with espeak-ng and 21 ms with
-    Piper; this takes about 7 ms (docs/BENCHMARKS.md)."""
+    Piper; this takes about 3 ms (docs/BENCHMARKS.md)."""
     samples = np.asarray(samples, dtype=np.float32)
     weighted = _ringing_out(samples, sample_rate)  # filtered and oversampled once each,
     held, peak = _held_peaks(samples, sample_rate)  # for the figures and the model
@@ -487,8 +490,11 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
         if ceiling <= again * PEAK_SLACK:  # its peak, at the ceiling, fits: done
             break
         ceiling = again
-    limited, peak = limit_true_peak(samples, sample_rate, ceiling, (held, peak))
-    return limited, measure_clip(limited, sample_rate, known_peak=peak)
+    limited, peak, gain = limit_true_peak(samples, sample_rate, ceiling, (held, peak))
+    ring = np.ones(len(weighted) - len(gain))  # the ring-out after the last sample
+    return limited, ClipLoudness(
+        _step_power(weighted * np.concatenate([gain, ring]), sample_rate), peak
+    )
 
 
 def _ceiling(loudness: float) -> float:
