@@ -163,15 +163,13 @@ def load_clips(
         unwritable = _make_folder(folder)
         if unwritable is None:  # what a writer killed mid-entry left behind
             remove_stale(folder, ".*-*.tmp")
+        keep = {text: paths[text] if unwritable is None else None for text in missing}
         with engine.speaker(settings) as speaker:
-            for text, entry in _spoken(speaker, missing):
+            for text, entry, failed in _spoken(speaker, keep):
                 entries[text] = entry
-                if unwritable is None:
-                    try:
-                        entries[text] = _write_entry(paths[text], entries[text])
-                        written += 1
-                    except OSError as exc:
-                        unwritable = f"{exc.strerror or exc}"
+                if keep[text] is not None and failed is None:
+                    written += 1
+                unwritable = unwritable or failed
 
     stats = CacheStats(
         cache_dir=folder,
@@ -197,32 +195,46 @@ def load_clips(
     )
 
 
-def _spoken(speaker: Speaker, texts: list[str]) -> Iterator[tuple[str, Entry]]:
-    """Each text spoken and made into an entry (``_new_entry``), in order.
+def _spoken(
+    speaker: Speaker, texts: Mapping[str, Path | None]
+) -> Iterator[tuple[str, Entry, str | None]]:
+    """Each text spoken and made into an entry (``_new_entry``), in order, with why it
+    could not be kept (``None``: kept, or not to be).
 
-    The engine speaks one text after another, while the clips it has spoken are limited
-    and measured on the other cores (numpy's FFTs and ufuncs and soxr let go of the GIL):
-    that work took four times as long as espeak-ng's speech (docs/BENCHMARKS.md).
+    The engine speaks one text after another, while the clips it has spoken are limited,
+    measured and written on the other cores (numpy's FFTs and ufuncs and soxr let go of
+    the GIL): that work took four times as long as espeak-ng's speech
+    (docs/BENCHMARKS.md).
     """
     if len(texts) == 1:
-        yield texts[0], _new_entry(speaker.synthesize(texts[0]))
+        [(text, path)] = texts.items()
+        yield text, *_new_entry(speaker.synthesize(text), path)
         return
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=min(len(texts), os.cpu_count() or 1))
     try:
-        made = [pool.submit(_new_entry, speaker.synthesize(text)) for text in texts]
+        made = [
+            pool.submit(_new_entry, speaker.synthesize(text), path) for text, path in texts.items()
+        ]
         for text, entry in zip(texts, made, strict=True):
-            yield text, entry.result()
+            yield text, *entry.result()
     finally:  # interrupted (Ctrl-C, a failed phrase): what has not started never does
         pool.shutdown(cancel_futures=True)
 
 
-def _new_entry(spoken: Clip) -> Entry:
-    """A clip just spoken as the cache keeps it: limited, with every fact measured."""
+def _new_entry(spoken: Clip, path: Path | None) -> tuple[Entry, str | None]:
+    """A clip just spoken as the cache keeps it: limited, with every fact measured, and
+    written to ``path`` (unless ``None``); with why it could not be written, if not."""
     clip, figures = limit_for_cache(spoken)
     made = {"loudness": figures} if "loudness" in FACTS else {}  # measured already
-    return Entry(clip, measure(clip, made))
+    entry = Entry(clip, measure(clip, made))
+    if path is None:
+        return entry, None
+    try:
+        return _write_entry(path, entry), None
+    except OSError as exc:
+        return entry, f"{exc.strerror or exc}"
 
 
 def measure(clip: Clip, known: Mapping[str, Any] | None = None) -> dict[str, Any]:
