@@ -191,8 +191,9 @@ def _causal(samples: np.ndarray, b: list[float], a: list[float]) -> np.ndarray:
 @pytest.mark.parametrize("rate", [22050, 44100, 48000])
 def test_the_k_weighting_by_fft_is_the_causal_filter(rate):
     """Noise that stops loud at its last sample, so a ring-out that wrapped round onto
-    the start would show; 8192 samples, a power of two, so only the padding the filter
-    adds keeps it from wrapping (without it: errors of 1.1 to 1.4)."""
+    the start would show: only the FFT's room for the impulse response after the signal
+    keeps it from wrapping (an FFT of the signal's own 8,192 points: errors of 1.1 to
+    1.4)."""
     signal = np.random.default_rng(rate).standard_normal(8192) * 0.3
     signal[-100:] = 0.9
     expected = signal
@@ -256,6 +257,49 @@ def test_a_limited_phrase_s_figures_are_what_measuring_it_again_gives(engine):
         assert np.max(np.abs(steps_db)) < 0.3, text
         assert figures.true_peak == pytest.approx(again.true_peak, rel=1e-6), text
     assert limited_any  # the limiter had work to do
+
+
+def test_fft_lengths_are_the_smallest_with_no_prime_factor_above_5():
+    from voice_coach.audio.loudness import _fft_size
+
+    def smooth(n: int) -> bool:
+        for p in (2, 3, 5):
+            while n % p == 0:
+                n //= p
+        return n == 1
+
+    expected = [n for n in range(1, 6000) if smooth(n)]
+    for length in range(1, 5000):
+        assert _fft_size(length) == next(n for n in expected if n >= length), length
+
+
+def test_the_running_max_is_the_largest_value_near_each_sample():
+    from voice_coach.audio.loudness import _running_max
+
+    rng = np.random.default_rng(7)
+    for half in (1, 3, 110):
+        for count in (0, 1, 2, 2 * half, 2 * half + 1, 1000):
+            values = rng.standard_normal(count).astype(np.float32)  # negatives too
+            naive = [values[max(0, i - half) : i + half + 1].max() for i in range(count)]
+            assert np.array_equal(_running_max(values, half), np.array(naive, dtype=np.float32))
+
+
+def test_a_clip_loud_to_its_last_sample_has_figures_to_its_ring_out():
+    """The figures of a limited clip are its K-weighted samples times the limiter's gain,
+    the ring-out after its last sample included (it keeps the last sample's gain): step
+    by step what measuring the limited clip again gives, where a square wave is limited
+    right up to the clip's end."""
+    rate = 22050
+    t = np.arange(rate) / rate
+    clip = (0.02 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    clip[-300:] = 0.9 * np.sign(np.sin(2 * np.pi * 1000 * t[-300:]))
+    limited, figures = prepare_clip(clip, rate)
+    assert figures.true_peak < 0.5  # the end was limited
+    again = measure_clip(limited, rate)
+    assert len(figures.power) == len(again.power)
+    loud = again.power > again.power.max() * 1e-4
+    assert np.max(np.abs(10 * np.log10(figures.power[loud] / again.power[loud]))) < 0.3
+    assert loud[-5:].any()  # the ring-out steps are among those compared
 
 
 def test_the_limiter_brings_true_peaks_down_and_leaves_the_rest():

@@ -286,7 +286,8 @@ def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """The samples through the K-weighting filters, as a causal filter would give them.
 
     Filtered in the frequency domain, as a convolution with the filters' impulse response
-    (one FFT each way) rather than sample by sample: the library that runs IIR filters
+    (an FFT each way, and one of the response where the length is new) rather than
+    sample by sample: the library that runs IIR filters
     (scipy, through pyloudnorm) took half a second to import, more than a whole cold
     export of the peer takes (docs/BENCHMARKS.md). The FFT is at least as long as the
     signal and the response together, so nothing wraps round onto the start, and of a
@@ -317,8 +318,8 @@ def _k_impulse(sample_rate: int) -> np.ndarray:
     """The K-weighting's impulse response, ``_RING_S`` long: it has decayed below 1e-22
     by then (the high-pass's poles lie 0.989 from the origin at 22.05 kHz).
 
-    Taken from the filters' frequency response on a grid four times as long, so what the
-    grid wraps round onto the kept part is the response after a whole second."""
+    Taken from the filters' frequency response on a grid four to eight times as long, so
+    what the grid wraps round onto the kept part is the response after a whole second."""
     kept = round(_RING_S * sample_rate)
     size = 1 << (4 * kept).bit_length()
     z = np.exp(-2j * np.pi * np.arange(size // 2 + 1) / size)  # z^-1 at each bin
@@ -332,8 +333,8 @@ def _k_impulse(sample_rate: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _k_spectrum(size: int, sample_rate: int) -> np.ndarray:
-    """The impulse response's spectrum for a ``size``-point real FFT (a clip is filtered
-    at one size before it is limited and after, so each is made once)."""
+    """The impulse response's spectrum for a ``size``-point real FFT (kept for the tones
+    and phrases of equal length a process filters: rarely shared otherwise)."""
     spectrum = np.fft.rfft(_k_impulse(sample_rate), size)
     spectrum.flags.writeable = False
     return spectrum
@@ -419,7 +420,7 @@ def _running_max(values: np.ndarray, half: int) -> np.ndarray:
     """
     width = 2 * half + 1
     count = len(values)
-    padded = np.pad(values, (half, half + (-(count + 2 * half)) % width))
+    padded = np.pad(values, (half, half + (-(count + 2 * half)) % width), constant_values=-np.inf)
     blocks = padded.reshape(-1, width)
     forward = np.maximum.accumulate(blocks, axis=1).ravel()
     backward = np.maximum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
@@ -444,8 +445,8 @@ def _oversampled(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def limit_for_cache(clip: Clip) -> tuple[Clip, dict[str, object]]:
     """A new phrase as the phrase cache keeps it: its true peak limited (``prepare_clip``),
-    with the figures measured on it then (``loudness_record``'s form), so they are not
-    measured twice."""
+    with its figures found on the way (``loudness_record``'s form), so they are not
+    measured again."""
     samples, figures = prepare_clip(clip.samples, clip.sample_rate)
     kept = clip if samples is clip.samples else Clip(samples, clip.sample_rate)
     return kept, figures.to_record()
@@ -458,7 +459,7 @@ def loudness_record(clip: Clip) -> dict[str, object]:
 
 def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, ClipLoudness]:
     """A clip as it enters the phrase cache: its true peak limited to
-    ``CLIP_PEAK_ABOVE_LU`` above its own loudness, and its figures measured after that.
+    ``CLIP_PEAK_ABOVE_LU`` above its own loudness, and its figures as limited.
 
     Limiting lowers the loudness too (3 to 5 LU for speech), so the ceiling is set again
     from the limited clip's loudness, up to ``LIMITER_ROUNDS`` times. No more: where a
@@ -491,10 +492,9 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
             break
         ceiling = again
     limited, peak, gain = limit_true_peak(samples, sample_rate, ceiling, (held, peak))
-    ring = np.ones(len(weighted) - len(gain))  # the ring-out after the last sample
-    return limited, ClipLoudness(
-        _step_power(weighted * np.concatenate([gain, ring]), sample_rate), peak
-    )
+    # The ring-out after the last sample keeps the gain the last sample was given.
+    held_gain = np.pad(gain, (0, len(weighted) - len(gain)), mode="edge")
+    return limited, ClipLoudness(_step_power(weighted * held_gain, sample_rate), peak)
 
 
 def _ceiling(loudness: float) -> float:
