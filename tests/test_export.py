@@ -525,3 +525,27 @@ def test_a_file_that_cannot_seek_gets_the_silence_written_out(hand_made):
     _write_wav_stream(session, stuck, None, seekable=True)
     assert stuck.getvalue() == pipe.getvalue()
     assert len(pipe.getvalue()) == 44 + 2 * session.total_frames
+
+
+def test_a_wav_export_with_espeak_loads_no_module_it_does_not_use(warm_cache, tmp_path):
+    """What a plain WAV export with ``--engine espeak-ng`` leaves out of its start (each
+    a few ms): the tag, chapter and cover writers (a WAV is untagged) and the Piper
+    voices on disk (espeak-ng's own list chooses the voice). An MP3 export loads the
+    writers, so the check can tell."""
+    code = (
+        "import sys\n"
+        "from voice_coach.cli import main\n"
+        "assert main(sys.argv[1:]) == 0\n"
+        "print(' '.join(sorted(m for m in sys.modules if m in ("
+        "'voice_coach.files.tags', 'voice_coach.files.chapters', 'voice_coach.files.cover',"
+        "'voice_coach.speech.piper_voices'))))\n"
+    )
+
+    def loaded(out: Path) -> list[str]:
+        args = ["export", "--engine", "espeak-ng", "-o", str(out), "-q"]
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        return done.stdout.split()
+
+    assert loaded(tmp_path / "s.wav") == []
+    assert "voice_coach.files.tags" in loaded(tmp_path / "s.mp3")

@@ -202,9 +202,10 @@ def _spoken(
     could not be kept (``None``: kept, or not to be).
 
     The engine speaks one text after another, while the clips it has spoken are limited,
-    measured and written on the other cores (numpy's FFTs and ufuncs and soxr let go of
-    the GIL): that work took four times as long as espeak-ng's speech
-    (docs/BENCHMARKS.md).
+    measured and written by a worker on each core this process may use (numpy's FFTs and
+    ufuncs and soxr let go of the GIL): that work took three times as long as espeak-ng's
+    speech. A phrase that fails lets those spoken before it be kept; Ctrl-C drops what
+    has not started.
     """
     if len(texts) == 1:
         [(text, path)] = texts.items()
@@ -212,15 +213,25 @@ def _spoken(
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=min(len(texts), os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=min(len(texts), _usable_cores()))
     try:
         made = [
             pool.submit(_new_entry, speaker.synthesize(text), path) for text, path in texts.items()
         ]
         for text, entry in zip(texts, made, strict=True):
             yield text, *entry.result()
-    finally:  # interrupted (Ctrl-C, a failed phrase): what has not started never does
+    except Exception:
+        pool.shutdown(wait=True)  # what was spoken is still made and kept
+        raise
+    finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _new_entry(spoken: Clip, path: Path | None) -> tuple[Entry, str | None]:
