@@ -576,11 +576,7 @@ def export(
         )
     output = "session.wav" if output is None else output
     target = None if output == "-" else Path(output)
-    user_cover = None
-    if cover is not None:  # the cover module (and its tags) only for a cover given
-        from voice_coach.files.cover import read_cover
-
-        user_cover = read_cover(cover)
+    user_cover = _user_cover(cover)
     prepared = prepare(protocols[0] if protocols else None, session)
     rendered = prepared.render(sample_rate)
     tags = functools.partial(
@@ -605,6 +601,16 @@ def export(
     if target is not None and not quiet:
         written = ", ".join(str(path) for path in result.written)
         typer.echo(f"Wrote {written} ({format_duration(prepared.timeline.duration_s)})", err=True)
+
+
+def _user_cover(path: Path | None) -> Cover | None:
+    """The user's ``--cover``, read and checked; the cover module (and Pillow) only for
+    one given."""
+    if path is None:
+        return None
+    from voice_coach.files.cover import read_cover
+
+    return read_cover(path)
 
 
 def file_tags(
@@ -655,13 +661,12 @@ def export_album(
         file_stem,
         write_album,
     )
-    from voice_coach.files.cover import read_cover
     from voice_coach.files.export import resolve_format
 
     name = resolve_format(None, fmt or "mp3")
     url = check_base_url(base_url) if base_url is not None else None
     check_album_target(folder, force)
-    user_cover = read_cover(cover) if cover is not None else None
+    user_cover = _user_cover(cover)
     tracks = []
     for source in sources:
         prepared = prepare(source.protocol, source.options)
