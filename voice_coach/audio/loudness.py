@@ -287,9 +287,9 @@ def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
     Filtered in the frequency domain, as a convolution with the filters' impulse response
     (an FFT each way, and one of the response where the length is new) rather than
-    sample by sample: the library that runs IIR filters
-    (scipy, through pyloudnorm) took half a second to import, more than a whole cold
-    export of the peer takes (docs/BENCHMARKS.md). The FFT is at least as long as the
+    sample by sample: the library that runs IIR filters (scipy, through pyloudnorm) took
+    half a second to import, more than a whole cold export of the peer takes
+    (docs/BENCHMARKS.md). The FFT is at least as long as the
     signal and the response together, so nothing wraps round onto the start, and of a
     length with no prime factor above 5 (pocketfft is as quick there as at a power of two,
     which could be twice as long).
