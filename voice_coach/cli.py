@@ -672,6 +672,30 @@ def main(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
+def _reuse_freed_memory() -> None:
+    """Have glibc's malloc keep large freed blocks for the next allocation, instead of
+    handing each back to the system and faulting fresh pages in for the next.
+
+    Limiting and measuring a new phrase allocates and frees tens of megabytes of numpy
+    temporaries (a 4 s phrase oversampled four times is 1.6 MB a copy), and blocks
+    above glibc's first mmap threshold (128 kB) come as fresh pages every time: about
+    5 ms of a cold export and 2 ms of a warm one (docs/BENCHMARKS.md). A user's own
+    ``MALLOC_*`` setting wins; elsewhere than Linux nothing is done.
+    """
+    if not sys.platform.startswith("linux") or any(
+        name.startswith("MALLOC_") for name in os.environ
+    ):
+        return
+    import ctypes  # numpy loads it anyway
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc, or no such call: its defaults stand
+        return
+    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: glibc's largest, and no sliding
+    mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD: keep up to this much free
+
+
 def entry_point() -> None:
     """The ``voice-coach`` command: ``main``, then a quick exit.
 
@@ -680,6 +704,7 @@ def entry_point() -> None:
     does not. So once ``main`` is done, the exit handlers run (PortAudio's, the speech
     engine's), the standard streams are flushed, and the process ends at once.
     """
+    _reuse_freed_memory()
     code = main()
     if os.environ.get("VOICE_COACH_DEBUG"):  # a profiler or coverage wants the normal end
         sys.exit(code)
