@@ -38,7 +38,7 @@ class SessionLevels:
     target_lufs: float
     expected_lufs: float
     expected_peak_dbtp: float
-    # Phrases brought down to the others (text -> their gain, in place of speech_gain).
+    # Phrases brought down or up to the others (text -> their gain, for speech_gain).
     phrase_gains: Mapping[str, float] = field(default_factory=dict)
 
     @property
