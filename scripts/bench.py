@@ -253,6 +253,22 @@ def bench_export_memory_only(args: argparse.Namespace) -> dict[str, object]:
     return bench_export_memory([10, 60], formats=("wav", "flac", "ogg", "mp3"))
 
 
+def bench_trees(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_export import bench_export_trees
+
+    if not args.tree:
+        raise SystemExit("bench: trees needs --tree DIR, once for each checkout to compare")
+    return bench_export_trees([Path(tree).resolve() for tree in args.tree], args.reps, args.runs)
+
+
+def print_trees(report: dict[str, object]) -> None:
+    print(f"10-minute WAV export ({report['reps']} reps), {report['runs']} rounds by turns:")
+    for name, wall in report["median_wall_s"].items():  # type: ignore[union-attr]
+        ratio = report["ratio_to_peer"][name]  # type: ignore[index]
+        print(f"  {name:60} median {wall * 1000:6.1f} ms  x{ratio:.2f} of the peer")
+
+
 def bench_album(args: argparse.Namespace) -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_export import bench_album as album
@@ -362,6 +378,11 @@ BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[di
         bench_export_memory_only,
         print_export_memory,
     ),
+    "trees": (
+        "the 10-minute WAV export of each --tree (a checkout), cold and warm, vs the peer",
+        bench_trees,
+        print_trees,
+    ),
     "album": ("the three built-ins as an MP3 album: time and memory", bench_album, print_album),
     "beats": (
         "each word heard vs its beat, placed by first sample (before) and by onset (after)",
@@ -415,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         command.add_argument(
             "--sessions", type=int, default=100_000, help="sessions in a generated log"
+        )
+        command.add_argument(
+            "--tree", action="append", default=[], help="trees: a checkout (repeat the option)"
         )
     args = parser.parse_args(argv)
     compile_package()

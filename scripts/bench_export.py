@@ -230,3 +230,60 @@ def bench_album(runs: int) -> dict[str, object]:
             "max_wall_s": max(walls),
             "median_max_rss_mb": statistics.median(peaks),
         }
+
+
+def bench_export_trees(trees: list[Path], reps: int, runs: int) -> dict[str, object]:
+    """The 10-minute WAV export of each tree (a checkout of voice-coach: an older commit,
+    a change), cold and warm, against the peer, run by turns: what a change did, with
+    the machine's drift shared by every tree.
+
+    Each tree is compiled first (as scripts/setup leaves an install) and run through
+    ``PYTHONPATH`` from a folder outside any checkout: ``python -m voice_coach`` started
+    inside one imports that checkout's package whatever ``PYTHONPATH`` says.
+    """
+    import compileall
+
+    for tree in trees:
+        if not (tree / "voice_coach" / "__init__.py").is_file():
+            raise SystemExit(f"bench: {tree} is not a voice-coach checkout")
+        compileall.compile_dir(tree / "voice_coach", quiet=1)
+    session = ["--reps", str(reps), "--cues", "voice", "--engine", "espeak-ng"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env = user_env()
+        script = subprocess.run(
+            voice_coach("script", "--json", *session),
+            env={**env, "PYTHONPATH": str(trees[-1]), "XDG_CACHE_HOME": str(folder / "x")},
+            capture_output=True,
+            check=True,
+            cwd=folder,
+        )
+        ssml = folder / "script.ssml"
+        ssml.write_text(peer_ssml(json.loads(script.stdout)["cues"]), encoding="utf-8")
+        out = folder / "out.wav"
+        wall: dict[str, list[float]] = {}
+        for run in range(runs + 1):  # the first round warms the caches and is not counted
+            for number, tree in enumerate(trees):
+                command = voice_coach("export", *session, "-o", str(out), "--quiet")
+                for state in ("cold", "warm"):
+                    cache = f"cold-{run}-{number}" if state == "cold" else f"warm-{number}"
+                    tree_env = {**env, "PYTHONPATH": str(tree),
+                                "XDG_CACHE_HOME": str(folder / cache)}  # fmt: skip
+                    out.unlink(missing_ok=True)
+                    started = time.perf_counter()
+                    subprocess.run(command, env=tree_env, cwd=folder, check=True,
+                                   stdout=subprocess.DEVNULL)  # fmt: skip
+                    if run:
+                        wall.setdefault(f"{tree} {state}", []).append(time.perf_counter() - started)
+            out.unlink(missing_ok=True)
+            started = time.perf_counter()
+            subprocess.run(["espeak-ng", "-m", "-w", str(out), "-f", str(ssml)], check=True)
+            if run:
+                wall.setdefault(PEER_WAV, []).append(time.perf_counter() - started)
+        median = {name: statistics.median(values) for name, values in wall.items()}
+        return {
+            "reps": reps,
+            "runs": runs,
+            "median_wall_s": median,
+            "ratio_to_peer": {name: value / median[PEER_WAV] for name, value in median.items()},
+        }

@@ -328,6 +328,41 @@ def test_fft_lengths_are_the_smallest_with_no_prime_factor_above_5():
         assert _fft_size(length) == next(n for n in expected if n >= length), length
 
 
+def test_the_limiter_s_first_pass_reuses_the_model_s_gain_only_at_its_ceiling(monkeypatch):
+    """``prepare_clip`` hands the limiter the gain curve its model computed last, which
+    is the first pass's only when the model stopped at that ceiling. Against the limiter
+    computing it afresh: the same samples and figures, for a clip whose model settles
+    (a tone with one click: reused) and one whose rounds run out (a click train, whose
+    peaks slow gain cannot lower: not reused)."""
+    from voice_coach.audio import loudness
+
+    rate = 22050
+    bursts = (0.05 * np.sin(2 * np.pi * 300 * np.arange(rate) / rate)).astype(np.float32)
+    bursts[11000:11040] += 0.8  # a click far above the tone: limiting it costs no loudness
+    clicks = np.zeros(rate, dtype=np.float32)
+    clicks[::220] = 0.9
+    original = loudness.limit_true_peak
+    handed = []
+
+    def spy(samples, sample_rate, ceiling, peaks=None, first_gain=None):
+        handed.append(first_gain is not None)
+        return original(samples, sample_rate, ceiling, peaks, first_gain)
+
+    monkeypatch.setattr(loudness, "limit_true_peak", spy)
+    reused = [prepare_clip(clip, rate) for clip in (bursts, clicks)]
+    assert handed == [True, False]
+
+    def fresh(samples, sample_rate, ceiling, peaks=None, first_gain=None):
+        return original(samples, sample_rate, ceiling, peaks)
+
+    monkeypatch.setattr(loudness, "limit_true_peak", fresh)
+    for (samples, figures), clip in zip(reused, (bursts, clicks), strict=True):
+        again, again_figures = prepare_clip(clip, rate)
+        assert np.array_equal(samples, again)
+        assert figures.true_peak == again_figures.true_peak
+        assert np.array_equal(figures.power, again_figures.power)
+
+
 @pytest.mark.parametrize("rate", [8000, 22050, 44100])
 def test_step_power_is_the_mean_square_of_each_10_ms_step(rate):
     """Against a plain loop over the steps, at lengths from none to a few steps, those

@@ -387,6 +387,7 @@ def limit_true_peak(
     sample_rate: int,
     ceiling: float,
     peaks: tuple[np.ndarray, float] | None = None,
+    first_gain: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """The samples with every true peak above ``ceiling`` (linear) brought down to it,
     their true peak then (found by the last check, so not measured again), and the gain
@@ -396,8 +397,9 @@ def limit_true_peak(
     held over 5 ms either side and smoothed over 5 ms, so it falls before a peak and
     rises after it without clicks. Checked afterwards, and repeated (a little lower) in
     the rare case the smoothing let an inter-sample peak through by more than
-    ``LIMITED_SLACK``. ``peaks`` is ``_held_peaks`` of the samples, where the caller has
-    it already.
+    ``LIMITED_SLACK``. ``peaks`` is ``_held_peaks`` of the samples, and ``first_gain``
+    the first pass's gain curve (``_gain_curve`` of those peaks at ``ceiling``), where the
+    caller has them already.
     """
     out = np.asarray(samples, dtype=np.float32)
     given = np.ones(len(out))
@@ -412,7 +414,10 @@ def limit_true_peak(
             held = _held(magnitude, len(out), sample_rate)
         elif peak <= ceiling:
             return out, peak, given
-        gain = _gain_curve(held, ceiling * (0.99**attempt), sample_rate)
+        if attempt == 0 and first_gain is not None:
+            gain = first_gain
+        else:
+            gain = _gain_curve(held, ceiling * (0.99**attempt), sample_rate)
         given *= gain
         out = (out * gain).astype(np.float32)
     raise AssertionError("unreachable: the last check returns")
@@ -523,8 +528,10 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
         return samples, figures
     weighted_power = weighted[: len(samples)] ** 2
     ceiling = _ceiling(loudness)
+    modelled_at = (math.nan, np.ones(0))  # the last ceiling modelled, and its gain curve
     for _ in range(LIMITER_ROUNDS - 1):
         gain = _gain_curve(held, ceiling, sample_rate)
+        modelled_at = (ceiling, gain)
         modelled = float(np.mean(gain * gain * weighted_power))
         if modelled <= 0:
             break
@@ -532,7 +539,8 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
         if ceiling <= again * PEAK_SLACK:  # its peak, at the ceiling, fits: done
             break
         ceiling = again
-    limited, peak, gain = limit_true_peak(samples, sample_rate, ceiling, (held, peak))
+    first = modelled_at[1] if modelled_at[0] == ceiling else None  # not computed again
+    limited, peak, gain = limit_true_peak(samples, sample_rate, ceiling, (held, peak), first)
     # The ring-out after the last sample keeps the gain the last sample was given.
     held_gain = np.pad(gain, (0, len(weighted) - len(gain)), mode="edge")
     return limited, ClipLoudness(_step_power(weighted * held_gain, sample_rate), peak)
