@@ -150,28 +150,31 @@ def test_what_is_said_after_a_session_is_as_loud_as_the_session(tmp_path, engine
 
 
 def test_a_quiet_phrase_is_brought_up_to_the_median_as_far_as_its_peak_allows():
-    """Three phrases at one loudness, one 6 dB quieter (brought up 6 dB: its peak then
-    equals theirs) and one as quiet with a click nearly as high as their peaks (brought
-    up only until its peak meets theirs); no peak above theirs, so the session's peak
-    is what it was."""
-    from voice_coach.audio.loudness import _db, session_levels
+    """Five phrases at one loudness, one 4.4 dB quieter (brought up as much) and one
+    6 dB quieter with a click nearly as high as their peaks (brought up only until its
+    peak meets theirs); no peak above theirs. Hiss 60 dB down is
+    brought up only ``PHRASE_LIFT_MAX_LU``, and silence not at all."""
+    from voice_coach.audio.loudness import PHRASE_LIFT_MAX_LU, _db, session_levels
 
     rate = 22050
     tone = np.sin(2 * np.pi * 1000 * np.arange(rate) / rate).astype(np.float32)
     clicked = 0.05 * tone
     clicked[5000] = 0.09
+    hiss = (np.random.default_rng(1).standard_normal(rate) * 1e-4).astype(np.float32)
     figures = {name: measure_clip(samples, rate)
-               for name, samples in [("a", 0.1 * tone), ("b", 0.1 * tone), ("c", 0.1 * tone),
-                                     ("quiet", 0.05 * tone), ("clicked", clicked)]}  # fmt: skip
+               for name, samples in [*((name, 0.1 * tone) for name in "abcde"),
+                                     ("quiet", 0.06 * tone), ("clicked", clicked),
+                                     ("hiss", hiss), ("silence", 0 * tone)]}  # fmt: skip
     speech = [(2.0 * k, name, figure) for k, (name, figure) in enumerate(figures.items())]
     levels = session_levels(speech, [], 12.0, -19.0)
     lifted = {name: _db(gain / levels.speech_gain) for name, gain in levels.phrase_gains.items()}
     top = _db(figures["a"].true_peak)
-    assert set(lifted) == {"quiet", "clicked"}
+    assert set(lifted) == {"quiet", "clicked", "hiss"}  # silence has no loudness to lift
+    assert lifted["hiss"] == pytest.approx(PHRASE_LIFT_MAX_LU)  # not the 60 dB to the others
     assert lifted["quiet"] == pytest.approx(clip_lufs(figures["a"]) - clip_lufs(figures["quiet"]),
                                             abs=0.01)  # fmt: skip
     assert lifted["clicked"] == pytest.approx(top - _db(figures["clicked"].true_peak), abs=0.01)
-    assert 0.5 < lifted["clicked"] < lifted["quiet"] - 3
+    assert 0.5 < lifted["clicked"] < lifted["quiet"] - 2  # quieter, yet brought up less
     for name, figure in figures.items():  # no peak above the loudest phrase's
         assert _db(figure.true_peak) + lifted.get(name, 0.0) <= top + 0.001, name
 
@@ -419,11 +422,12 @@ def test_the_limiter_brings_true_peaks_down_and_leaves_the_rest():
     assert np.allclose(limited[:10000], quiet[:10000], atol=1e-6)  # far from the peak: as it was
 
 
-def test_the_limiter_s_checks_give_what_holding_the_peaks_each_pass_gives():
+def test_the_limiter_s_checks_give_what_holding_the_peaks_each_pass_gives(monkeypatch):
     """After a pass, the limiter measures only the peak, and holds the peaks again only
     when another pass is needed. Against the plain form (the peaks held after every
     pass), on noise with clicks, some whose inter-sample peaks the first pass lets
-    through: the same samples, peak and gain, for one pass and for two."""
+    through: the same samples, peak and gain, for one pass and for two; and for all four
+    and the last check, with the slack made impossible to meet."""
     from voice_coach.audio import loudness
 
     def plain(samples, rate, ceiling):
@@ -450,6 +454,14 @@ def test_the_limiter_s_checks_give_what_holding_the_peaks_each_pass_gives():
         assert np.array_equal(given, plain_given)
         passes.add(count)
     assert passes == {1, 2}
+    # Every pass and the last check, as no real clip needs: no peak fits a slack below 1.
+    monkeypatch.setattr(loudness, "LIMITED_SLACK", 0.9)
+    noise = (np.random.default_rng(0).standard_normal(4000) * 0.3).astype(np.float32)
+    out, peak, given = limit_true_peak(noise, 22050, 0.5)
+    plain_out, plain_peak, plain_given, count = plain(noise, 22050, 0.5)
+    assert count == 4
+    assert np.array_equal(out, plain_out) and peak == plain_peak
+    assert np.array_equal(given, plain_given)
 
 
 def test_figures_survive_their_record_and_a_damaged_one_is_refused():

@@ -680,20 +680,26 @@ def _reuse_freed_memory() -> None:
     temporaries (a 4 s phrase oversampled four times is 1.6 MB a copy), and blocks
     above glibc's first mmap threshold (128 kB) come as fresh pages every time: about
     5 ms of a cold export and 2 ms of a warm one (docs/BENCHMARKS.md). A user's own
-    ``MALLOC_*`` setting wins; elsewhere than Linux nothing is done.
+    ``MALLOC_*`` or ``GLIBC_TUNABLES`` setting wins; elsewhere than 64-bit Linux nothing
+    is done (a 32-bit glibc before 2.35 refuses a threshold this high).
     """
-    if not sys.platform.startswith("linux") or any(
-        name.startswith("MALLOC_") for name in os.environ
-    ):
-        return
     import ctypes  # numpy loads it anyway
 
+    if (
+        not sys.platform.startswith("linux")
+        or ctypes.sizeof(ctypes.c_void_p) != 8
+        or any(name.startswith("MALLOC_") or name == "GLIBC_TUNABLES" for name in os.environ)
+    ):
+        return
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc, or no such call: its defaults stand
         return
-    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: glibc's largest, and no sliding
-    mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD: keep up to this much free
+    # M_MMAP_THRESHOLD (the largest glibc's own sliding threshold reaches), then
+    # M_TRIM_THRESHOLD; the second only if the first was taken, since setting either
+    # stops the threshold sliding up by itself.
+    if mallopt(-3, 32 << 20) == 1:
+        mallopt(-1, 128 << 20)
 
 
 def entry_point() -> None:

@@ -4,7 +4,9 @@ Registered on the CLI's ``app`` (``cli.py`` imports this module); like every com
 it parses, calls the library (``files.export``, ``files.album``, ``files.tags``) and
 presents, and its errors become one line in ``cli.main``. The tag, cover and album
 modules are imported inside the functions that use them, so a WAV export (untagged)
-never loads them.
+never loads them. Import ``voice_coach.cli``, not this module: ``cli`` imports it where
+``export`` belongs in ``--help`` (after ``run``), and imported first it would register
+``export`` last.
 """
 
 from __future__ import annotations

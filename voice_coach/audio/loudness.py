@@ -46,6 +46,9 @@ PEAK_SLACK = 1.01  # a peak this close to its ceiling fits it
 # few parts in 10^5 through, and a second pass for those cost a third of the limiter.
 LIMITED_SLACK = 1.001
 PHRASE_ABOVE_MEDIAN_LU = 3.0
+# A quiet phrase is brought up to the median by at most this: one further down is not a
+# word said softly but a breath or a failed synthesis, and raising it raises its noise.
+PHRASE_LIFT_MAX_LU = 6.0
 TONES_BELOW_SPEECH_LU = 3.0
 DEFAULT_LUFS = -19.0  # mono (AES TD1008: spoken word; a stereo file would be -16)
 MIN_LUFS = -30.0
@@ -208,11 +211,11 @@ def _phrase_db(figures: Mapping[str, ClipLoudness]) -> dict[str, float]:
     A phrase more than ``PHRASE_ABOVE_MEDIAN_LU`` louder than the median phrase is
     brought down to that: a voice that makes short words loud (Piper scales every
     sentence to the same peak) would otherwise hold the whole session's gain down by its
-    loudest count word. A phrase quieter than the median is brought up to it, as far as
-    its true peak stays at or under the loudest phrase's: so the session's peak, and
-    with it the gain the ceiling allows, is what it was, and "Halfway there." or "Last
+    loudest count word. A phrase quieter than the median is brought up to it (by at most
+    ``PHRASE_LIFT_MAX_LU``), as far as its true peak stays at or under the loudest
+    phrase's, so no phrase peaks higher than one did already: "Halfway there." or "Last
     one." is not the word lost in a noisy room (Piper said them 4.6 LU below its count
-    words, espeak-ng its "Well done." 5.6 LU below).
+    words; espeak-ng its "Well done." 5.6 LU below its loudest phrase).
     """
     own = {text: clip_lufs(clip) for text, clip in figures.items()}
     finite = [value for value in own.values() if math.isfinite(value)]
@@ -225,7 +228,7 @@ def _phrase_db(figures: Mapping[str, ClipLoudness]) -> dict[str, float]:
     top = max(peak_db.values())
     for text, value in own.items():
         if math.isfinite(value) and value < median:
-            db[text] = max(0.0, min(median - value, top - peak_db[text]))
+            db[text] = max(0.0, min(median - value, PHRASE_LIFT_MAX_LU, top - peak_db[text]))
     return db
 
 
@@ -528,19 +531,17 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
         return samples, figures
     weighted_power = weighted[: len(samples)] ** 2
     ceiling = _ceiling(loudness)
-    modelled_at = (math.nan, np.ones(0))  # the last ceiling modelled, and its gain curve
+    at_ceiling: np.ndarray | None = None  # the model's gain curve at ``ceiling``
     for _ in range(LIMITER_ROUNDS - 1):
-        gain = _gain_curve(held, ceiling, sample_rate)
-        modelled_at = (ceiling, gain)
-        modelled = float(np.mean(gain * gain * weighted_power))
+        at_ceiling = _gain_curve(held, ceiling, sample_rate)
+        modelled = float(np.mean(at_ceiling * at_ceiling * weighted_power))
         if modelled <= 0:
             break
         again = _ceiling(K_OFFSET_DB + 10 * math.log10(modelled))
         if ceiling <= again * PEAK_SLACK:  # its peak, at the ceiling, fits: done
             break
-        ceiling = again
-    first = modelled_at[1] if modelled_at[0] == ceiling else None  # not computed again
-    limited, peak, gain = limit_true_peak(samples, sample_rate, ceiling, (held, peak), first)
+        ceiling, at_ceiling = again, None
+    limited, peak, gain = limit_true_peak(samples, sample_rate, ceiling, (held, peak), at_ceiling)
     # The ring-out after the last sample keeps the gain the last sample was given.
     held_gain = np.pad(gain, (0, len(weighted) - len(gain)), mode="edge")
     return limited, ClipLoudness(_step_power(weighted * held_gain, sample_rate), peak)
