@@ -374,7 +374,7 @@ def true_peak(samples: np.ndarray, sample_rate: int) -> float:
     """The largest magnitude of the signal oversampled 4x (BS.1770-4, Annex 2)."""
     if len(samples) == 0:
         return 0.0
-    return float(np.max(np.abs(_oversampled(samples, sample_rate))))
+    return float(_magnitude(samples, sample_rate).max())
 
 
 def clip_lufs(figures: ClipLoudness) -> float:
