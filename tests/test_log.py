@@ -54,14 +54,19 @@ def test_an_entry_keeps_what_shaped_it_and_how_it_ended(data):
 
 
 def test_a_worrying_rating_is_answered_with_the_safety_note(data, capsys):
-    """7 or more, or 2 or more above the last rating: why, then the safety note."""
+    """7 or more, or 5 or more and 2 or more above the last rating: stop for today
+    first, then why, then the safety note."""
     said = []
-    for pain in (2, 3, 5, 8):
+    for pain in (2, 4, 5, 8):
         assert main(["log", "--pain", str(pain)]) == 0
         said.append(capsys.readouterr().out)
-    assert ["not medical advice" in out for out in said] == [False, False, True, True]
-    assert "Last time it was 3. General information, not medical advice." in said[2]
-    assert "That is high. General information, not medical advice." in said[3]
+    assert ["not medical advice" in out for out in said] == [False, False, False, True]
+    assert main(["log", "--pain", "2"]) == 0
+    capsys.readouterr()
+    assert main(["log", "--pain", "5"]) == 0
+    rise = capsys.readouterr().out
+    assert "\nStop here for today.\nLast time it was 2.\nGeneral information, not medical" in rise
+    assert "\nStop here for today.\nThat is high.\nGeneral information, not medical" in said[3]
 
 
 def test_history_json_is_the_contract(data, capsys):

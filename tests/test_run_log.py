@@ -21,6 +21,10 @@ from voice_coach.coach.log import PracticeLog
 from voice_coach.coach.rating import ask_rating
 
 SHORT = ["--reps", "2", "--hold", "2", "--relax", "2"]
+# The 0-10 numeric rating scale, both ends named.
+QUESTION = re.escape(
+    "How much does your back hurt now, from 0, no pain, to 10, the worst pain you can imagine?"
+)
 
 
 @pytest.fixture
@@ -163,7 +167,7 @@ def test_q_ends_it_early_with_the_reps_done_and_n_counts_a_skip(pulse_server, en
     terminal.wait_for(r"set 2 of 2", 30)
     terminal.wait_for(r"rep 2 of 4 · set 2 of 2", 30)
     terminal.type("q")
-    terminal.wait_for(r"How is your back now", 30)
+    terminal.wait_for(QUESTION, 30)
     terminal.type("\n")
     code, err = terminal.finish()
     assert code == 0, (err, terminal.shown[-500:])
@@ -184,7 +188,7 @@ def test_the_pain_question_is_shown_spoken_and_kept(pulse_server, env, typed, pa
 
     def play(tap) -> None:
         terminal = Terminal(["run", *SHORT[2:], "--reps", "1"], env)
-        terminal.wait_for(r"How is your back now, 0 to 10\?", 60)
+        terminal.wait_for(QUESTION, 60)
         result["asked_at"] = time.monotonic()
         time.sleep(1.0)  # while it is said
         for line in typed.splitlines(keepends=True):
@@ -199,10 +203,17 @@ def test_the_pain_question_is_shown_spoken_and_kept(pulse_server, env, typed, pa
     (entry,) = entries(env)
     assert entry.pain == pain and entry.ended == "completed"
     # run shows the safety note before the session; after the answer, only when it is high.
-    answered = result["shown"][result["shown"].index("How is your back now") :]
+    answered = result["shown"][result["shown"].index("How much does your back hurt now") :]
     assert ("General information, not medical advice" in answered) == safety, answered
+    after_answer = [
+        line.strip() for line in answered.split("skips) ")[-1].split("skip: ")[-1].splitlines()
+    ]
+    after_answer = [line for line in after_answer if line]
     if typed.startswith("eleven"):
         assert "A whole number from 0 to 10" in answered
+        assert after_answer[:2] == ["8", "Stop here for today."], "safety first: " + answered
+    else:
+        assert after_answer[1:] == [], answered
     # The question was heard, after the session: sound in the recording later than the
     # session's whole length after its first sound.
     script = subprocess.run(
@@ -222,8 +233,34 @@ def test_the_pain_question_is_shown_spoken_and_kept(pulse_server, env, typed, pa
     heard_s = (said_after[-1] - said_after[0]) / rate if said_after.size else 0.0
     if safety:
         assert heard_s > 3.0, f"the safety note was not said ({heard_s:.2f} s heard after it)"
+        first = first_phrase_match(samples[answer_frame:], rate, said_after[0])
+        assert first["Stop here for today."] > 0.9, first
+        assert first["Stop here for today."] > first["That is high."] + 0.2, first
     else:
         assert said_after.size == 0, f"{heard_s:.2f} s heard after the answer"
+
+
+def first_phrase_match(heard: np.ndarray, rate: int, start: int) -> dict[str, float]:
+    """How well each answer's clip, rendered alone in the session's voice, matches the
+    first phrase heard (the best normalised cross-correlation within 0.2 s of where
+    sound starts): the phrase said first is the one that matches."""
+    from voice_coach.session import SessionOptions, prepare_session, spoken_phrase
+
+    options = SessionOptions()
+    prepared = prepare_session("glute-squeeze", options)
+    matches = {}
+    for text in ("Stop here for today.", "That is high."):
+        phrase = spoken_phrase(prepared, options, text, rate)
+        clip = phrase.read(0, phrase.total_frames)
+        clip = clip.mean(axis=1) if clip.ndim > 1 else clip
+        loud = np.flatnonzero(np.abs(clip) > 0.05)
+        clip = clip[loud[0] : loud[0] + round(0.6 * rate)]
+        window = heard[max(0, start - round(0.2 * rate)) : start + round(0.2 * rate) + len(clip)]
+        dots = np.correlate(window, clip, mode="valid")
+        energy = np.cumsum(np.concatenate([[0.0], window.astype(np.float64) ** 2]))
+        parts = np.sqrt(energy[len(clip) :] - energy[: -len(clip)])
+        matches[text] = float(np.max(dots / (parts * np.linalg.norm(clip) + 1e-12)))
+    return matches
 
 
 def test_the_pain_question_times_out_and_takes_enter_alone_through_a_pty():

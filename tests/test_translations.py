@@ -240,9 +240,14 @@ def test_the_answers_to_a_worrying_rating_are_in_each_shipped_language_and_only_
     for language in SHIPPED:
         assert set(builtin_answer_words(language)) == set(english), language
     protocol = load_protocol("glute-squeeze")
-    assert safety_answer(8, None, protocol) == f"That is high. {protocol.safety}"
-    assert safety_answer(5, 3, protocol) == f"Last time it was 3. {protocol.safety}"
-    assert safety_answer(4, 3, protocol) is None
+    stop = "Stop here for today."
+    assert safety_answer(8, None, protocol) == [stop, "That is high.", protocol.safety]
+    assert safety_answer(5, 3, protocol) == [stop, "Last time it was 3.", protocol.safety]
+    assert safety_answer(4, 2, protocol) == [], "below 5, a rise is not answered"
+    assert safety_answer(3, 1, protocol) == [], "1 then 3 is everyday noise"
+    assert safety_answer(2, None, protocol) == []
+    german = in_language(protocol, "de")
+    assert safety_answer(7, 1, german)[:2] == ["Hör für heute hier auf.", "Das ist ein hoher Wert."]
     italian = replace(protocol, language="it")
     assert builtin_answer_words("it") == {}
-    assert safety_answer(8, None, italian) == protocol.safety
+    assert safety_answer(8, None, italian) == [protocol.safety]

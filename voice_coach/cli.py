@@ -459,6 +459,10 @@ def run(
         out(f"Safety: {prepared.protocol.safety}")
     if plan is not None and not quiet:
         out(f"{plan.program.title}: {plan.progress}")
+        from voice_coach.cli_coach import pain_warnings
+
+        for line in pain_warnings(plan):
+            out(line)
     record = None if no_log else session_record(prepared, session, plan)
     with KeyReader() as keys:
         result = play_live(
@@ -484,7 +488,7 @@ def run(
     if record is not None and record.entry_id is not None and not quiet and on_a_terminal():
         from voice_coach.cli_coach import ask_how_it_felt
 
-        ask_how_it_felt(prepared, session, record, backend)
+        ask_how_it_felt(prepared, session, record, backend, plan)
 
 
 # The export command, registered here so ``--help`` lists it after ``run``.

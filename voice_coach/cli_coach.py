@@ -27,10 +27,16 @@ from voice_coach.errors import UsageError
 if TYPE_CHECKING:
     from voice_coach.coach.log import LogEntry
     from voice_coach.coach.practice import SessionRecord
+    from voice_coach.coach.programs import NextSession, PainRules
     from voice_coach.core.protocol import Protocol
     from voice_coach.session import PreparedSession, SessionOptions
 
 HISTORY_LATEST = 20
+STOP_TODAY = "Stop here for today. Skip the exercise today and keep moving gently."
+SEE_CLINICIAN = (
+    "See a clinician before going on: pain of {stop_at} or more on {days} days within "
+    "{window}. The program holds until a lower rating is logged."
+)
 ProgramOption = Annotated[
     str | None, typer.Option("--program", metavar="NAME", help="A program (see: programs).")
 ]
@@ -60,7 +66,14 @@ def log_session(
     when: Annotated[
         str, typer.Option(metavar="TIME", help="When: ISO 8601, today or yesterday.")
     ] = "now",
-    pain: Annotated[int | None, typer.Option(metavar="N", help="How it felt, 0 to 10.")] = None,
+    pain: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="How much your back hurts now, from 0, no pain, to 10, the worst pain you "
+            "can imagine.",
+        ),
+    ] = None,
 ) -> None:
     """Record a session done away from the computer (an exported file on a phone)."""
     from voice_coach.coach.log import PracticeLog, local_now, parse_when
@@ -87,26 +100,36 @@ def log_session(
     assert entry is not None
     out(f"Logged: {history_line(entry)}")
     if pain is not None:
-        answer = safety_answer(pain, before, played)
-        if answer is not None:
-            out(answer)
+        for line in safety_answer(pain, before, played, plan.program.pain if plan else None):
+            out(line)
 
 
-def safety_answer(pain: int, before: int | None, protocol: Protocol) -> str | None:
-    """What a rating that is high, or has risen sharply, is answered with, in the
-    protocol's language: why, then its safety note (stop, never push through pain), or
-    the note alone in a language no words are shipped for; ``None`` for any other
-    rating."""
-    from voice_coach.coach.rating import ALARM_RATING, needs_safety_note
+def safety_answer(
+    pain: int, before: int | None, protocol: Protocol, rules: PainRules | None = None
+) -> list[str]:
+    """What a worrying rating is answered with, phrase by phrase, in the protocol's
+    language: stop for today, what was noticed, the safety note (``answer_lines``)."""
+    from voice_coach.coach.programs import PainRules
+    from voice_coach.coach.rating import answer_lines
     from voice_coach.files.loader import builtin_answer_words
 
-    if not needs_safety_note(pain, before):
-        return None
     words = builtin_answer_words(protocol.language)
-    why = words.get("pain_high") if pain >= ALARM_RATING else words.get("pain_up")
-    if why is None:
-        return protocol.safety
-    return f"{why.format(before=before)} {protocol.safety}"
+    return answer_lines(pain, before, words, protocol.safety, rules or PainRules())
+
+
+def pain_warnings(plan: NextSession) -> list[str]:
+    """What a program's pain rules say before today's session, if anything."""
+    lines = []
+    if plan.stop_today:
+        lines.append(STOP_TODAY)
+    if plan.see_clinician:
+        rules = plan.program.pain
+        lines.append(
+            SEE_CLINICIAN.format(
+                stop_at=rules.stop_at, days=rules.clinician_days, window=rules.clinician_window_days
+            )
+        )
+    return lines
 
 
 # --- history ---------------------------------------------------------------------------
@@ -263,6 +286,10 @@ def programs_show(
         rules = f": {stage.rules()}" if stage.rules() else ""
         out(f"  stage {number}: {stage.summary()}{rules}")
     out()
+    out("Pain (0, no pain, to 10, the worst pain you can imagine):")
+    for line in loaded.pain_rules_text():
+        out(f"  {line}")
+    out()
     out(f"Safety: {load_protocol(loaded.stages[0].protocol).safety}")
 
 
@@ -289,9 +316,11 @@ def today(
         return
     plan = todays_session(chosen)
     out(f"{plan.program.title}: {plan.progress}")
+    for line in pain_warnings(plan):
+        out(line)
     out(f"Next: {plan.stage.summary()}")
     out(f"Why: {plan.why}")
-    if plan.done_today >= plan.program.sessions_per_day:
+    if plan.done_today >= plan.program.sessions_per_day and not plan.stop_today:
         out("Today's sessions are done; another one is fine if it feels good.")
     out(f"voice-coach run --program {plan.program.name}")
 
@@ -359,10 +388,14 @@ def config_show() -> None:
 
 
 def ask_how_it_felt(
-    prepared: PreparedSession, options: SessionOptions, record: SessionRecord, backend: str
+    prepared: PreparedSession,
+    options: SessionOptions,
+    record: SessionRecord,
+    backend: str,
+    plan: NextSession | None = None,
 ) -> None:
-    """Say and show the question, read a rating, keep it, and answer a worrying one
-    with the safety note. Said in the session's voice, shown on the terminal."""
+    """Say and show the question, read a rating, keep it, and answer a worrying one,
+    stop-for-today first. Said in the session's voice, shown on the terminal."""
     from voice_coach.audio.playback import Player
     from voice_coach.coach.rating import ask_rating
     from voice_coach.errors import VoiceCoachError
@@ -393,10 +426,10 @@ def ask_how_it_felt(
     before = record.rate(rating)
     if record.problem:
         typer.echo(f"voice-coach: note: the rating was not logged: {record.problem}", err=True)
-    answer = safety_answer(rating, before, prepared.protocol)
-    if answer is not None:
-        out(answer)
-        say_after_session(prepared, options, answer, backend)
+    rules = plan.program.pain if plan else None
+    for line in safety_answer(rating, before, prepared.protocol, rules):
+        out(line)
+        say_after_session(prepared, options, line, backend)
 
 
 def say_after_session(

@@ -10,8 +10,8 @@ into account, and the rules stay a pure function that tests drive from tables.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +33,36 @@ if TYPE_CHECKING:
 PROGRAMS_PACKAGE = "voice_coach.programs"
 MAX_STAGES = 50
 MAX_SESSIONS_PER_DAY = 24
-TOP_KEYS = {"name", "title", "description", "about", "sessions_per_day", "stages"}
+TOP_KEYS = {"name", "title", "description", "about", "sessions_per_day", "pain", "stages"}
 STAGE_KEYS = {"protocol", "reps", "sets", "hold_s", "relax_s", "pace", "advance", "step_back"}
 ADVANCE_KEYS = {"sessions", "days"}
 STEP_BACK_KEYS = {"pain_rise"}
+
+
+@dataclass(frozen=True)
+class PainRules:
+    """How pain ratings (0-10) move a user in a program: the ``[pain]`` table of a program
+    file. Each key may be made stricter, never looser than the default (``PAIN_BOUNDS``):
+    a program cannot turn the safety rules off."""
+
+    move_up_at_most: int = 5  # the stage's latest rating must be at most this...
+    move_up_floor: int = 3  # ...and at most max(this, the stage's baseline)
+    stop_at: int = 7  # a rating this high: stop for today, back one stage
+    rise_from: int = 5  # a rating this high...
+    rise_by: int = 2  # ...this much above the previous rating or the baseline: back one
+    clinician_days: int = 3  # ratings of stop_at or more on this many days...
+    clinician_window_days: int = 14  # ...within this many: see a clinician, hold
+
+
+PAIN_BOUNDS = {  # key: (lowest, highest) a program file may set
+    "move_up_at_most": (0, 5),
+    "move_up_floor": (0, 3),
+    "stop_at": (1, 7),
+    "rise_from": (1, 5),
+    "rise_by": (1, 2),
+    "clinician_days": (1, 3),
+    "clinician_window_days": (14, 365),
+}
 
 
 @dataclass(frozen=True)
@@ -44,8 +70,8 @@ class Stage:
     """A protocol with overrides, and when to leave it.
 
     ``advance_sessions`` completed sessions on at least ``advance_days`` different days
-    move on (``None``: the last stage, or one that holds); a pain rating
-    ``step_back_pain_rise`` or more above the one the stage began with goes back one.
+    move on (``None``: the last stage, or one that holds); ``step_back_pain_rise``, if
+    set, is this stage's ``PainRules.rise_by`` (within the same bounds).
     """
 
     protocol: str
@@ -70,13 +96,10 @@ class Stage:
         return ", ".join(parts)
 
     def rules(self) -> str:
-        rules = []
-        if self.advance_sessions is not None:
-            days = f" on {self.advance_days} different days" if self.advance_days > 1 else ""
-            rules.append(f"moves on after {self.advance_sessions} completed sessions{days}")
-        if self.step_back_pain_rise is not None:
-            rules.append(f"back one stage if pain rises by {self.step_back_pain_rise} or more")
-        return "; ".join(rules)
+        if self.advance_sessions is None:
+            return ""
+        days = f" on {self.advance_days} different days" if self.advance_days > 1 else ""
+        return f"moves on after {self.advance_sessions} completed sessions{days}"
 
 
 @dataclass(frozen=True)
@@ -88,6 +111,29 @@ class Program:
     sessions_per_day: int
     stages: tuple[Stage, ...]
     source: str = "built-in"
+    pain: PainRules = field(default_factory=PainRules)
+
+    def rules_at(self, stage: int) -> PainRules:
+        """The pain rules in force at ``stage`` (from 0): a stage may set its own rise."""
+        rise = self.stages[stage].step_back_pain_rise
+        return self.pain if rise is None else replace(self.pain, rise_by=rise)
+
+    def pain_rules_text(self) -> list[str]:
+        """The pain rules in plain words, as ``programs show`` explains them."""
+        rules = self.pain
+        rises = sorted({self.rules_at(n).rise_by for n in range(len(self.stages))})
+        rise = " or ".join(str(value) for value in rises)
+        return [
+            f"Moving up also needs the stage's last pain rating, if any, to be "
+            f"{rules.move_up_at_most} or less, and no higher than the rating the stage "
+            f"began with (or {rules.move_up_floor}, if that is higher).",
+            f"A rating of {rules.stop_at} or more: stop for today, and back one stage.",
+            f"A rating of {rules.rise_from} or more that is {rise} or more above the one "
+            f"before, or above where the stage began: back one stage.",
+            f"Ratings of {rules.stop_at} or more on {_days(rules.clinician_days)} within "
+            f"{rules.clinician_window_days}: see a clinician; the program holds until a "
+            f"lower rating.",
+        ]
 
 
 @dataclass(frozen=True)
@@ -100,6 +146,9 @@ class StageState:
     days: int
     began_pain: int | None
     why: str
+    held: str | None = None  # why pain keeps the user here, if it does
+    see_clinician: bool = False
+    last_alarm: date | None = None  # the day of the latest rating of stop_at or more
 
 
 @dataclass(frozen=True)
@@ -113,6 +162,8 @@ class NextSession:
     stage: Stage
     why: str
     done_today: int
+    stop_today: bool = False  # a rating of stop_at or more today: skip the exercise
+    see_clinician: bool = False
 
     @property
     def protocol(self) -> str:
@@ -158,6 +209,7 @@ def _program_from(raw: dict[str, Any], where: str, source: str, folder: Path | N
         description=_text(raw, "description", where, "", required=True) or "",
         about=_text(raw, "about", where, "", required=False, limit=4000) or "",
         sessions_per_day=_count(raw, "sessions_per_day", where, "", MAX_SESSIONS_PER_DAY) or 1,
+        pain=_pain_rules(_table(raw, "pain", where, ""), where),
         stages=tuple(
             _stage(item, where, f"stages[{index}].", folder)
             for index, item in enumerate(stages, start=1)
@@ -201,8 +253,28 @@ def _stage(raw: Mapping[str, Any], where: str, prefix: str, folder: Path | None)
         pace=pace,
         advance_sessions=_count(advance, "sessions", where, prefix + "advance.", 1000),
         advance_days=_count(advance, "days", where, prefix + "advance.", 1000) or 1,
-        step_back_pain_rise=_count(step_back, "pain_rise", where, prefix + "step_back.", 10),
+        step_back_pain_rise=_bounded(
+            step_back, "pain_rise", where, prefix + "step_back.", PAIN_BOUNDS["rise_by"]
+        ),
     )
+
+
+def _pain_rules(raw: Mapping[str, Any], where: str) -> PainRules:
+    _known_keys(raw, set(PAIN_BOUNDS), where, "pain.")
+    values = {key: _bounded(raw, key, where, "pain.", PAIN_BOUNDS[key]) for key in raw}
+    return PainRules(**values)
+
+
+def _bounded(
+    raw: Mapping[str, Any], key: str, where: str, prefix: str, bounds: tuple[int, int]
+) -> int | None:
+    if key not in raw:
+        return None
+    low, high = bounds
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ProtocolError(f"{where}: {prefix}{key}: must be a whole number from {low} to {high}")
+    return value
 
 
 def _optional(raw: Mapping[str, Any], key: str, read: Any) -> Any:
@@ -218,12 +290,7 @@ def _pace_factor(value: object) -> float:
 
 
 def _count(raw: Mapping[str, Any], key: str, where: str, prefix: str, high: int) -> int | None:
-    if key not in raw:
-        return None
-    value = raw[key]
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-        raise ProtocolError(f"{where}: {prefix}{key}: must be a whole number from 1 to {high}")
-    return value
+    return _bounded(raw, key, where, prefix, (1, high))
 
 
 def _is_builtin_name(protocol: str) -> bool:
@@ -235,62 +302,128 @@ def _is_builtin_name(protocol: str) -> bool:
 # --- the rules: pure, from the log's entries ------------------------------------------------
 
 
-def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
-    """Replay the program's entries (oldest first) through its rules.
+def worrying_rise(pain: int, previous: int | None, began: int | None, rules: PainRules) -> bool:
+    """A rating of ``rules.rise_from`` or more that is ``rules.rise_by`` or more above the
+    previous rating or above the stage's baseline: a slow creep counts, everyday noise
+    (1 then 3) does not."""
+    if pain < rules.rise_from:
+        return False
+    return any(base is not None and pain - base >= rules.rise_by for base in (previous, began))
 
-    Each rated entry is checked first: a rating ``step_back_pain_rise`` or more above the
-    one the stage began with (the last rating before it, else its first) goes back one
-    stage (at the first stage, it starts the stage's count again). Otherwise a completed
-    entry counts towards the stage, and once its sessions and days are reached (and it is
-    not the last stage) the next stage begins. Counts start afresh in every stage.
+
+def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
+    """Replay the program's entries (oldest first) through its pain rules.
+
+    The baseline B of a stage is the last rating before it began, else its first. A
+    rating of ``stop_at`` or more, or a worrying rise (``worrying_rise``), goes back one
+    stage (at the first, the stage starts again), and that rating stays the stage's
+    latest until a new one, so unrated sessions cannot carry a hurting user up. A stage
+    is left when its sessions and days are reached and its latest rating, if any, is at
+    most ``move_up_at_most`` and at most max(``move_up_floor``, B), unless ratings of
+    ``stop_at`` or more came on ``clinician_days`` days within ``clinician_window_days``
+    and no lower rating has come since. Counts start afresh in every stage.
     """
+    rules = program.pain
     stage, completed, days = 0, 0, set[date]()
-    last_pain: int | None = None
-    began_pain: int | None = None
+    began: int | None = None  # B
+    latest: int | None = None  # the stage's latest rating
+    previous: int | None = None  # the program's rating before the one being read
+    alarm_days: list[date] = []
+    clinician = False
+    last_alarm: date | None = None
     why = "the first stage: no sessions of this program yet" if not entries else ""
     for entry in entries:
-        rules = program.stages[stage]
         if entry.pain is not None:
-            if began_pain is None:
-                began_pain = entry.pain
-            rise = rules.step_back_pain_rise
-            if rise is not None and entry.pain - began_pain >= rise:
-                why = (
-                    f"pain rose from {began_pain} to {entry.pain} on {entry.day.isoformat()}: "
-                    + ("back one stage" if stage > 0 else "this stage starts again")
+            pain = entry.pain
+            if began is None:
+                began = pain
+            if pain >= rules.stop_at:
+                last_alarm = entry.day
+                alarm_days = [day for day in alarm_days if day != entry.day] + [entry.day]
+                window = entry.day - timedelta(days=rules.clinician_window_days - 1)
+                clinician = sum(1 for day in alarm_days if day >= window) >= rules.clinician_days
+            else:
+                clinician = False
+            high = pain >= rules.stop_at
+            in_force = program.rules_at(stage)
+            rise = not high and worrying_rise(pain, previous, began, in_force)
+            base = previous if rise and worrying_rise(pain, previous, None, in_force) else began
+            previous = latest = pain
+            if high or rise:
+                day = entry.day.isoformat()
+                cause = (
+                    f"a rating of {pain} on {day}"
+                    if high
+                    else f"pain rose from {base} to {pain} on {day}"
                 )
+                why = f"{cause}: " + ("back one stage" if stage > 0 else "this stage starts again")
                 stage = max(0, stage - 1)
-                completed, days, began_pain = 0, set(), entry.pain
-                last_pain = entry.pain
+                completed, days, began = 0, set(), pain
                 continue
-            last_pain = entry.pain
         if entry.completed:
             completed += 1
             days.add(entry.day)
-            if (
-                rules.advance_sessions is not None
-                and stage + 1 < len(program.stages)
-                and completed >= rules.advance_sessions
-                and len(days) >= rules.advance_days
-            ):
-                why = (
-                    f"moved on after {completed} completed sessions on {len(days)} "
-                    f"day{'s' if len(days) != 1 else ''}"
-                )
-                stage += 1
-                completed, days, began_pain = 0, set(), last_pain
-    rules = program.stages[stage]
-    if rules.advance_sessions is not None and stage + 1 < len(program.stages):
+        stage_rules = program.stages[stage]
+        if (
+            stage_rules.advance_sessions is not None
+            and stage + 1 < len(program.stages)
+            and completed >= stage_rules.advance_sessions
+            and len(days) >= stage_rules.advance_days
+            and _pain_hold(rules, began, latest, clinician) is None
+        ):
+            why = (
+                f"moved on after {completed} completed sessions on {len(days)} "
+                f"day{'s' if len(days) != 1 else ''}"
+            )
+            stage += 1
+            completed, days, began, latest = 0, set(), previous, None
+    stage_rules = program.stages[stage]
+    held = _pain_hold(rules, began, latest, clinician)
+    if stage_rules.advance_sessions is not None and stage + 1 < len(program.stages):
         left = (
-            f"{completed} of {rules.advance_sessions} completed sessions, "
-            f"on {len(days)} of {rules.advance_days} days, to move on"
+            f"{completed} of {stage_rules.advance_sessions} completed sessions, "
+            f"on {len(days)} of {stage_rules.advance_days} days, to move on"
         )
     elif stage + 1 == len(program.stages):
         left = "the last stage"
     else:
         left = "this stage holds"
-    why = f"{why}; {left}" if why else left
-    return StageState(stage, completed, len(days), began_pain, why)
+    reasons = [reason for reason in (why, left) if reason]
+    if held is not None and stage + 1 < len(program.stages):
+        reasons.append(f"held at stage {stage + 1}: {held}")
+    return StageState(
+        stage=stage,
+        completed=completed,
+        days=len(days),
+        began_pain=began,
+        why="; ".join(reasons),
+        held=held,
+        see_clinician=clinician,
+        last_alarm=last_alarm,
+    )
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'s' if count != 1 else ''}"
+
+
+def _pain_hold(
+    rules: PainRules, began: int | None, latest: int | None, clinician: bool
+) -> str | None:
+    """Why pain keeps a user in their stage, in words; ``None`` when it does not."""
+    if clinician:
+        return (
+            f"ratings of {rules.stop_at} or more on {_days(rules.clinician_days)} within "
+            f"{rules.clinician_window_days}; see a clinician before going on"
+        )
+    if latest is None:
+        return None
+    if latest > rules.move_up_at_most:
+        return f"the last rating, {latest}, is above {rules.move_up_at_most}"
+    limit = max(rules.move_up_floor, began if began is not None else 0)
+    if latest > limit:
+        return f"the last rating, {latest}, is above {limit}, where this stage began"
+    return None
 
 
 def next_session(program: Program, entries: Sequence[LogEntry], now: datetime) -> NextSession:
@@ -308,4 +441,6 @@ def next_session(program: Program, entries: Sequence[LogEntry], now: datetime) -
         stage=program.stages[state.stage],
         why=state.why,
         done_today=done_today,
+        stop_today=state.last_alarm == today,
+        see_clinician=state.see_clinician,
     )

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import select
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+from voice_coach.coach.programs import PainRules, worrying_rise
 
 PAIN_TIMEOUT_S = 30.0
 LOW, HIGH = 0, 10
-ALARM_RATING = 7  # a rating this high, or
-ALARM_RISE = 2  # this much above the last one, is answered with the safety note
 
 
 def ask_rating(
@@ -51,6 +51,21 @@ def ask_rating(
             write(f"A whole number from {LOW} to {HIGH}, or Enter to skip: ")
 
 
-def needs_safety_note(rating: int, before: int | None) -> bool:
-    """High, or risen sharply since the last rating: time to say stop, never push on."""
-    return rating >= ALARM_RATING or (before is not None and rating - before >= ALARM_RISE)
+def answer_lines(
+    rating: int, before: int | None, words: Mapping[str, str], safety: str, rules: PainRules
+) -> list[str]:
+    """What a worrying rating is answered with, phrase by phrase, safety first: stop for
+    today, then what was noticed ("That is high.", "Last time it was 3."), then the
+    safety note; nothing for any other rating. ``words`` are a language's shipped
+    answers; a language with none gets the safety note alone (never English words in
+    another language's voice).
+
+    Worrying: ``rules.stop_at`` or more, or a rise as a program would step back on
+    (``worrying_rise``, against the rating before).
+    """
+    high = rating >= rules.stop_at
+    if not high and not worrying_rise(rating, before, None, rules):
+        return []
+    noticed = words.get("pain_high") if high else words.get("pain_up")
+    lines = [words.get("stop_today"), noticed.format(before=before) if noticed else None]
+    return [line for line in lines if line] + [safety]
