@@ -107,7 +107,13 @@ def test_the_heat_map_has_12_weeks_a_row_per_weekday_and_marks_by_count():
     assert monday[0] == HEAT_MARKS[-1], "12 weeks back: the week of 2026-09-14, 4 or more"
     assert HEAT_MARKS[-1] not in lines[7], "2026-09-13 is 13 weeks back: not shown"
     assert len(lines[4].split()) == 12, "Thursday: nothing after today is drawn"
-    assert lines[0].split() == ["Sep", "Oct", "Nov"], "a month named over its first Monday"
+    assert lines[0].split() == ["Sep", "Oct", "Nov", "Dec"], "each month over its first day"
+    assert lines[0].index("Dec") == 4 + 11 * 2, "over the week of 1 December, today's"
+
+
+@pytest.mark.parametrize("today", [date(2026, 12, 1), date(2026, 12, 6), date(2026, 12, 31)])
+def test_the_calendar_always_names_the_current_month(today):
+    assert "Dec" in heat_map({}, today)[0]
 
 
 @pytest.mark.parametrize(
@@ -138,3 +144,69 @@ def test_stats_command_on_a_real_log(tmp_path, monkeypatch, capsys):
     assert "Days practised: 4 (4 sessions)" in shown
     assert "Streak: 3 days now, 3 at the longest" in shown
     assert "Pain: latest 3" in shown
+
+
+def test_weeks_start_on_monday_and_count_against_the_plan():
+    from voice_coach.coach.stats import weeks
+
+    today = date(2026, 12, 3)  # a Thursday
+    days = {date(2026, 11, 30): 3, date(2026, 12, 2): 2, date(2026, 11, 29): 1}
+    ratings = [(date(2026, 11, 29), 6), (date(2026, 12, 1), 2), (date(2026, 12, 3), 4)]
+    found = weeks(days, ratings, today, sessions_per_day=3)
+    assert len(found) == 5 and found[0].monday == date(2026, 11, 30)
+    this, last = found[0], found[1]
+    assert (this.days_so_far, this.sessions, this.days_practised, this.planned) == (4, 5, 2, 12)
+    assert this.pain_mean == 3.0 and this.on_plan is False
+    assert (last.monday, last.days_so_far, last.sessions, last.planned) == (
+        date(2026, 11, 23), 7, 1, 21)  # fmt: skip
+    assert last.words() == "1 session of 21 planned, 1 day practised, pain 6.0 on average"
+    assert weeks({}, [], today, None)[0].words() == "0 sessions, 0 days practised"
+
+
+def test_the_week_sentence_praises_on_plan_and_gives_one_step_when_behind():
+    from voice_coach.coach.stats import Week, usual_times, week_sentence
+
+    def week(sessions, days_so_far):
+        return Week(date(2026, 11, 30), days_so_far, sessions, min(sessions, days_so_far),
+                    3 * days_so_far, None)  # fmt: skip
+
+    assert "on plan. Well done." in week_sentence(week(9, 4), 3, [], "p")
+    assert week_sentence(week(0, 1), 3, [], "p") == "A new week: 3 sessions a day is the plan."
+    starts = [datetime(2026, 11, d, h, m) for d in (20, 21, 22) for h, m in ((8, 55), (17, 31))]
+    times = usual_times(starts, 3)
+    assert [f"{t:%H:%M}" for t in times] == ["09:00", "17:30"]
+    behind = week_sentence(week(4, 4), 3, times, "glute-squeeze-daily")
+    assert behind.startswith("This week: 4 of the 9 sessions planned before today.")
+    assert behind.endswith("voice-coach remind --at 09:00 --at 17:30 --program glute-squeeze-daily")
+    assert "--at 09:00 --at 13:00 --at 18:00" in week_sentence(week(0, 3), 3, [], "p")
+
+
+def test_a_session_at_23_50_counts_on_its_local_day(tmp_path):
+    days = log_with(tmp_path / "log.sqlite3", "2026-11-30T23:50-05:00")  # 04:50 UTC on Dec 1
+    assert days == {date(2026, 11, 30): 1}
+    assert practice_stats(days, date(2026, 11, 30)).current_streak == 1
+
+
+def test_show_streaks_false_removes_every_streak_line(tmp_path, monkeypatch, capsys):
+    from voice_coach.cli import main
+    from voice_coach.coach.log import local_now
+
+    monkeypatch.setenv("VOICE_COACH_DATA_DIR", str(tmp_path))
+    now = local_now()
+    for back in (0, 1, 2):
+        when = (now - timedelta(days=back)).strftime("%Y-%m-%dT%H:%M")
+        assert main(["log", "--program", "glute-squeeze-daily", "--when", when]) == 0
+    config = tmp_path / "config.toml"
+    monkeypatch.setenv("VOICE_COACH_CONFIG", str(config))
+    shown = {}
+    for setting in ("", "show_streaks = false\n"):
+        config.write_text(setting, encoding="utf-8")
+        capsys.readouterr()
+        assert main(["stats"]) == 0 and main(["today"]) == 0
+        shown[setting] = capsys.readouterr().out
+    assert "Streak: 3 days now" in shown[""] and "Streak: 3 days in a row." in shown[""]
+    assert "streak" not in shown["show_streaks = false\n"].lower()
+    assert "Weeks, from Monday (Glute squeeze, a few times a day: 3 a day):" in shown[""]
+    config.write_text("show_streaks = 0\n", encoding="utf-8")
+    assert main(["stats"]) == 2
+    assert "show_streaks: must be true or false" in capsys.readouterr().err

@@ -288,10 +288,10 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
 def settings_keys() -> tuple[str, ...]:
     """What a settings file may hold: the session options this program has, and a
     program (``engine`` becomes one once the session has an ``--engine`` option)."""
-    from voice_coach.coach.settings import SETTING_KEYS
+    from voice_coach.coach.settings import COACH_KEYS, SETTING_KEYS
 
     options = {name for name, _, _ in SESSION_PARAMETERS}
-    return tuple(key for key in SETTING_KEYS if key in options or key == "program")
+    return tuple(key for key in SETTING_KEYS if key in options or key in COACH_KEYS)
 
 
 def stage_values(pace: Pace) -> dict[str, Any]:

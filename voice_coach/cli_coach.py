@@ -9,7 +9,8 @@ a session's start pays nothing for them.
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,7 +28,8 @@ from voice_coach.errors import UsageError
 if TYPE_CHECKING:
     from voice_coach.coach.log import LogEntry
     from voice_coach.coach.practice import SessionRecord
-    from voice_coach.coach.programs import NextSession, PainRules
+    from voice_coach.coach.programs import NextSession, PainRules, Program
+    from voice_coach.coach.stats import PainTrend, Week
     from voice_coach.core.protocol import Protocol
     from voice_coach.session import PreparedSession, SessionOptions
 
@@ -221,31 +223,81 @@ def history_delete(
 
 @app.command()
 def stats() -> None:
-    """Days practised, streaks, this week, a 12-week calendar, and the pain trend."""
+    """Days practised, streaks, this week and the four before, a 12-week calendar, pain."""
+    from voice_coach.coach.stats import counted, heat_map, practice_stats
+
+    coach = coach_view()
+    figures = practice_stats(coach.days, coach.today)
+    out(f"Days practised: {figures.days_practised} ({counted(figures.sessions, 'session')})")
+    if coach.show_streaks:
+        out(
+            f"Streak: {counted(figures.current_streak, 'day')} now, "
+            f"{figures.longest_streak} at the longest"
+        )
+    out()
+    plan = f" ({coach.program.title}: {coach.per_day} a day)" if coach.program else ""
+    out(f"Weeks, from Monday{plan}:")
+    for week in coach.weeks:
+        label = "this week" if week.monday == coach.weeks[0].monday else f"{week.monday:%d %b}"
+        out(f"  {label:<10} {week.words()}")
+    out()
+    for line in heat_map(coach.days, coach.today):
+        out(line)
+    if coach.trend is not None:
+        out()
+        out(f"Pain: {coach.trend.words()}")
+
+
+@dataclass
+class CoachView:
+    """What ``stats``, ``today`` and ``report`` show of the log, read once."""
+
+    today: date
+    days: dict[date, int]
+    weeks: list[Week]
+    trend: PainTrend | None
+    program: Program | None
+    per_day: int | None
+    times: list[time]
+    show_streaks: bool
+
+
+def coach_view(program: str | None = None) -> CoachView:
+    """The log's figures for the coach's screens, with the program the user follows
+    (``program``, else the settings', else the last one played) for the week's plan."""
     from datetime import datetime
 
+    from voice_coach.cli import settings_keys
     from voice_coach.coach.log import PracticeLog, local_now
-    from voice_coach.coach.stats import TREND_DAYS, heat_map, pain_trend, practice_stats
+    from voice_coach.coach.programs import load_program
+    from voice_coach.coach.settings import load_settings
+    from voice_coach.coach.stats import TREND_DAYS, pain_trend, usual_times, weeks
 
+    settings = load_settings(known=settings_keys())
     today = local_now().date()
-    since = datetime.combine(today - timedelta(days=2 * TREND_DAYS), datetime.min.time())
+    monday = today - timedelta(days=today.weekday())
+    since = datetime.combine(
+        min(today - timedelta(days=2 * TREND_DAYS), monday - timedelta(weeks=4)),
+        datetime.min.time(),
+    ).astimezone()
     with PracticeLog(create=False) as log:
         days = log.days()
-        ratings = log.pains(since=since.astimezone())
-        if not ratings:
-            latest = log.latest_rating()
-            ratings = [latest] if latest else []
-    figures = practice_stats(days, today)
-    out(f"Days practised: {figures.days_practised} ({figures.sessions} sessions)")
-    out(f"Streak: {figures.current_streak} days now, {figures.longest_streak} at the longest")
-    out(f"This week: {figures.this_week} sessions")
-    out()
-    for line in heat_map(days, today):
-        out(line)
-    trend = pain_trend(ratings, today)
-    if trend is not None:
-        out()
-        out(f"Pain: {trend.words()}")
+        ratings = log.pains(since=since)
+        latest = log.latest_rating()
+        starts = [entry.started_at for entry in log.entries(since=since)]
+        chosen = program or settings.program or log.last_program()
+    loaded = load_program(chosen) if chosen else None
+    per_day = loaded.sessions_per_day if loaded else None
+    return CoachView(
+        today=today,
+        days=days,
+        weeks=weeks(days, ratings, today, per_day),
+        trend=pain_trend(ratings or ([latest] if latest else []), today),
+        program=loaded,
+        per_day=per_day,
+        times=usual_times(starts, per_day or 1),
+        show_streaks=settings.show_streaks,
+    )
 
 
 # --- programs and today ----------------------------------------------------------------
@@ -303,6 +355,7 @@ def today(
     from voice_coach.cli import settings_keys
     from voice_coach.coach.practice import last_program, todays_session
     from voice_coach.coach.settings import load_settings
+    from voice_coach.coach.stats import counted, practice_stats, week_sentence
     from voice_coach.core.protocol import planned_length_s
     from voice_coach.core.timeline import END_PAD_S
     from voice_coach.files.loader import DEFAULT_PROTOCOL, load_protocol
@@ -322,6 +375,13 @@ def today(
     out(f"Why: {plan.why}")
     if plan.done_today >= plan.program.sessions_per_day and not plan.stop_today:
         out("Today's sessions are done; another one is fine if it feels good.")
+    coach = coach_view(plan.program.name)
+    week = coach.weeks[0]
+    out(week_sentence(week, plan.program.sessions_per_day, coach.times, plan.program.name))
+    if coach.show_streaks:
+        streak = practice_stats(coach.days, coach.today).current_streak
+        if streak > 1:
+            out(f"Streak: {counted(streak, 'day')} in a row.")
     out(f"voice-coach run --program {plan.program.name}")
 
 
@@ -373,6 +433,7 @@ def config_show() -> None:
 
     settings = load_settings(known=settings_keys())
     defaults = {name: default for name, _, default in SESSION_PARAMETERS}
+    defaults["show_streaks"] = True
     state = "" if settings.exists else " (no such file: every value is the default)"
     out(f"settings file: {settings.path}{state}")
     for key in settings_keys():

@@ -3,8 +3,8 @@
 One TOML file (``config.toml`` in the user's config folder; ``VOICE_COACH_CONFIG`` names
 another), read through the protocol loader's machinery so a mistake in it gets the same
 one-line error. Each key is a session option's name as on the command line (``lang``,
-``voice``, ``engine``, ``rate``, ``pace``, ``cues``, ``volume``) or ``program``; the
-command line overrides every one of them.
+``voice``, ``engine``, ``rate``, ``pace``, ``cues``, ``volume``), ``program``, or
+``show_streaks``; the command line overrides every session option.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ SETTING_KEYS: tuple[str, ...] = (
     "cues",
     "volume",
     "program",
+    "show_streaks",
 )
+COACH_KEYS = ("program", "show_streaks")  # settings of the coach, not of a session
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class Settings:
     def program(self) -> str | None:
         value = self.values.get("program")
         return str(value) if value is not None else None
+
+    @property
+    def show_streaks(self) -> bool:
+        """Streaks help many and stress some: ``show_streaks = false`` hides them all."""
+        return bool(self.values.get("show_streaks", True))
 
 
 def settings_path() -> Path:
@@ -79,6 +86,10 @@ def _checked(key: str, value: object, where: str) -> object:
             raise wrong("text in quotes")
         if key == "cues" and value not in CUE_STYLES:
             raise wrong(f"one of {', '.join(CUE_STYLES)}")
+        return value
+    if key == "show_streaks":
+        if not isinstance(value, bool):
+            raise wrong("true or false")
         return value
     if key == "rate":
         if isinstance(value, bool) or not isinstance(value, int):

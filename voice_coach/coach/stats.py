@@ -6,14 +6,110 @@ Days are the user's local days (the log keeps each session's own local time), an
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 HEAT_WEEKS = 12
 HEAT_MARKS = "·░▒▓█"  # no session, then 1, 2, 3, 4 or more
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 TREND_DAYS = 7
+FEEDBACK_WEEKS = 5  # this week and the four before
+
+
+def counted(count: int, word: str) -> str:
+    """``1 session``, ``2 sessions``: an English count on screen."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class Week:
+    """One ISO week (Monday to Sunday) of practice, up to ``today`` in the current one."""
+
+    monday: date
+    days_so_far: int  # 7, or fewer in the current week (today included)
+    sessions: int
+    days_practised: int
+    planned: int | None  # sessions per day times days_so_far, with a program
+    pain_mean: float | None
+
+    @property
+    def on_plan(self) -> bool | None:
+        return None if self.planned is None else self.sessions >= self.planned
+
+    def words(self) -> str:
+        plan = f" of {self.planned} planned" if self.planned is not None else ""
+        pain = f", pain {self.pain_mean:.1f} on average" if self.pain_mean is not None else ""
+        return (
+            f"{counted(self.sessions, 'session')}{plan}, "
+            f"{counted(self.days_practised, 'day')} practised{pain}"
+        )
+
+
+def weeks(
+    days: Mapping[date, int],
+    ratings: Sequence[tuple[date, int]],
+    today: date,
+    sessions_per_day: int | None,
+    count: int = FEEDBACK_WEEKS,
+) -> list[Week]:
+    """This week and the ``count - 1`` before it, newest first: sessions against the
+    plan (``sessions_per_day`` times the days of the week so far), days practised, the
+    mean pain rating."""
+    this_monday = today - timedelta(days=today.weekday())
+    found = []
+    for back in range(count):
+        monday = this_monday - timedelta(weeks=back)
+        last = min(monday + timedelta(days=6), today)
+        span = (last - monday).days + 1
+        inside = {day: n for day, n in days.items() if monday <= day <= last}
+        pains = [pain for day, pain in ratings if monday <= day <= last]
+        found.append(
+            Week(
+                monday=monday,
+                days_so_far=span,
+                sessions=sum(inside.values()),
+                days_practised=len(inside),
+                planned=sessions_per_day * span if sessions_per_day is not None else None,
+                pain_mean=sum(pains) / len(pains) if pains else None,
+            )
+        )
+    return found
+
+
+DEFAULT_REMINDERS = (time(9, 0), time(13, 0), time(18, 0), time(21, 0))
+
+
+def week_sentence(week: Week, per_day: int, times: Sequence[time], program: str) -> str:
+    """One sentence on the current week for ``today``: praise when on plan (every
+    planned session of the days before today done), else one concrete step, the exact
+    reminder command for the times the user practised before (or usual times)."""
+    due = per_day * (week.days_so_far - 1)  # today is not over yet
+    if week.sessions >= due:
+        if week.sessions == 0:
+            return f"A new week: {counted(per_day, 'session')} a day is the plan."
+        return (
+            f"This week: {counted(week.sessions, 'session')} on "
+            f"{counted(week.days_practised, 'day')}, on plan. Well done."
+        )
+    at = list(times)[:per_day] or list(DEFAULT_REMINDERS[:per_day])
+    command = " ".join(f"--at {clock:%H:%M}" for clock in sorted(at))
+    return (
+        f"This week: {week.sessions} of the {due} sessions planned before today. "
+        f"A daily reminder at the times you practise may help: "
+        f"voice-coach remind {command} --program {program}"
+    )
+
+
+def usual_times(starts: Sequence[datetime], most: int) -> list[time]:
+    """The times of day the user has practised at most often, to the quarter hour,
+    earliest first: what a reminder for them should say."""
+    quarters = Counter(
+        (start.hour * 60 + round(start.minute / 15) * 15) % (24 * 60) for start in starts
+    )
+    chosen = sorted(minute for minute, _ in quarters.most_common(most))
+    return [time(minute // 60, minute % 60) for minute in chosen]
 
 
 @dataclass(frozen=True)
@@ -62,13 +158,21 @@ def practice_stats(days: Mapping[date, int], today: date) -> Stats:
 
 def heat_map(days: Mapping[date, int], today: date, weeks: int = HEAT_WEEKS) -> list[str]:
     """The last ``weeks`` weeks, a column per week (Monday on top), a mark per day by its
-    number of sessions; days after today are blank. A line of month names heads it."""
+    number of sessions; days after today are blank. A line of month names heads it: a
+    month is named over the week its first day falls in, the first column's over it
+    when there is room, so the current month is always named."""
     monday = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
     columns = [monday + timedelta(weeks=week) for week in range(weeks)]
-    months = ""
+    labels: dict[int, str] = {}
     for week, first in enumerate(columns):
-        label = first.strftime("%b") if week == 0 or first.month != columns[week - 1].month else ""
-        months = months.ljust(week * 2) + label if label else months
+        sunday = first + timedelta(days=6)
+        if first.day == 1 or sunday.month != first.month:
+            labels[week] = (first if first.day == 1 else sunday).strftime("%b")
+    if 0 not in labels and 1 not in labels:
+        labels[0] = columns[0].strftime("%b")
+    months = ""
+    for week, label in sorted(labels.items()):
+        months = months.ljust(week * 2) + label
     lines = ["    " + months.rstrip()]
     for weekday in range(7):
         row = []
