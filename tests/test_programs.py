@@ -377,3 +377,12 @@ def test_three_high_days_name_a_clinician_in_today(capsys):
     shown = capsys.readouterr().out
     assert "See a clinician before going on: pain of 7 or more on 3 days within 14." in shown
     assert "Stop here for today" not in shown, "the last 7 was yesterday"
+
+
+def test_each_move_is_kept_with_its_day_and_reason(three):
+    entries = [*done(1, 1, 2), *done(3, 3, 4), entry(5, pain=8), entry(6, pain=7)]
+    moves = stage_state(three, entries).moves
+    assert [(m.day.day, m.from_stage, m.to_stage) for m in moves] == [
+        (2, 1, 2), (4, 2, 3), (5, 3, 2), (6, 2, 1)]  # fmt: skip
+    assert moves[0].reason == "moved on after 3 completed sessions on 2 days"
+    assert moves[2].reason == "a rating of 8"

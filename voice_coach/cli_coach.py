@@ -23,6 +23,7 @@ from voice_coach.cli import (
     format_duration,
     out,
 )
+from voice_coach.coach.stats import counted
 from voice_coach.errors import UsageError
 
 if TYPE_CHECKING:
@@ -224,7 +225,7 @@ def history_delete(
 @app.command()
 def stats() -> None:
     """Days practised, streaks, this week and the four before, a 12-week calendar, pain."""
-    from voice_coach.coach.stats import counted, heat_map, practice_stats
+    from voice_coach.coach.stats import heat_map, practice_stats
 
     coach = coach_view()
     figures = practice_stats(coach.days, coach.today)
@@ -355,7 +356,7 @@ def today(
     from voice_coach.cli import settings_keys
     from voice_coach.coach.practice import last_program, todays_session
     from voice_coach.coach.settings import load_settings
-    from voice_coach.coach.stats import counted, practice_stats, week_sentence
+    from voice_coach.coach.stats import practice_stats, week_sentence
     from voice_coach.core.protocol import planned_length_s
     from voice_coach.core.timeline import END_PAD_S
     from voice_coach.files.loader import DEFAULT_PROTOCOL, load_protocol
@@ -420,6 +421,57 @@ def remind(
     write_whole_file(target, data, force=force)
     listed = ", ".join(f"{time:%H:%M}" for time in sorted(times))
     out(f"Wrote {target}: {title}, every day at {listed}")
+
+
+# --- report ----------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    output: Annotated[
+        str, typer.Option("--output", "-o", metavar="FILE", help="The .html file to write.")
+    ] = "report.html",
+    since: Annotated[
+        str | None,
+        typer.Option(metavar="DATE", help="From this day on (ISO 8601; default: 12 weeks ago)."),
+    ] = None,
+    program: ProgramOption = None,
+    force: Annotated[bool, typer.Option(help="Overwrite the file if it exists.")] = False,
+) -> None:
+    """A one-page report for your clinician: program, stage, moves, weeks, pain, calendar."""
+    from datetime import datetime
+
+    from voice_coach.cli import settings_keys
+    from voice_coach.coach.log import PracticeLog, local_now, parse_day
+    from voice_coach.coach.programs import load_program
+    from voice_coach.coach.report import REPORT_WEEKS, build_report
+    from voice_coach.coach.report_page import report_page
+    from voice_coach.coach.settings import load_settings
+    from voice_coach.coach.stats import practice_stats
+    from voice_coach.files.export import write_whole_file
+    from voice_coach.files.loader import DEFAULT_PROTOCOL, load_protocol
+
+    today = local_now().date()
+    start = parse_day(since, today) if since else today - timedelta(weeks=REPORT_WEEKS)
+    if start > today:
+        raise UsageError(f"--since {since} is in the future")
+    settings = load_settings(known=settings_keys())
+    loaded = load_program(program) if program else None
+    with PracticeLog(create=False) as log:
+        if loaded is None:
+            chosen = settings.program or log.last_program()
+            loaded = load_program(chosen) if chosen else None
+        period = log.entries(since=datetime.combine(start, datetime.min.time()).astimezone())
+        mine = log.entries(program=loaded.name, oldest_first=True) if loaded else []
+        days = log.days()
+    streak = practice_stats(days, today).current_streak if settings.show_streaks else None
+    made = build_report(period, mine, loaded, start, today, streak)
+    protocol = loaded.stages[0].protocol if loaded else DEFAULT_PROTOCOL
+    page = report_page(made, load_protocol(protocol).safety)
+    target = Path(output)
+    write_whole_file(target, page.encode("utf-8"), force=force, private=True)
+    shown = "no sessions" if made.empty else counted(made.totals.sessions, "session")
+    out(f"Wrote {target}: {shown} since {start.isoformat()} (readable by you alone)")
 
 
 # --- config ----------------------------------------------------------------------------

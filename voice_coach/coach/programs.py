@@ -137,6 +137,16 @@ class Program:
 
 
 @dataclass(frozen=True)
+class Move:
+    """A change of stage (from 1), or a first stage started again, and why."""
+
+    day: date
+    from_stage: int
+    to_stage: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class StageState:
     """Where the log puts the user in a program: the stage (from 0), what was done in it,
     the rating it began with, and why it is this stage, in words."""
@@ -149,6 +159,7 @@ class StageState:
     held: str | None = None  # why pain keeps the user here, if it does
     see_clinician: bool = False
     last_alarm: date | None = None  # the day of the latest rating of stop_at or more
+    moves: tuple[Move, ...] = ()  # oldest first
 
 
 @dataclass(frozen=True)
@@ -329,6 +340,7 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
     latest: int | None = None  # the stage's latest rating
     previous: int | None = None  # the program's rating before the one being read
     alarm_days: list[date] = []
+    moves: list[Move] = []
     clinician = False
     last_alarm: date | None = None
     why = "the first stage: no sessions of this program yet" if not entries else ""
@@ -350,13 +362,11 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
             base = previous if rise and worrying_rise(pain, previous, None, in_force) else began
             previous = latest = pain
             if high or rise:
-                day = entry.day.isoformat()
-                cause = (
-                    f"a rating of {pain} on {day}"
-                    if high
-                    else f"pain rose from {base} to {pain} on {day}"
+                cause = f"a rating of {pain}" if high else f"pain rose from {base} to {pain}"
+                why = f"{cause} on {entry.day.isoformat()}: " + (
+                    "back one stage" if stage > 0 else "this stage starts again"
                 )
-                why = f"{cause}: " + ("back one stage" if stage > 0 else "this stage starts again")
+                moves.append(Move(entry.day, stage + 1, max(1, stage), cause))
                 stage = max(0, stage - 1)
                 completed, days, began = 0, set(), pain
                 continue
@@ -371,10 +381,8 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
             and len(days) >= stage_rules.advance_days
             and _pain_hold(rules, began, latest, clinician) is None
         ):
-            why = (
-                f"moved on after {completed} completed sessions on {len(days)} "
-                f"day{'s' if len(days) != 1 else ''}"
-            )
+            why = f"moved on after {completed} completed sessions on {_days(len(days))}"
+            moves.append(Move(entry.day, stage + 1, stage + 2, why))
             stage += 1
             completed, days, began, latest = 0, set(), previous, None
     stage_rules = program.stages[stage]
@@ -400,6 +408,7 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
         held=held,
         see_clinician=clinician,
         last_alarm=last_alarm,
+        moves=tuple(moves),
     )
 
 

@@ -156,11 +156,10 @@ def practice_stats(days: Mapping[date, int], today: date) -> Stats:
     return Stats(len(days), sum(days.values()), current, longest, this_week)
 
 
-def heat_map(days: Mapping[date, int], today: date, weeks: int = HEAT_WEEKS) -> list[str]:
-    """The last ``weeks`` weeks, a column per week (Monday on top), a mark per day by its
-    number of sessions; days after today are blank. A line of month names heads it: a
-    month is named over the week its first day falls in, the first column's over it
-    when there is room, so the current month is always named."""
+def calendar_weeks(today: date, weeks: int = HEAT_WEEKS) -> tuple[list[date], dict[int, str]]:
+    """The Mondays of the last ``weeks`` weeks, oldest first, and the month names over
+    them: a month is named over the week its first day falls in, the first column's
+    month over it when there is room, so the current month is always named."""
     monday = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
     columns = [monday + timedelta(weeks=week) for week in range(weeks)]
     labels: dict[int, str] = {}
@@ -170,6 +169,14 @@ def heat_map(days: Mapping[date, int], today: date, weeks: int = HEAT_WEEKS) -> 
             labels[week] = (first if first.day == 1 else sunday).strftime("%b")
     if 0 not in labels and 1 not in labels:
         labels[0] = columns[0].strftime("%b")
+    return columns, labels
+
+
+def heat_map(days: Mapping[date, int], today: date, weeks: int = HEAT_WEEKS) -> list[str]:
+    """The last ``weeks`` weeks, a column per week (Monday on top), a mark per day by its
+    number of sessions; days after today are blank. Month names head it
+    (``calendar_weeks``)."""
+    columns, labels = calendar_weeks(today, weeks)
     months = ""
     for week, label in sorted(labels.items()):
         months = months.ljust(week * 2) + label

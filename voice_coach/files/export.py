@@ -214,12 +214,13 @@ def _check_target(path: Path, force: bool) -> None:
         raise UsageError(f"{path}: already exists; add --force to overwrite it")
 
 
-def _temp_beside(path: Path) -> Path:
+def _temp_beside(path: Path, *, private: bool = False) -> Path:
     """A new temporary file in the target's folder (same filesystem: the move is atomic)."""
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(handle)
     temp = Path(name)
-    temp.chmod(0o666 & ~current_umask())  # mkstemp makes 0600; the export is an ordinary file
+    if not private:  # mkstemp makes 0600; an export is an ordinary file
+        temp.chmod(0o666 & ~current_umask())
     return temp
 
 
@@ -276,11 +277,14 @@ def _write_text(path: Path, text: str) -> None:
         os.fsync(file.fileno())
 
 
-def write_whole_file(path: Path, data: bytes, *, force: bool = False) -> None:
-    """A small file (reminders, a playlist) written as an export is: never over a file
-    that exists without ``force``, never half-written under its name."""
+def write_whole_file(
+    path: Path, data: bytes, *, force: bool = False, private: bool = False
+) -> None:
+    """A small file (reminders, a playlist, a report) written as an export is: never over
+    a file that exists without ``force``, never half-written under its name; ``private``
+    (health data) is readable by the user alone (0600) from its first byte."""
     _check_target(path, force)
-    temp = _temp_beside(path)
+    temp = _temp_beside(path, private=private)
     try:
         with temp.open("wb") as file:
             file.write(data)
