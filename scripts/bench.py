@@ -269,6 +269,21 @@ def print_trees(report: dict[str, object]) -> None:
         print(f"  {name:60} median {wall * 1000:6.1f} ms  x{ratio:.2f} of the peer")
 
 
+def bench_startup_tricks(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_startup import bench_startup
+
+    return bench_startup(args.runs)
+
+
+def print_startup(report: dict[str, object]) -> None:
+    print(f"warm `{report['command']}`, median of {report['runs']} by turns:")
+    for name, wall in report["median_wall_s"].items():  # type: ignore[union-attr]
+        saved = report["saves"][name]  # type: ignore[index]
+        share = "" if name == "as shipped" else f"  (the trick saves {saved:.0%})"
+        print(f"  {name:36} {wall * 1000:6.1f} ms{share}")
+
+
 def bench_album(args: argparse.Namespace) -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_export import bench_album as album
@@ -403,6 +418,11 @@ BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[di
         "launch to first sound with the practice log and with --no-log",
         bench_log_first_sound,
         print_log_first_sound,
+    ),
+    "startup": (
+        "each start-up trick of cli/startup.py, measured by leaving it out",
+        bench_startup_tricks,
+        print_startup,
     ),
 }
 

@@ -150,9 +150,21 @@ CASES: list[Case] = [
         r"phase 'squeeze': must be from 0\.5",
     ),
     Case("--hold 0.001", ["script", "--hold", "0.001"], 2, r"phase 'squeeze': must be from 0\.5"),
-    Case("--pace 0.001", ["script", "--pace", "0.001"], 2, r"--pace '0\.001' is neither"),
-    Case("--pace nan", ["script", "--pace", "nan"], 2, r"--pace 'nan' is neither"),
-    Case("--volume nan", ["script", "--volume", "nan"], 2, r"--volume nan must be from 0 to 1"),
+    Case(
+        "--pace 0.001",
+        ["script", "--pace", "0.001"],
+        2,
+        r"--pace: must be a preset or a factor from 0\.25 to 4, got '0\.001'",
+    ),
+    Case(
+        "--pace nan",
+        ["script", "--pace", "nan"],
+        2,
+        r"--pace: must be a preset or a factor from 0\.25 to 4, got 'nan'",
+    ),
+    Case(
+        "--volume nan", ["script", "--volume", "nan"], 2, r"--volume: must be from 0 to 1, got nan"
+    ),
     Case(
         "--rate 100000",
         ["script", "--rate", "100000"],

@@ -12,7 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from voice_coach import __version__
-from voice_coach.cli import _app_for, app, main
+from voice_coach.cli import app, main
+from voice_coach.cli.startup import narrowed
 from voice_coach.files.loader import load_protocol
 
 runner = CliRunner()
@@ -177,7 +178,7 @@ def test_a_bug_is_one_line_not_a_traceback(capsys, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr("voice_coach.cli.load_protocol", broken)
+    monkeypatch.setattr("voice_coach.cli.session_commands.load_protocol", broken)
     assert main(["protocols"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error: RuntimeError: boom second line" in err
@@ -279,7 +280,7 @@ def run_with(which: typer.Typer, args: list[str], capsys) -> tuple[str, str]:
 def test_a_start_builds_only_its_own_command_and_reads_the_same(name, capsys):
     """Only the command a start runs is built (typer reads every command's options on
     each start); what the user sees, help and usage errors, is the same as with all."""
-    narrow = _app_for([name, "--help"])
+    narrow = narrowed(app, [name, "--help"])
     assert narrow is not app
     built = [info.callback.__name__ for info in narrow.registered_commands]
     built += [info.name for info in narrow.registered_groups]
@@ -291,58 +292,4 @@ def test_a_start_builds_only_its_own_command_and_reads_the_same(name, capsys):
 
 @pytest.mark.parametrize("argv", [[], ["--help"], ["--version"], ["exprot"]])
 def test_anything_but_a_command_gets_the_whole_app(argv):
-    assert _app_for(argv) is app
-
-
-@pytest.mark.parametrize("setting", [None, "MALLOC_ARENA_MAX=8"])
-def test_the_command_keeps_freed_memory_for_reuse_unless_told_otherwise(setting):
-    """``entry_point`` has glibc keep large freed blocks: numpy temporaries of a few
-    megabytes, allocated and freed over and over as a new phrase is limited, then fault
-    in no fresh pages (here 0-1 page faults in 20 rounds, against about 40,000 under
-    glibc's defaults). A user's own ``MALLOC_*`` setting leaves glibc as it was."""
-    probe = (
-        "import resource, numpy as np\n"
-        "from voice_coach.cli import _reuse_freed_memory\n"
-        "_reuse_freed_memory()\n"
-        "def once():\n"
-        "    a = np.ones(1 << 18); b = np.ones(1 << 19); c = a + 1; del a\n"
-        "    d = b * 2; del b, c, d\n"
-        "once()\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
-        "for _ in range(20): once()\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
-    )
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
-    env.pop("GLIBC_TUNABLES", None)
-    if setting is not None:
-        key, value = setting.split("=")
-        env[key] = value
-    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
-                          text=True, check=True)  # fmt: skip
-    faults = int(done.stdout)
-    if setting is None:
-        assert faults < 100, faults
-    else:
-        assert faults > 5000, faults
-
-
-def test_the_command_itself_faults_in_fewer_pages_than_glibc_s_defaults():
-    """The same through ``python -m voice_coach`` (``entry_point``): a warm 10-minute
-    export to a pipe faulted in about 6,700 pages, against about 7,400 with a user's
-    ``MALLOC_*`` setting keeping glibc's defaults (2026-11-30)."""
-    import resource
-
-    command = [sys.executable, "-m", "voice_coach", "export", "--reps", "100", "--cues",
-               "voice", "--engine", "espeak-ng", "-q", "-o", "-"]  # fmt: skip
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
-    env.pop("GLIBC_TUNABLES", None)
-
-    def faults(extra: dict[str, str]) -> int:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
-        subprocess.run(command, env={**env, **extra}, stdout=subprocess.DEVNULL, check=True)
-        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt - before
-
-    faults({})  # the phrases into the cache
-    tuned = min(faults({}) for _ in range(2))
-    default = min(faults({"MALLOC_ARENA_MAX": "8"}) for _ in range(2))
-    assert tuned < default - 300, (tuned, default)
+    assert narrowed(app, argv) is app

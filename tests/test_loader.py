@@ -182,7 +182,7 @@ def test_default_session_is_ten_squeezes_of_about_a_minute():
 
 
 def test_the_readme_example_loads_as_documented(tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Protocol files") :]
     example = re.search(r"```toml\n(.*?)```", section, re.S)
     assert example, "the README has a TOML example"
@@ -208,7 +208,7 @@ def test_numbers_default_per_language():
 def test_shipped_files_are_read_by_plain_name_only():
     """Built-ins are read through the package's loader; a name with a path in it never
     reaches outside the package, and what is not shipped is simply not there."""
-    from voice_coach.files.package_data import read_package_file
+    from voice_coach.package_data import read_package_file
 
     shipped = read_package_file("voice_coach.protocols", "glute-squeeze.toml")
     assert shipped is not None and b"[[phases]]" in shipped

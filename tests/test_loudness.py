@@ -129,7 +129,7 @@ def test_what_is_said_after_a_session_is_as_loud_as_the_session(tmp_path, engine
     true-peak ceiling stopped it: -12 stops at about -17), under -1 dBTP. Before they were
     levelled, the question measured -22.1 LUFS with espeak-ng and -33.1 with Piper after
     a session at -19; levelled to the target alone, 3.4 LU above a session stopped short."""
-    from voice_coach.cli import PLAYBACK_SAMPLE_RATE
+    from voice_coach.cli.options import PLAYBACK_SAMPLE_RATE
     from voice_coach.session import spoken_phrase
 
     options = SessionOptions(engine=engine, loudness_lufs=target)

@@ -218,7 +218,7 @@ def test_the_built_in_program_stays_within_the_article():
 
 
 def test_the_readme_example_loads(tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Programs") :]
     example = re.search(r"```toml\n(.*?)```", section, re.S)
     assert example, "the README documents the program format with a TOML example"

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from voice_coach.audio.tones import TONE_NAMES
-from voice_coach.cli import listed_length, main
+from voice_coach.cli import main
+from voice_coach.cli.options import listed_length
 from voice_coach.core.protocol import PLACEHOLDERS, TEMPLATE_FIELDS, Pace, apply_pace, in_language
 from voice_coach.files.loader import builtin_names, load_protocol
 from voice_coach.session import SessionOptions, prepare_session
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
 
 pytestmark = pytest.mark.usefixtures("warm_cache")
 

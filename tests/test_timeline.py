@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voice_coach.core.protocol import Pace, apply_pace, in_language, parse_pace_factor
+from voice_coach.core.protocol import Pace, apply_pace, in_language, pace_factor
 from voice_coach.core.timeline import (
     END_PAD_S,
     REMARK_GAP_S,
@@ -20,7 +20,7 @@ from voice_coach.core.timeline import (
     span_at,
     timeline_to_json,
 )
-from voice_coach.errors import UsageError
+from voice_coach.errors import FieldError, UsageError
 from voice_coach.files.loader import load_protocol
 
 TONES = {"start": 0.3, "squeeze": 0.2, "relax": 0.25, "set_start": 0.2, "set_end": 0.25, "end": 0.5}
@@ -109,13 +109,13 @@ def test_sets_have_intros_rests_and_countdowns():
 def test_pace_factor_stretches_phases_rest_and_lead_in():
     normal, slow = (
         played("glute-squeeze-sets"),
-        played("glute-squeeze-sets", factor=parse_pace_factor("slow")),
+        played("glute-squeeze-sets", factor=pace_factor("slow")),
     )
     assert slow.rep_s == pytest.approx(1.5 * normal.rep_s)
     assert slow.rest_s == pytest.approx(1.5 * normal.rest_s) and slow.lead_in_s == pytest.approx(
         1.5 * normal.lead_in_s
     )
-    fast = played(factor=parse_pace_factor("fast"))
+    fast = played(factor=pace_factor("fast"))
     assert fast.phases[0].seconds == pytest.approx(0.75 * 3)
 
 
@@ -170,14 +170,15 @@ def test_languages_replace_the_words():
 
 @pytest.mark.parametrize("bad", ["0", "-1", "nan", "inf", "quick", "100"])
 def test_bad_pace_values(bad):
-    with pytest.raises(UsageError, match="--pace"):
-        parse_pace_factor(bad)
+    with pytest.raises(FieldError, match=r"^pace: ") as caught:
+        pace_factor(bad)
+    assert caught.value.field == "pace"
 
 
-def test_pace_errors_name_the_option():
-    with pytest.raises(UsageError, match="no phase 'hold'"):
+def test_pace_errors_name_the_field_not_a_flag():
+    with pytest.raises(FieldError, match="no phase 'hold'"):
         played(phase_s={"hold": 3})
-    with pytest.raises(UsageError, match="--reps"):
+    with pytest.raises(FieldError, match=r"^reps: must be from 1 to 1000, got 0$"):
         played(reps=0)
     with pytest.raises(UsageError, match="hours"):
         played(reps=1000, sets=100)

@@ -86,7 +86,7 @@ def test_the_shipped_loudness_figures_are_the_tones_own(name):
 
     from voice_coach.audio.loudness import ClipLoudness
     from voice_coach.audio.tones import LOUDNESS_FILE, SOUNDS_PACKAGE, measure_tone
-    from voice_coach.files.package_data import read_package_file
+    from voice_coach.package_data import read_package_file
 
     shipped = json.loads(read_package_file(SOUNDS_PACKAGE, LOUDNESS_FILE))
     figures = ClipLoudness.from_record(shipped[name])

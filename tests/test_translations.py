@@ -10,7 +10,7 @@ import pytest
 from voice_coach.cli import main
 from voice_coach.core.protocol import Pace, apply_pace, in_language, untranslated
 from voice_coach.core.timeline import build_timeline, session_texts, unspoken_counts
-from voice_coach.errors import ProtocolError
+from voice_coach.errors import FieldError, ProtocolError
 from voice_coach.files.loader import (
     builtin_answer_words,
     builtin_names,
@@ -75,16 +75,18 @@ def test_standard_cues_a_translation_leaves_out_are_said_in_its_language():
 
 def test_a_spoken_text_with_no_words_in_the_language_is_an_error_naming_each_key(capsys, tmp_path):
     protocol = mine('[translations.de]\nphases.lift.say = "Heben"\n')
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(FieldError) as caught:
         in_language(protocol, "de")
     line = caught.value.one_line()
-    assert "phases.release.say, cues.start (" in line and "--allow-fallback" in line
+    assert caught.value.field == "allow_fallback", "named by its field, not by a flag"
+    assert "phases.release.say, cues.start (" in line and "--" not in line
     assert "cues.halfway" not in line  # a standard cue: German ships it
     path = tmp_path / "mine.toml"
     path.write_text(MINE + '[translations.de]\nphases.lift.say = "Heben"\n', encoding="utf-8")
     assert main(["script", str(path), "--lang", "de"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "phases.release.say" in err
+    assert "(add them under [translations.de], or --allow-fallback to say them as written)" in err
     assert main(["script", str(path), "--lang", "de", "--allow-fallback"]) == 0
     out = capsys.readouterr().out
     assert "Let go" in out and "Heben" in out and "Satz 1 von 2." in out
@@ -234,7 +236,7 @@ def test_the_answers_to_a_worrying_rating_are_in_each_shipped_language_and_only_
     shipped for gets the safety note alone, never English words in its voice."""
     from dataclasses import replace
 
-    from voice_coach.cli_coach import safety_answer
+    from voice_coach.cli.feedback import safety_answer
 
     english = builtin_answer_words("en")
     for language in SHIPPED:

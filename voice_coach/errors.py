@@ -43,6 +43,16 @@ class ProtocolError(UsageError):
     """A protocol file, or the session it describes, that cannot be used."""
 
 
+class FieldError(ProtocolError):
+    """A value out of its bounds, named by the field it is about (``reps``), never by a
+    command-line flag: the CLI words it with the option that set it (``--reps``)."""
+
+    def __init__(self, field: str, detail: str, hint: str | None = None) -> None:
+        super().__init__(f"{field}: {detail}", hint)
+        self.field = field
+        self.detail = detail
+
+
 class TimingError(UsageError):
     """A session whose words cannot be spoken in the time the pace gives them."""
 

@@ -8,11 +8,12 @@ apart: they all hear the same session, sample for sample.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from voice_coach.audio.loudness import DEFAULT_LUFS, TRUE_PEAK_CEILING_DBTP
+from voice_coach.audio.loudness import DEFAULT_LUFS, MAX_LUFS, MIN_LUFS, TRUE_PEAK_CEILING_DBTP
 from voice_coach.core.clip import Clip
 from voice_coach.core.protocol import Pace, Protocol, apply_pace, in_language
 from voice_coach.core.render import RenderedSession, SessionLevels, render
@@ -29,7 +30,7 @@ from voice_coach.core.timeline import (
     timeline_to_json,
     unspoken_counts,
 )
-from voice_coach.errors import SpeechError, TimingError, UsageError
+from voice_coach.errors import FieldError, SpeechError, TimingError, UsageError
 from voice_coach.files.loader import load_protocol
 from voice_coach.speech.engine import DEFAULT_RATE_WPM, ESPEAK, SpeechSettings
 from voice_coach.speech.voices import Voice
@@ -54,6 +55,27 @@ class SessionOptions:
     allow_overlap: bool = False
     allow_fallback: bool = False
     loudness_lufs: float | None = DEFAULT_LUFS  # None: today's levels, no gain
+
+    def __post_init__(self) -> None:
+        """Refuse what cannot be played, naming the field (the CLI says the option)."""
+        from voice_coach.core.timeline import CUE_STYLES
+        from voice_coach.speech.engine import ENGINE_NAMES
+
+        if self.style not in CUE_STYLES:
+            styles = ", ".join(CUE_STYLES)
+            raise FieldError("style", f"must be one of: {styles}, got {self.style!r}")
+        volume = self.volume
+        if isinstance(volume, bool) or not isinstance(volume, int | float):
+            raise FieldError("volume", f"must be a number from 0 to 1, got {volume!r}")
+        if not (math.isfinite(volume) and 0.0 <= volume <= 1.0):
+            raise FieldError("volume", f"must be from 0 to 1, got {volume:g}")
+        if self.engine is not None and self.engine not in ENGINE_NAMES:
+            raise FieldError("engine", f"{self.engine!r} must be one of: {', '.join(ENGINE_NAMES)}")
+        target = self.loudness_lufs
+        if target is not None and not (math.isfinite(target) and MIN_LUFS <= target <= MAX_LUFS):
+            raise FieldError(
+                "loudness_lufs", f"must be from {MIN_LUFS:g} to {MAX_LUFS:g} LUFS, got {target:g}"
+            )
 
 
 @dataclass(frozen=True)

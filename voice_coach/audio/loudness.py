@@ -92,25 +92,6 @@ class ClipLoudness:
         return ClipLoudness(power, peak)
 
 
-def parse_loudness(value: str) -> float | None:
-    """``--loudness``: a target in LUFS from -30 to -10, or ``off`` (``None``)."""
-    from voice_coach.errors import UsageError
-
-    if value.strip().lower() == "off":
-        return None
-    try:
-        target = float(value)
-    except ValueError:
-        target = math.nan
-    if not MIN_LUFS <= target <= MAX_LUFS:
-        raise UsageError(
-            f"--loudness {value!r} must be a loudness from {MIN_LUFS:g} to {MAX_LUFS:g} "
-            "LUFS, or off",
-            f"the default is {DEFAULT_LUFS:g}",
-        )
-    return target
-
-
 # --- the session: numpy only ------------------------------------------------------------
 
 

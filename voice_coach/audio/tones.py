@@ -17,7 +17,7 @@ import numpy as np
 from voice_coach.audio.loudness import ClipLoudness
 from voice_coach.core.clip import Clip, trim_silence
 from voice_coach.core.render import resample
-from voice_coach.files.package_data import read_package_file
+from voice_coach.package_data import read_package_file
 
 SOUNDS_PACKAGE = "voice_coach.sounds"
 LOUDNESS_FILE = "loudness.json"

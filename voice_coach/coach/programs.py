@@ -293,11 +293,11 @@ def _optional(raw: Mapping[str, Any], key: str, read: Any) -> Any:
 
 
 def _pace_factor(value: object) -> float:
-    from voice_coach.core.protocol import parse_pace_factor
+    from voice_coach.core.protocol import pace_factor
 
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise UsageError(f"pace: must be slow, normal, fast or a factor, got {value!r}")
-    return parse_pace_factor(str(value))
+    return pace_factor(str(value))
 
 
 def _count(raw: Mapping[str, Any], key: str, where: str, prefix: str, high: int) -> int | None:

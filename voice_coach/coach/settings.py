@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voice_coach.errors import ProtocolError, UsageError
+from voice_coach.errors import FieldError, ProtocolError
 from voice_coach.files.loader import _known_keys, parse_toml, read_bounded
 
 # What a settings file may hold, and the type of each value. ``engine`` is read once the
@@ -51,6 +51,18 @@ class Settings:
         return bool(self.values.get("show_streaks", True))
 
 
+def layered_values(
+    *,
+    given: Mapping[str, object],
+    stage: Mapping[str, object],
+    settings: Mapping[str, object],
+    defaults: Mapping[str, object],
+) -> dict[str, object]:
+    """Which value wins for each option: the one given (on the command line, by a
+    caller), else the program's stage, else the settings file, else the default."""
+    return {**defaults, **settings, **stage, **given}
+
+
 def settings_path() -> Path:
     from voice_coach.userdirs import config_file
 
@@ -75,7 +87,7 @@ def load_settings(path: Path | None = None, known: tuple[str, ...] = SETTING_KEY
 
 def _checked(key: str, value: object, where: str) -> object:
     """A value of the right type and range, or an error naming the file and the key."""
-    from voice_coach.core.protocol import parse_pace_factor
+    from voice_coach.core.protocol import pace_factor
     from voice_coach.core.timeline import CUE_STYLES
 
     def wrong(expected: str) -> ProtocolError:
@@ -105,8 +117,8 @@ def _checked(key: str, value: object, where: str) -> object:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise wrong("slow, normal, fast or a factor")
         try:
-            parse_pace_factor(str(value))
-        except UsageError as exc:
-            raise ProtocolError(f"{where}: pace: {exc.message.removeprefix('--pace ')}") from None
+            pace_factor(str(value))
+        except FieldError as exc:
+            raise ProtocolError(f"{where}: pace: {exc.detail}", exc.hint) from None
         return str(value)
     raise wrong("known")  # pragma: no cover - every key in SETTING_KEYS is handled above

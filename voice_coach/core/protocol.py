@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from voice_coach.errors import ProtocolError, UsageError
+from voice_coach.errors import FieldError, ProtocolError, UsageError
 
 MIN_PHASE_S = 0.5
 MAX_PHASE_S = 600.0
@@ -145,53 +145,41 @@ class Pace:
     factor: float = 1.0
 
 
-def parse_pace_factor(text: str) -> float:
-    """``slow``, ``normal``, ``fast`` or a positive factor such as ``1.25``."""
-    preset = PACE_PRESETS.get(text.strip().lower())
+def pace_factor(value: str | float) -> float:
+    """``slow``, ``normal``, ``fast`` or a positive factor such as ``1.25`` (a pace as a
+    protocol, program or settings file gives it)."""
+    preset = PACE_PRESETS.get(str(value).strip().lower())
     if preset is not None:
         return preset
     try:
-        factor = float(text)
+        factor = float(value)
     except ValueError:
         factor = math.nan
     if not (math.isfinite(factor) and MIN_PACE_FACTOR <= factor <= MAX_PACE_FACTOR):
         presets = ", ".join(f"{k} (x{v:g})" for k, v in PACE_PRESETS.items())
-        raise UsageError(
-            f"--pace {text!r} is neither a preset nor a factor from "
-            f"{MIN_PACE_FACTOR:g} to {MAX_PACE_FACTOR:g}",
+        raise FieldError(
+            "pace",
+            f"must be a preset or a factor from {MIN_PACE_FACTOR:g} to {MAX_PACE_FACTOR:g}, "
+            f"got {str(value)!r}",
             f"presets: {presets}",
         )
     return factor
 
 
-def parse_phase_option(text: str) -> tuple[str, float]:
-    """``NAME=SECONDS`` from ``--phase``."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise UsageError(f"--phase {text!r} must look like NAME=SECONDS, e.g. --phase squeeze=4")
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise UsageError(
-            f"--phase {text!r}: {value!r} is not a number of seconds, e.g. --phase squeeze=4"
-        ) from None
-    return name.strip(), seconds
-
-
 def check_seconds(where: str, seconds: float, low: float, high: float) -> float:
-    """A finite duration within bounds, or an error that names where it came from."""
+    """A finite duration within bounds, or an error that names the field it is about."""
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise ProtocolError(f"{where}: must be a number of seconds, got {seconds!r}")
+        raise FieldError(where, f"must be a number of seconds, got {seconds!r}")
     if not math.isfinite(seconds) or not low <= seconds <= high:
-        raise ProtocolError(f"{where}: must be from {low:g} to {high:g} seconds, got {seconds:g}")
+        raise FieldError(where, f"must be from {low:g} to {high:g} seconds, got {seconds:g}")
     return float(seconds)
 
 
 def check_count(where: str, value: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ProtocolError(f"{where}: must be a whole number, got {value!r}")
+        raise FieldError(where, f"must be a whole number, got {value!r}")
     if not 1 <= value <= high:
-        raise ProtocolError(f"{where}: must be from 1 to {high}, got {value}")
+        raise FieldError(where, f"must be from 1 to {high}, got {value}")
     return value
 
 
@@ -279,9 +267,10 @@ def in_language(
     words = protocol.translations[code]
     missing = untranslated(protocol, words)
     if missing and not allow_fallback:
-        raise ProtocolError(
+        raise FieldError(
+            "allow_fallback",
             f"protocol {protocol.name!r} has no {code!r} words for: {', '.join(missing)}",
-            f"add them under [translations.{code}], or --allow-fallback to say them as written",
+            f"add them under [translations.{code}]",
         )
     phases = tuple(
         replace(phase, say=words.phases.get(phase.name, phase.say)) for phase in protocol.phases
@@ -320,21 +309,23 @@ def apply_pace(protocol: Protocol, pace: Pace) -> Protocol:
     names = [phase.name for phase in protocol.phases]
     for name in phase_s:
         if name not in names:
-            raise UsageError(
-                f"--phase {name}=...: protocol {protocol.name!r} has no phase {name!r}",
+            raise FieldError(
+                "phase_s",
+                f"protocol {protocol.name!r} has no phase {name!r}",
                 f"its phases: {', '.join(names)}",
             )
-    for option, kind, seconds in (
-        ("--hold", "hold", pace.hold_s),
-        ("--relax", "relax", pace.relax_s),
+    for field_name, kind, seconds in (
+        ("hold_s", "hold", pace.hold_s),
+        ("relax_s", "relax", pace.relax_s),
     ):
         if seconds is None:
             continue
         targets = [phase.name for phase in protocol.phases if phase.kind == kind]
         if not targets:
-            raise UsageError(
-                f"{option}: protocol {protocol.name!r} has no {kind} phase",
-                f"use --phase NAME=SECONDS with one of: {', '.join(names)}",
+            raise FieldError(
+                field_name,
+                f"protocol {protocol.name!r} has no {kind} phase",
+                f"set the phases by name instead: {', '.join(names)}",
             )
         for name in targets:
             phase_s.setdefault(name, seconds)
@@ -355,16 +346,16 @@ def apply_pace(protocol: Protocol, pace: Pace) -> Protocol:
     played = replace(
         protocol,
         phases=phases,
-        reps=check_count("--reps", pace.reps if pace.reps is not None else protocol.reps, MAX_REPS),
-        sets=check_count("--sets", pace.sets if pace.sets is not None else protocol.sets, MAX_SETS),
+        reps=check_count("reps", pace.reps if pace.reps is not None else protocol.reps, MAX_REPS),
+        sets=check_count("sets", pace.sets if pace.sets is not None else protocol.sets, MAX_SETS),
         rest_s=check_seconds(
-            "--rest",
+            "rest_s",
             (pace.rest_s if pace.rest_s is not None else protocol.rest_s) * factor,
             0.0,
             MAX_REST_S,
         ),
         lead_in_s=check_seconds(
-            "--lead-in",
+            "lead_in_s",
             (pace.lead_in_s if pace.lead_in_s is not None else protocol.lead_in_s) * factor,
             0.0,
             MAX_LEAD_IN_S,
@@ -390,5 +381,5 @@ def check_session_length(protocol: Protocol) -> None:
         raise UsageError(
             f"that session would last {length / 3600:.1f} hours; the limit is "
             f"{MAX_SESSION_S / 3600:g} hours",
-            "use fewer --reps or --sets, or shorter phases",
+            "use fewer reps or sets, or shorter phases",
         )

@@ -35,7 +35,7 @@ from voice_coach.core.protocol import (
     has_control_characters,
 )
 from voice_coach.errors import ProtocolError, UsageError
-from voice_coach.files.package_data import read_package_file
+from voice_coach.package_data import read_package_file
 
 DEFAULT_PROTOCOL = "glute-squeeze"
 MAX_FILE_BYTES = 256 * 1024
@@ -70,7 +70,7 @@ def builtin_names() -> list[str]:
 
 def shipped_names(package: str, exclude: Collection[str] = ()) -> list[str]:
     """The ``.toml`` files shipped in ``package``, by name, sorted."""
-    import importlib.resources  # only listing needs it (see package_data.py)
+    import importlib.resources  # only listing needs it (see voice_coach/package_data.py)
 
     return sorted(
         entry.name.removesuffix(".toml")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from voice_coach.cli import app, format_duration, prepare, with_session_options
+from voice_coach.cli.options import format_duration, prepare, with_session_options
 from voice_coach.coach.programs import NextSession
 from voice_coach.errors import UsageError
 from voice_coach.files.loader import builtin_names
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from voice_coach.files.tags import FileTags
 
 
-@app.command()
 @with_session_options
 def export(
     protocols: Annotated[

@@ -1,14 +1,12 @@
-"""The coach's commands: log, history, stats, programs, today, remind, config.
+"""The coach's commands: log, history, stats, programs, today, report, remind, config.
 
-Registered on the CLI's ``app`` (``cli.py`` imports this module); like every command,
-they parse, call the coach's modules and present, and their errors become one line in
-``cli.main``. Heavy modules (SQLite, icalendar) are imported inside each command, so
-a session's start pays nothing for them.
+Registered in ``cli/__init__.py``; like every command, they parse, call the coach's
+modules and present. Heavy modules (SQLite, icalendar, matplotlib) are imported inside
+each command, so a session's start pays nothing for them.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -16,34 +14,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from voice_coach.cli import (
-    PLAYBACK_SAMPLE_RATE,
-    ProtocolArg,
-    app,
-    format_duration,
-    out,
-)
+from voice_coach.cli.feedback import pain_warnings, safety_answer
+from voice_coach.cli.options import ProgramOption, ProtocolArg, format_duration, out
 from voice_coach.coach.stats import counted
 from voice_coach.errors import UsageError
 
 if TYPE_CHECKING:
     from voice_coach.coach.log import LogEntry
-    from voice_coach.coach.practice import SessionRecord
-    from voice_coach.coach.programs import NextSession, PainRules, Program
+    from voice_coach.coach.programs import Program
     from voice_coach.coach.stats import PainTrend, Week
-    from voice_coach.core.protocol import Protocol
-    from voice_coach.session import PreparedSession, SessionOptions
 
 HISTORY_LATEST = 20
-STOP_TODAY = "Stop here for today. Skip the exercise today and keep moving gently."
-SEE_CLINICIAN = (
-    "See a clinician before going on: pain of {stop_at} or more on {days} days within "
-    "{window}. The program holds until a lower rating is logged."
-)
-ProgramOption = Annotated[
-    str | None, typer.Option("--program", metavar="NAME", help="A program (see: programs).")
-]
-
 history_app = typer.Typer(
     help="The sessions in the practice log, newest first.", rich_markup_mode=None
 )
@@ -51,15 +32,10 @@ programs_app = typer.Typer(
     help="List the built-in programs, or explain one.", rich_markup_mode=None
 )
 config_app = typer.Typer(help="The settings file.", rich_markup_mode=None)
-app.add_typer(history_app, name="history")
-app.add_typer(programs_app, name="programs")
-app.add_typer(config_app, name="config")
-
 
 # --- log -------------------------------------------------------------------------------
 
 
-@app.command("log")
 def log_session(
     protocol: ProtocolArg = None,
     program: ProgramOption = None,
@@ -105,34 +81,6 @@ def log_session(
     if pain is not None:
         for line in safety_answer(pain, before, played, plan.program.pain if plan else None):
             out(line)
-
-
-def safety_answer(
-    pain: int, before: int | None, protocol: Protocol, rules: PainRules | None = None
-) -> list[str]:
-    """What a worrying rating is answered with, phrase by phrase, in the protocol's
-    language: stop for today, what was noticed, the safety note (``answer_lines``)."""
-    from voice_coach.coach.programs import PainRules
-    from voice_coach.coach.rating import answer_lines
-    from voice_coach.files.loader import builtin_answer_words
-
-    words = builtin_answer_words(protocol.language)
-    return answer_lines(pain, before, words, protocol.safety, rules or PainRules())
-
-
-def pain_warnings(plan: NextSession) -> list[str]:
-    """What a program's pain rules say before today's session, if anything."""
-    lines = []
-    if plan.stop_today:
-        lines.append(STOP_TODAY)
-    if plan.see_clinician:
-        rules = plan.program.pain
-        lines.append(
-            SEE_CLINICIAN.format(
-                stop_at=rules.stop_at, days=rules.clinician_days, window=rules.clinician_window_days
-            )
-        )
-    return lines
 
 
 # --- history ---------------------------------------------------------------------------
@@ -222,7 +170,6 @@ def history_delete(
 # --- stats -----------------------------------------------------------------------------
 
 
-@app.command()
 def stats() -> None:
     """Days practised, streaks, this week and the four before, a 12-week calendar, pain."""
     from voice_coach.coach.stats import heat_map, practice_stats
@@ -268,7 +215,7 @@ def coach_view(program: str | None = None) -> CoachView:
     (``program``, else the settings', else the last one played) for the week's plan."""
     from datetime import datetime
 
-    from voice_coach.cli import settings_keys
+    from voice_coach.cli.options import settings_keys
     from voice_coach.coach.log import PracticeLog, local_now
     from voice_coach.coach.programs import load_program
     from voice_coach.coach.settings import load_settings
@@ -346,14 +293,13 @@ def programs_show(
     out(f"Safety: {load_protocol(loaded.stages[0].protocol).safety}")
 
 
-@app.command()
 def today(
     program: Annotated[
         str | None, typer.Argument(metavar="[PROGRAM]", help="A program (default: your last).")
     ] = None,
 ) -> None:
     """Today's next session: what it is, why it is that one, how many are done today."""
-    from voice_coach.cli import settings_keys
+    from voice_coach.cli.options import settings_keys
     from voice_coach.coach.practice import last_program, todays_session
     from voice_coach.coach.settings import load_settings
     from voice_coach.coach.stats import practice_stats, week_sentence
@@ -389,7 +335,6 @@ def today(
 # --- remind ----------------------------------------------------------------------------
 
 
-@app.command()
 def remind(
     at: Annotated[
         list[str], typer.Option("--at", metavar="HH:MM", help="A time of day; repeatable.")
@@ -426,7 +371,6 @@ def remind(
 # --- report ----------------------------------------------------------------------------
 
 
-@app.command()
 def report(
     output: Annotated[
         str, typer.Option("--output", "-o", metavar="FILE", help="The .html file to write.")
@@ -441,7 +385,7 @@ def report(
     """A one-page report for your clinician: program, stage, moves, weeks, pain, calendar."""
     from datetime import datetime
 
-    from voice_coach.cli import settings_keys
+    from voice_coach.cli.options import settings_keys
     from voice_coach.coach.log import PracticeLog, local_now, parse_day
     from voice_coach.coach.programs import load_program
     from voice_coach.coach.report import REPORT_WEEKS, build_report
@@ -480,7 +424,7 @@ def report(
 @config_app.command("show")
 def config_show() -> None:
     """The settings in force and where each comes from (the file, or the default)."""
-    from voice_coach.cli import SESSION_PARAMETERS, settings_keys
+    from voice_coach.cli.options import SESSION_PARAMETERS, settings_keys
     from voice_coach.coach.settings import load_settings
 
     settings = load_settings(known=settings_keys())
@@ -495,70 +439,3 @@ def config_show() -> None:
             value, source = defaults.get(key), "default"
         shown = "(none)" if value is None else value
         out(f"{key:<8} {shown!s:<24} {source}")
-
-
-# --- after a live session ----------------------------------------------------------------
-
-
-def ask_how_it_felt(
-    prepared: PreparedSession,
-    options: SessionOptions,
-    record: SessionRecord,
-    backend: str,
-    plan: NextSession | None = None,
-) -> None:
-    """Say and show the question, read a rating, keep it, and answer a worrying one,
-    stop-for-today first. Said in the session's voice, shown on the terminal."""
-    from voice_coach.audio.playback import Player
-    from voice_coach.coach.rating import ask_rating
-    from voice_coach.errors import VoiceCoachError
-    from voice_coach.session import spoken_phrase
-
-    question = prepared.protocol.cues.pain_question
-    if not question:
-        return
-    player = None
-    try:
-        player = Player(spoken_phrase(prepared, options, question, PLAYBACK_SAMPLE_RATE), backend)
-        player.open()
-        player.start()
-    except VoiceCoachError:
-        player = None  # the question is still shown; a voice that fails now costs only that
-
-    def write(text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-    try:
-        rating = ask_rating(question, sys.stdin.fileno(), write)
-    finally:
-        if player is not None:
-            player.close()
-    if rating is None:
-        return
-    before = record.rate(rating)
-    if record.problem:
-        typer.echo(f"voice-coach: note: the rating was not logged: {record.problem}", err=True)
-    rules = plan.program.pain if plan else None
-    for line in safety_answer(rating, before, prepared.protocol, rules):
-        out(line)
-        say_after_session(prepared, options, line, backend)
-
-
-def say_after_session(
-    prepared: PreparedSession, options: SessionOptions, text: str, backend: str
-) -> None:
-    """Say ``text`` in the session's voice and wait until it has been heard: an eyes-free
-    user hears the safety note, not only a screen. A voice or device that fails now
-    costs only the sound; the text has been shown."""
-    from voice_coach.audio.playback import Player
-    from voice_coach.errors import VoiceCoachError
-    from voice_coach.session import spoken_phrase
-
-    try:
-        phrase = spoken_phrase(prepared, options, text, PLAYBACK_SAMPLE_RATE)
-        with Player(phrase, backend) as player:
-            player.start()
-            player.wait(timeout=phrase.timeline.duration_s + 10)
-    except VoiceCoachError:
-        return

@@ -1,0 +1,56 @@
+"""The start-up tricks of ``voice_coach/cli/startup.py``, each measured by leaving it out.
+
+A warm ``voice-coach script`` (the phrases already in the cache) in a fresh process,
+by turns: as shipped, then without each trick. A trick stays where it saves at least 5%
+of the command's wall time (docs/BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+WHOLE_APP = (
+    "import sys; from voice_coach.cli import startup; "
+    "startup.narrowed = lambda app, argv: app; "
+    "from voice_coach.cli import entry_point; sys.argv = ['voice-coach', *sys.argv[1:]]; "
+    "entry_point()"
+)
+COMMAND = ["script"]
+
+
+def variants() -> dict[str, tuple[list[str], dict[str, str]]]:
+    shipped = [sys.executable, "-m", "voice_coach", *COMMAND]
+    cores = str(os.cpu_count() or 2)
+    return {
+        "as shipped": (shipped, {}),
+        "without the OpenBLAS setting": (shipped, {"OPENBLAS_NUM_THREADS": cores}),
+        "without the quick exit": (shipped, {"VOICE_COACH_DEBUG": "1"}),
+        "without building one command only": ([sys.executable, "-c", WHOLE_APP, *COMMAND], {}),
+    }
+
+
+def bench_startup(runs: int) -> dict[str, object]:
+    chosen = variants()
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+    }
+    for argv, extra in chosen.values():  # warm the phrase cache and the page cache
+        subprocess.run(argv, env={**env, **extra}, stdout=subprocess.DEVNULL, check=True)
+    walls: dict[str, list[float]] = {name: [] for name in chosen}
+    for _ in range(runs):
+        for name, (argv, extra) in chosen.items():
+            started = time.perf_counter()
+            subprocess.run(argv, env={**env, **extra}, stdout=subprocess.DEVNULL, check=True)
+            walls[name].append(time.perf_counter() - started)
+    medians = {name: statistics.median(values) for name, values in walls.items()}
+    shipped = medians["as shipped"]
+    return {
+        "command": " ".join(["voice-coach", *COMMAND]),
+        "runs": runs,
+        "median_wall_s": medians,
+        "saves": {name: 1 - shipped / wall for name, wall in medians.items()},
+    }
