@@ -118,7 +118,7 @@ def bench_export_speed(reps: int, runs: int) -> dict[str, object]:
         folder = Path(tmp)
         env = {**user_env(), "XDG_CACHE_HOME": str(folder / "warm")}
         # espeak-ng: the peer speaks the same words with espeak-ng, and the onset check
-        # reads espeak-ng's words exactly (see tests/test_export.py).
+        # reads espeak-ng's words exactly (see tests/files/test_export.py).
         session = ["--reps", str(reps), "--cues", "voice", "--engine", "espeak-ng"]
         script = subprocess.run(
             voice_coach("script", "--json", *session), env=env, capture_output=True, check=True

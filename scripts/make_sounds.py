@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write sounds/*.wav from voice_coach.audio.tones.make_tone, and sounds/loudness.json with
 each tone's loudness figures, so the shipped files and the code that defines them cannot
-drift apart (tests/test_tones.py checks they match)."""
+drift apart (tests/audio/test_tones.py checks they match)."""
 
 from __future__ import annotations
 

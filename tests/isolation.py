@@ -30,7 +30,8 @@ WARM_SESSIONS: list[tuple[str | None, SessionOptions]] = [
     # The default engine (Piper's joe voice for English), every cue style: every phrase a
     # built-in English session says.
     *((name, SessionOptions(style=style)) for name in ENGLISH_BUILTINS for style in CUE_STYLES),
-    # espeak-ng, for the tests that read onsets with the energy detector (tests/test_export.py).
+    # espeak-ng, for the tests that read onsets with the energy detector
+    # (tests/files/test_export.py).
     *((name, SessionOptions(engine="espeak-ng")) for name in ENGLISH_BUILTINS),
     *((name, SessionOptions(language="de")) for name in ("glute-squeeze", "glute-squeeze-sets")),
 ]

@@ -271,7 +271,7 @@ def k_weighting(sample_rate: int) -> tuple[tuple[list[float], list[float]], ...]
     The standard tabulates them at 48 kHz only; these are the analogue prototypes those
     numbers come from (the parameters libebur128 and FFmpeg's ebur128 derive them with),
     put through the bilinear transform, so they give the standard's table at 48 kHz
-    exactly (tests/test_loudness.py). At 22.05 kHz the response lies a flat 0.05 dB above
+    exactly (tests/audio/test_loudness.py). At 22.05 kHz the response lies a flat 0.05 dB above
     48 kHz's (the high-pass's numerator is not normalised), as libebur128's does.
     """
     k = math.tan(math.pi * 1681.974450955533 / sample_rate)
@@ -500,7 +500,7 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
     curve applied to the clip's K-weighted samples (the gain moves slowly beside the
     filters, so nothing is filtered again); then the clip is limited once, and its
     figures are the same model with the gain it was given: within 0.002 LU of filtering
-    the limited clip again on real phrases of both engines (tests/test_loudness.py).
+    the limited clip again on real phrases of both engines (tests/audio/test_loudness.py).
     Limiting and measuring each round took 12 ms a phrase with espeak-ng and 21 ms with
     Piper; this takes about 3 ms (docs/BENCHMARKS.md)."""
     samples = np.asarray(samples, dtype=np.float32)

@@ -15,7 +15,7 @@ from voice_coach.core.protocol import PLACEHOLDERS, TEMPLATE_FIELDS, Pace, apply
 from voice_coach.files.loader import builtin_names, load_protocol
 from voice_coach.session import SessionOptions, prepare_session
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
 
 pytestmark = pytest.mark.usefixtures("warm_cache")

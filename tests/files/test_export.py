@@ -175,7 +175,7 @@ class Failing:
 
 def test_ctrl_c_mid_write_leaves_no_target_and_no_temp_file(tmp_path, prepared):
     """Ctrl-C inside the encoder's loop. (Real write failures, a full disk and a file-size
-    limit, in every format: tests/test_files_safety.py.)"""
+    limit, in every format: tests/files/test_files_safety.py.)"""
     out = tmp_path / "s.flac"
     session = Failing(prepared.render(22050), 5, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):

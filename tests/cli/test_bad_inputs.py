@@ -29,7 +29,7 @@ import pytest
 import soundfile as sf
 from isolation import NOWHERE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "voice_coach"
 
 MINIMAL = """\

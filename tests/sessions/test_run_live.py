@@ -29,7 +29,7 @@ from voice_coach.userdirs import CACHE_DIR_ENV
 MAX_DRIFT_PPM = 1.0
 MAX_RESIDUAL_MS = 1.0
 # espeak-ng: the onset detector finds each of its phrases as one sound (see ESPEAK_NG in
-# tests/test_export.py); the device's clock, which this test measures, is the same for any.
+# tests/files/test_export.py); the device's clock, which this test measures, is the same for any.
 ESPEAK_NG = ("--engine", "espeak-ng")
 
 
@@ -58,7 +58,7 @@ def test_a_real_session_lands_every_cue_on_time(backend, pulse_server, cache_env
     problem = available_backends()[backend]
     if problem is not None:
         pytest.skip(f"{backend} does not load: {problem}")
-    # espeak-ng: the onset detector reads its words exactly (see tests/test_export.py).
+    # espeak-ng: the onset detector reads its words exactly (see tests/files/test_export.py).
     script = voice_coach("script", "--json", "--engine", "espeak-ng", env=cache_env, timeout=60)
     assert script.returncode == 0, script.stderr
     timeline = json.loads(script.stdout)

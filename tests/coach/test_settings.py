@@ -84,7 +84,7 @@ def test_the_readme_example_is_a_valid_settings_file(settings, capsys):
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "docs" / "formats.md").read_text(
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text(
         encoding="utf-8"
     )
     section = readme[readme.index("## Settings") :]
@@ -96,7 +96,7 @@ def test_the_readme_example_is_a_valid_settings_file(settings, capsys):
 
 def test_the_engine_setting_reaches_the_session(settings, capsys):
     """In a process of its own: espeak-ng's words depend on what it said before in the
-    same process, and tests/test_speech.py measures them to the percent."""
+    same process, and tests/speech/test_speech.py measures them to the percent."""
     import os
     import subprocess
     import sys

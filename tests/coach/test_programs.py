@@ -20,7 +20,7 @@ from voice_coach.core.protocol import apply_pace
 from voice_coach.errors import ProtocolError
 from voice_coach.files.loader import load_protocol
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TZ = timezone(timedelta(hours=1))
 THREE_STAGES = """
 name = "three"

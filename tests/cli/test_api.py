@@ -7,7 +7,7 @@ from pathlib import Path
 
 import voice_coach
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_import_voice_coach_loads_no_numpy_and_nothing_of_the_cli():

@@ -12,7 +12,7 @@ import pytest
 from voice_coach.errors import ProtocolError
 from voice_coach.files.loader import builtin_names, load_protocol, parse_protocol
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 GOOD = """
 name = "calf-raises"

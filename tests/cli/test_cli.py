@@ -17,7 +17,7 @@ from voice_coach.cli.startup import narrowed
 from voice_coach.files.loader import load_protocol
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 pytestmark = pytest.mark.usefixtures("warm_cache")

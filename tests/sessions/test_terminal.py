@@ -91,7 +91,7 @@ def test_keys_status_and_the_terminal_through_a_pty(pulse_server):
     def play(tap: Tap) -> None:
         run = subprocess.Popen(
             # --no-log: on a terminal a logged session ends with the pain question,
-            # which waits up to 30 s for an answer (tests/test_run_log.py tests it).
+            # which waits up to 30 s for an answer (tests/sessions/test_run_log.py tests it).
             [sys.executable, "-m", "voice_coach", "run", "glute-squeeze-sets",
              "--reps", "1", "--rest", "8", "--no-log"],
             stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm"},

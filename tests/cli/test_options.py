@@ -64,7 +64,7 @@ def test_a_session_option_moves_every_cue_in_the_export_to_where_script_says(
     tmp_path, capsys, protocol, option
 ):
     # Spoken by espeak-ng: the energy detector finds its phrases as single sounds (see
-    # ESPEAK_NG in tests/test_export.py); where the renderer puts them is the same for any.
+    # ESPEAK_NG in tests/files/test_export.py); where the renderer puts them is the same for any.
     default = script_json(capsys, protocol, *ESPEAK_NG, *option[2:])
     changed = script_json(capsys, protocol, *ESPEAK_NG, *option)
     assert changed["cues"] != default["cues"], "the option changed nothing"

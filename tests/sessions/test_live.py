@@ -22,7 +22,7 @@ from voice_coach.userdirs import CACHE_DIR_ENV
 RATE = 44100
 
 
-# espeak-ng: the onset detector reads its words exactly (see tests/test_export.py).
+# espeak-ng: the onset detector reads its words exactly (see tests/files/test_export.py).
 @pytest.fixture(scope="module")
 def session(tmp_path_factory, warmed_cache):
     with pytest.MonkeyPatch.context() as patch:
@@ -35,7 +35,7 @@ def session(tmp_path_factory, warmed_cache):
 
 
 # How far a gap between onsets heard through the sink may be from the timeline's: the
-# live drift test (tests/test_run_live.py) finds every cue of a minute-long session
+# live drift test (tests/sessions/test_run_live.py) finds every cue of a minute-long session
 # within 0.2 ms of a straight line; 5 ms leaves room for the onset detector on speech.
 GAP_TOLERANCE_S = 0.005
 
