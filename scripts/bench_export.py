@@ -234,8 +234,8 @@ def bench_album(runs: int) -> dict[str, object]:
 
 def bench_export_trees(trees: list[Path], reps: int, runs: int) -> dict[str, object]:
     """The 10-minute WAV export of each tree (a checkout of voice-coach: an older commit,
-    a change), cold and warm, against the peer, run by turns: what a change did, with
-    the machine's drift shared by every tree.
+    a change), cold and warm, and a warm ``script``, against the peer, run by turns: what
+    a change did, with the machine's drift shared by every tree.
 
     Each tree is compiled first (as scripts/setup leaves an install) and run through
     ``PYTHONPATH`` from a folder outside any checkout: ``python -m voice_coach`` started
@@ -275,6 +275,17 @@ def bench_export_trees(trees: list[Path], reps: int, runs: int) -> dict[str, obj
                                    stdout=subprocess.DEVNULL)  # fmt: skip
                     if run:
                         wall.setdefault(f"{tree} {state}", []).append(time.perf_counter() - started)
+                # A warm `script` too: the start-up path with no audio written.
+                warm_env = {
+                    **env,
+                    "PYTHONPATH": str(tree),
+                    "XDG_CACHE_HOME": str(folder / f"warm-{number}"),
+                }
+                started = time.perf_counter()
+                subprocess.run(voice_coach("script"), env=warm_env, cwd=folder, check=True,
+                               stdout=subprocess.DEVNULL)  # fmt: skip
+                if run:
+                    wall.setdefault(f"{tree} warm script", []).append(time.perf_counter() - started)
             out.unlink(missing_ok=True)
             started = time.perf_counter()
             subprocess.run(["espeak-ng", "-m", "-w", str(out), "-f", str(ssml)], check=True)

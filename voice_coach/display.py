@@ -40,6 +40,7 @@ class Status:
 
 
 def clock(seconds: float) -> str:
+    """``m:ss``: a length or what is left of it, as a person reads it."""
     minutes, rest = divmod(max(0, round(seconds)), 60)
     return f"{minutes}:{rest:02d}"
 

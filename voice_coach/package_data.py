@@ -2,8 +2,8 @@
 
 Read through the package's own loader (``pkgutil.get_data``), which works for a zipped
 install as well as for files on disk. ``importlib.resources.files`` would do the same,
-but its first call imports ``zipfile`` and its readers: about 10 ms on every start,
-for reading two small files (docs/BENCHMARKS.md). Listing what is shipped, which only
+but its first call imports ``zipfile`` and its readers on every start, for reading two
+small files. Listing what is shipped, which only
 ``voice-coach protocols`` and error hints need, still goes through it.
 """
 

@@ -56,8 +56,8 @@ MAX_LUFS = -10.0
 OVERSAMPLE = 4
 _TAIL_S = 0.05  # the K-weighting filter's ring-out after a clip's last sample
 _RING_S = 0.25  # padding that keeps the frequency-domain filter's wrap-around inaudible
-# 1: unchanged when pyloudnorm's filters gave way to BS.1770's own (2026-11-30): the
-# figures of entries made before differ by under 0.1 dB, well within what a target is met by.
+# 1: unchanged when pyloudnorm's filters gave way to BS.1770's own: the figures of
+# entries made before differ by under 0.1 dB, well within what a target is met by.
 RECORD_VERSION = 1
 
 
@@ -214,8 +214,8 @@ def _phrase_db(figures: Mapping[str, ClipLoudness]) -> dict[str, float]:
 
 
 def _median(values: list[float]) -> float:
-    """The median (numpy's first ``median`` call imports a module of its own: 10 ms on
-    every start)."""
+    """The median (numpy's first ``median`` call imports a module of its own on every
+    start)."""
     ordered = sorted(values)
     middle = len(ordered) // 2
     return (ordered[middle] + ordered[~middle]) / 2
@@ -296,10 +296,9 @@ def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
     Filtered in the frequency domain, as a convolution with the filters' impulse response
     (an FFT each way, and one of the response where the length is new) rather than
-    sample by sample: the library that runs IIR filters (scipy, through pyloudnorm) took
-    half a second to import, more than a whole cold export of the peer takes
-    (docs/BENCHMARKS.md). The FFT is at least as long as the
-    signal and the response together, so nothing wraps round onto the start, and of a
+    sample by sample: the library that runs IIR filters (scipy, through pyloudnorm) takes
+    longer to import than a whole cold export of the peer. The FFT is at least as long as
+    the signal and the response together, so nothing wraps round onto the start, and of a
     length with no prime factor above 5 (pocketfft is as quick there as at a power of two,
     which could be twice as long).
     """
@@ -329,8 +328,8 @@ def _k_impulse(sample_rate: int) -> np.ndarray:
 
     Taken from the filters' frequency response on a grid two to four times as long, so
     what the grid wraps round onto the kept part is the response after twice ``_RING_S``
-    or more (below 1e-40). A grid four to eight times as long gave the same response to
-    1e-15 and took five times as long: 0.9 ms at 22.05 kHz, on a cold export's path."""
+    or more (below 1e-40): a longer grid gives the same response, slower, on a cold
+    export's path."""
     kept = round(_RING_S * sample_rate)
     size = 1 << (2 * kept - 1).bit_length()
     z = np.exp(-2j * np.pi * np.arange(size // 2 + 1) / size)  # z^-1 at each bin
@@ -500,9 +499,8 @@ def prepare_clip(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, Cli
     curve applied to the clip's K-weighted samples (the gain moves slowly beside the
     filters, so nothing is filtered again); then the clip is limited once, and its
     figures are the same model with the gain it was given: within 0.002 LU of filtering
-    the limited clip again on real phrases of both engines (tests/audio/test_loudness.py).
-    Limiting and measuring each round took 12 ms a phrase with espeak-ng and 21 ms with
-    Piper; this takes about 3 ms (docs/BENCHMARKS.md)."""
+    the limited clip again on real phrases of both engines (tests/audio/test_loudness.py),
+    at a fraction of the cost of limiting and measuring each round."""
     samples = np.asarray(samples, dtype=np.float32)
     weighted = _ringing_out(samples, sample_rate)  # filtered and oversampled once each,
     held, peak = _held_peaks(samples, sample_rate)  # for the figures and the model

@@ -35,9 +35,8 @@ from voice_coach.errors import AudioDeviceError, UsageError
 
 BACKENDS = ("sounddevice", "simpleaudio")
 DEFAULT_BACKEND = "sounddevice"
-# Every new device stream swallows its first few milliseconds (measured through
-# PulseAudio: 28 ms with sounddevice, 5-10 ms with simpleaudio), which would clip and
-# delay a cue at sample 0; so at least this much near-silence always leads.
+# Every new device stream swallows its first few milliseconds (docs/internals.md), which
+# would clip and delay a cue at sample 0; so at least this much near-silence leads.
 MIN_PRE_ROLL_S = 0.1
 
 

@@ -200,7 +200,7 @@ _SIMPLEAUDIO_LAST_CRASHING = (1, 0, 4)
 
 
 def simpleaudio_problem() -> str | None:
-    import importlib.metadata  # 9 ms: only when this back-end is asked about
+    import importlib.metadata  # slow to import: only when this back-end is asked about
 
     python = (sys.version_info[0], sys.version_info[1])
     try:

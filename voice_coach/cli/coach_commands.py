@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from voice_coach.cli.feedback import pain_warnings, safety_answer
-from voice_coach.cli.options import ProgramOption, ProtocolArg, format_duration, out
+from voice_coach.cli.options import ProgramOption, ProtocolArg, listed_length, one_source, out
 from voice_coach.coach.stats import counted
 from voice_coach.errors import UsageError
 
@@ -61,8 +61,7 @@ def log_session(
     from voice_coach.core.protocol import Pace, apply_pace
     from voice_coach.files.loader import load_protocol
 
-    if program is not None and protocol is not None:
-        raise UsageError("give a protocol or --program, not both")
+    one_source(protocol, program)
     if pain is not None and not LOW <= pain <= HIGH:
         raise UsageError(f"--pain {pain} must be from {LOW} to {HIGH}")
     now = local_now()
@@ -303,14 +302,12 @@ def today(
     from voice_coach.coach.practice import last_program, todays_session
     from voice_coach.coach.settings import load_settings
     from voice_coach.coach.stats import practice_stats, week_sentence
-    from voice_coach.core.protocol import planned_length_s
-    from voice_coach.core.timeline import END_PAD_S
     from voice_coach.files.loader import DEFAULT_PROTOCOL, load_protocol
 
     chosen = program or load_settings(known=settings_keys()).program or last_program()
     if chosen is None:
         protocol = load_protocol(DEFAULT_PROTOCOL)
-        length = format_duration(planned_length_s(protocol) + END_PAD_S)
+        length = listed_length(protocol)
         out(f"No program yet: the default session, {protocol.title} ({length}).")
         out("voice-coach run   (voice-coach programs lists programs that move you on)")
         return

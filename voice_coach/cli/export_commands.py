@@ -16,13 +16,15 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from voice_coach.cli.options import format_duration, prepare, with_session_options
+from voice_coach.cli.options import prepare, with_session_options
 from voice_coach.coach.programs import NextSession
+from voice_coach.display import clock
 from voice_coach.errors import UsageError
 from voice_coach.files.loader import builtin_names
 from voice_coach.session import (
@@ -113,8 +115,20 @@ def export(
             raise UsageError("--subtitles and --timeline go with -o OUT, not --album")
         sources = album_sources(protocols or builtin_names(), session, plan)
         title = plan.program.title if plan is not None else album.absolute().name
-        export_album(sources, album, title, base_url, fmt, sample_rate, cover, with_chapters,
-                     force, quiet)  # fmt: skip
+        export_album(
+            sources,
+            AlbumChoices(
+                folder=album,
+                title=title,
+                base_url=base_url,
+                fmt=fmt,
+                sample_rate=sample_rate,
+                cover=cover,
+                chapters=with_chapters,
+                force=force,
+                quiet=quiet,
+            ),
+        )
         return
     if base_url is not None:
         raise UsageError("--base-url goes with --album DIR")
@@ -149,7 +163,7 @@ def export(
         )
     if target is not None and not quiet:
         written = ", ".join(str(path) for path in result.written)
-        typer.echo(f"Wrote {written} ({format_duration(prepared.timeline.duration_s)})", err=True)
+        typer.echo(f"Wrote {written} ({clock(prepared.timeline.duration_s)})", err=True)
 
 
 def _user_cover(path: Path | None) -> Cover | None:
@@ -190,18 +204,22 @@ def file_tags(
     )
 
 
-def export_album(
-    sources: list[AlbumSource],
-    folder: Path,
-    title: str,
-    base_url: str | None,
-    fmt: str | None,
-    sample_rate: int,
-    cover: Path | None,
-    chapters: bool,
-    force: bool,
-    quiet: bool,
-) -> None:
+@dataclass(frozen=True)
+class AlbumChoices:
+    """What ``export --album`` was asked for, beside the sessions themselves."""
+
+    folder: Path
+    title: str
+    base_url: str | None
+    fmt: str | None
+    sample_rate: int
+    cover: Path | None
+    chapters: bool
+    force: bool
+    quiet: bool
+
+
+def export_album(sources: list[AlbumSource], choices: AlbumChoices) -> None:
     """``export --album``: every session checked and timed before the folder is begun."""
     from voice_coach.files.album import (
         AlbumTrack,
@@ -212,15 +230,16 @@ def export_album(
     )
     from voice_coach.files.export import resolve_format
 
-    name = resolve_format(None, fmt or "mp3")
-    url = check_base_url(base_url) if base_url is not None else None
-    check_album_target(folder, force)
-    user_cover = _user_cover(cover)
+    folder = choices.folder
+    name = resolve_format(None, choices.fmt or "mp3")
+    url = check_base_url(choices.base_url) if choices.base_url is not None else None
+    check_album_target(folder, choices.force)
+    user_cover = _user_cover(choices.cover)
     tracks = []
     for source in sources:
         prepared = prepare(source.protocol, source.options)
-        rendered = prepared.render(sample_rate)
-        tags = functools.partial(file_tags, prepared, rendered, chapters=chapters)
+        rendered = prepared.render(choices.sample_rate)
+        tags = functools.partial(file_tags, prepared, rendered, chapters=choices.chapters)
         protocol = prepared.protocol
         heading = source.title or protocol.title
         tags = functools.partial(tags, title=heading)
@@ -228,11 +247,11 @@ def export_album(
         tracks.append(
             AlbumTrack(stem, heading, protocol.description, protocol.language, rendered, tags)
         )
-    result = write_album(folder, tracks, title=title, fmt=name, force=force, cover=user_cover,
-                         base_url=url)  # fmt: skip
-    if not quiet:
+    result = write_album(folder, tracks, title=choices.title, fmt=name, force=choices.force,
+                         cover=user_cover, base_url=url)  # fmt: skip
+    if not choices.quiet:
         typer.echo(
-            f"Wrote {folder}: {len(result.files)} sessions ({format_duration(result.duration_s)})",
+            f"Wrote {folder}: {len(result.files)} sessions ({clock(result.duration_s)})",
             err=True,
         )
 

@@ -19,6 +19,7 @@ import typer
 from voice_coach.audio.loudness import DEFAULT_LUFS, MAX_LUFS, MIN_LUFS
 from voice_coach.core.protocol import PACE_PRESETS, Pace, Protocol, pace_factor, planned_length_s
 from voice_coach.core.timeline import END_PAD_S
+from voice_coach.display import clock
 from voice_coach.errors import UsageError, stdout_failed
 from voice_coach.session import PreparedSession, SessionOptions, prepare_session
 
@@ -139,12 +140,6 @@ PROGRAM_PARAMETER: tuple[str, Any, Any] = (
 )
 
 
-def format_duration(seconds: float) -> str:
-    """``m:ss`` for lengths shown in lists."""
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}:{rest:02d}"
-
-
 def parse_loudness(value: str) -> float | None:
     """``--loudness``: a target in LUFS from -30 to -10, or ``off`` (``None``)."""
     if value.strip().lower() == "off":
@@ -237,8 +232,7 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
         given = {name for name in values if ctx.get_parameter_source(name).name != "DEFAULT"}
         settings = load_settings(known=settings_keys())
         named = kwargs.get(protocol_arg)
-        if program is not None and named:
-            raise UsageError("give a protocol or --program, not both")
+        one_source(named, program)
         plan = None
         # The settings' program is what ``run`` (and its dry run, ``script``) plays
         # without a name; ``export`` writes what it is asked for, or the default.
@@ -300,6 +294,12 @@ ProgramOption = Annotated[
 ]
 
 
+def one_source(protocol: object, program: str | None) -> None:
+    """A session comes from a protocol or from a program, never both."""
+    if program is not None and protocol:
+        raise UsageError("give a protocol or --program, not both")
+
+
 def check_backend(backend: str) -> str:
     """An audio back-end this program has (``--backend``)."""
     from voice_coach.audio.playback import BACKENDS
@@ -312,7 +312,7 @@ def check_backend(backend: str) -> str:
 def listed_length(protocol: Protocol) -> str:
     """The length ``protocols`` and ``protocols show`` give (and the README's table): the
     lead-in, reps, rests and end, before the words are timed."""
-    return format_duration(planned_length_s(protocol) + END_PAD_S)
+    return clock(planned_length_s(protocol) + END_PAD_S)
 
 
 def on_a_terminal() -> bool:

@@ -13,7 +13,6 @@ from voice_coach.cli.options import (
     LangOption,
     ProtocolArg,
     check_backend,
-    format_duration,
     listed_length,
     on_a_terminal,
     out,
@@ -22,6 +21,7 @@ from voice_coach.cli.options import (
 )
 from voice_coach.coach.programs import NextSession
 from voice_coach.core.protocol import Pace, apply_pace, in_language
+from voice_coach.display import clock
 from voice_coach.files.loader import builtin_names, load_protocol
 from voice_coach.session import SessionOptions, format_time
 
@@ -95,7 +95,7 @@ def script(
         what = cue.text if cue.kind == "say" else f"(tone: {cue.tone})"
         out(f"{format_time(cue.beat_s):>7}  {what}")
     total = prepared.timeline.duration_s
-    out(f"{format_time(total):>7}  (end; total {format_duration(total)})")
+    out(f"{format_time(total):>7}  (end; total {clock(total)})")
 
 
 @with_session_options

@@ -2,10 +2,10 @@
 
 An export is written to a temporary file and moved over its target only when whole; the
 move is atomic, but without a sync a crash soon after can leave the new name pointing at
-an empty file. Syncing at the end waits for every byte to reach the disk (about 40 ms for
-a 10-minute WAV on this project's test machine, a tenth of the whole export), so the
-audio is synced *behind* the writer instead: a helper thread asks the disk to catch up
-while the main thread renders the next stretch, and the last sync finds little left.
+an empty file. Syncing at the end waits for every byte to reach the disk (a good part of
+a whole export), so the audio is synced *behind* the writer instead: a helper thread
+asks the disk to catch up while the main thread renders the next stretch, and the last
+sync finds little left.
 """
 
 from __future__ import annotations

@@ -262,10 +262,9 @@ class _Driver:
         pyttsx3's run loop.
 
         The loop polls every 10 ms and goes through a WAV file: for the short phrases of
-        a session that was most of the time (9 phrases: 90 ms of sleeping, measured in
-        docs/BENCHMARKS.md). Here the samples come straight from pyttsx3's own espeak-ng
-        binding, with the same call and flags its driver makes, and the wait ends
-        with the utterance's end event. The rate is asked of espeak-ng
+        a session that is most of the time. Here the samples come straight from
+        pyttsx3's own espeak-ng binding, with the same call and flags its driver makes,
+        and the wait ends with the utterance's end event. The rate is asked of espeak-ng
         (pyttsx3's file always says 22050 Hz, which is wrong for some voices).
         """
         from pyttsx3.drivers import _espeak

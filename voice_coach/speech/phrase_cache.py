@@ -201,10 +201,9 @@ def _spoken(
     could not be kept (``None``: kept, or not to be).
 
     The engine speaks one text after another, while the clips it has spoken are limited,
-    measured and written by a worker on each core this process may use: that work took
-    three times as long as espeak-ng's speech, and done beside it a cold export took 7 ms
-    less than after it. A second worker adds little more (numpy's running sums on
-    phrase-sized arrays hold the GIL; docs/BENCHMARKS.md). A phrase that fails lets those
+    measured and written by a worker on each core this process may use, since that work
+    takes longer than espeak-ng's speech. A second worker adds little more (numpy's
+    running sums on phrase-sized arrays hold the GIL). A phrase that fails lets those
     spoken before it be kept; Ctrl-C drops what has not started.
     """
     if len(texts) == 1:

@@ -202,7 +202,7 @@ def _file_digest(path: Path) -> str:
 def _engine_code() -> str:
     """A digest of the piper-tts code that turns text into samples (and the size of its
     espeak-ng extension), found without importing it: any upgrade that could change the
-    sound changes it. Not its version: ``importlib.metadata`` took 14 ms of a warm start."""
+    sound changes it. Not its version: ``importlib.metadata`` is slow on a warm start."""
     spec = importlib.util.find_spec("piper")
     if spec is None or not spec.submodule_search_locations:
         raise SpeechError("The neural engine piper-tts is not installed", hint=FIX_PIPER)
