@@ -13,12 +13,6 @@ import subprocess
 import sys
 import time
 
-WHOLE_APP = (
-    "import sys; from voice_coach.cli import startup; "
-    "startup.narrowed = lambda app, argv: app; "
-    "from voice_coach.cli import entry_point; sys.argv = ['voice-coach', *sys.argv[1:]]; "
-    "entry_point()"
-)
 COMMAND = ["script"]
 
 
@@ -29,7 +23,6 @@ def variants() -> dict[str, tuple[list[str], dict[str, str]]]:
         "as shipped": (shipped, {}),
         "without the OpenBLAS setting": (shipped, {"OPENBLAS_NUM_THREADS": cores}),
         "without the quick exit": (shipped, {"VOICE_COACH_DEBUG": "1"}),
-        "without building one command only": ([sys.executable, "-c", WHOLE_APP, *COMMAND], {}),
     }
 
 

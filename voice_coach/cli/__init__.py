@@ -14,7 +14,6 @@ from voice_coach.cli import startup  # first: it sets what must be set before nu
 
 # isort: on
 import os
-import sys
 from typing import Annotated
 
 import typer
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes one line on stderr and an exit status."""
     # The arguments choose the app only; click gets ``argv`` as given (None: it reads
     # sys.argv itself, expanding wildcards on Windows as it does for every program).
-    command = typer.main.get_command(startup.narrowed(app, sys.argv[1:] if argv is None else argv))
+    command = typer.main.get_command(app)
     usage_error = _cli_exception("UsageError")
     try:
         result = command.main(args=argv, prog_name="voice-coach", standalone_mode=False)
