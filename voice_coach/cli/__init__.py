@@ -14,6 +14,7 @@ from voice_coach.cli import startup  # first: it sets what must be set before nu
 
 # isort: on
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -118,8 +119,17 @@ def _cli_exception(name: str) -> type[Exception]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes one line on stderr and an exit status."""
-    # The arguments choose the app only; click gets ``argv`` as given (None: it reads
-    # sys.argv itself, expanding wildcards on Windows as it does for every program).
+    try:
+        return _run(argv)
+    finally:
+        log = sys.modules.get("voice_coach.coach.log")  # only if a command opened the log
+        for note in log.take_notes() if log is not None else []:
+            typer.echo(f"voice-coach: note: {note}", err=True)
+
+
+def _run(argv: list[str] | None) -> int:
+    # click gets ``argv`` as given (None: it reads sys.argv itself, expanding wildcards
+    # on Windows as it does for every program).
     command = typer.main.get_command(app)
     usage_error = _cli_exception("UsageError")
     try:

@@ -166,6 +166,45 @@ def history_delete(
     out(f"Deleted: {history_line(entry)}")
 
 
+@history_app.command("backup")
+def history_backup(
+    output: Annotated[str, typer.Argument(metavar="FILE", help="Where to write the copy.")],
+    force: Annotated[bool, typer.Option(help="Overwrite the file if it exists.")] = False,
+) -> None:
+    """A consistent copy of the practice log (even while a session writes), yours alone."""
+    from voice_coach.coach.log_copies import backup
+
+    target = Path(output)
+    count = backup(target, force=force)
+    out(f"Backed up {counted(count, 'entry', 'entries')} to {target}")
+
+
+@history_app.command("restore")
+def history_restore(
+    backup_file: Annotated[str, typer.Argument(metavar="FILE", help="A backup to restore.")],
+) -> None:
+    """Replace the log with a backup (the current log is saved beside it as .bak)."""
+    from voice_coach.coach.log_copies import restore
+
+    count, saved = restore(Path(backup_file))
+    kept = f"; the log before it is in {saved}" if saved else ""
+    out(f"Restored {counted(count, 'entry', 'entries')} from {backup_file}{kept}")
+
+
+@history_app.command("import")
+def history_import(
+    rows_file: Annotated[
+        str, typer.Argument(metavar="FILE.json|FILE.csv", help="What history --json/--csv wrote.")
+    ],
+) -> None:
+    """Add the entries history --json or --csv wrote (on another machine, say); entries
+    already in the log are skipped."""
+    from voice_coach.coach.log_copies import import_rows
+
+    done = import_rows(Path(rows_file))
+    out(f"Imported {done.added} new, {done.skipped} already in the log")
+
+
 # --- stats -----------------------------------------------------------------------------
 
 

@@ -16,9 +16,12 @@ done, whatever the time zone is now.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time as clock
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -108,6 +111,59 @@ class LogEntry:
         return self.ended in ("completed", "logged")
 
 
+PRIVATE_FILE = 0o600  # health data: the user's alone
+PRIVATE_FOLDER = 0o700
+_notes: list[str] = []
+
+
+def take_notes() -> list[str]:
+    """What the log had to say once (a log whose modes were tightened), then nothing."""
+    notes = list(_notes)
+    _notes.clear()
+    return notes
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parents readable by the user alone; a folder
+    that exists (one the user chose, even ``/tmp``) is left as it is."""
+    missing = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            path.mkdir(mode=PRIVATE_FOLDER)
+
+
+def create_private_file(path: Path) -> None:
+    """Make ``path`` empty and 0600 if it is missing, before SQLite opens it: there is no
+    moment in which it is readable by others (SQLite gives its -wal and -shm the
+    database's mode)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+
+
+def tighten(path: Path) -> None:
+    """An existing log (and its -wal and -shm) readable by others made 0600, said once."""
+    changed = []
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = each.stat().st_mode & 0o777
+            if mode & 0o077:
+                each.chmod(mode & 0o700 or PRIVATE_FILE)
+                changed.append(each.name)
+        except FileNotFoundError:
+            continue
+    if changed:
+        _notes.append(
+            f"{path}: the practice log was readable by other users; it is now yours alone "
+            f"({', '.join(changed)} made 0600)"
+        )
+
+
 def log_path() -> Path:
     from voice_coach.userdirs import data_dir
 
@@ -179,7 +235,9 @@ class PracticeLog:
             return
         try:
             if create:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_private_folder(self.path.parent)
+                create_private_file(self.path)
+            tighten(self.path)
             self._db = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
             )
@@ -317,6 +375,63 @@ class PracticeLog:
     def _write(self, sql: str, values: tuple[object, ...]) -> int:
         try:
             return self._require().execute(sql, values).rowcount
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def import_entries(self, rows: Iterable[Mapping[str, object]]) -> int:
+        """Entries given by their columns (as ``history --json`` lists them), oldest first,
+        in one transaction. An entry counts as already here when the log holds one with
+        the same ``started_at`` (with its offset), protocol and program: of ``k`` such in
+        ``rows`` and ``m`` in the log, ``k - m`` are added, each with its own ``id`` where
+        that is free (so a log moved to a new machine keeps its numbers). How many were
+        added."""
+        db = self._require()
+        names = [name for name in COLUMNS if name not in ("id", "started_at", "ended_at")]
+        insert = (
+            f"INSERT INTO sessions (id, started_at, started_utc, ended_at, {', '.join(names)}) "
+            f"VALUES (?, ?, ?, ?, {', '.join('?' for _ in names)})"
+        )
+        added = 0
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            here = Counter(db.execute("SELECT started_at, protocol, program FROM sessions"))
+            taken = {row[0] for row in db.execute("SELECT id FROM sessions")}
+            for row in rows:
+                started: datetime = row["started_at"]  # type: ignore[assignment]
+                ended_at: datetime | None = row.get("ended_at")  # type: ignore[assignment]
+                key = (started.isoformat(), row["protocol"], row.get("program"))
+                if here[key] > 0:
+                    here[key] -= 1
+                    continue
+                ended = ended_at.isoformat() if ended_at else None
+                wanted = row.get("id")
+                entry_id = wanted if isinstance(wanted, int) and wanted not in taken else None
+                values = (entry_id, started.isoformat(), started.timestamp(), ended)
+                cursor = db.execute(insert, (*values, *(row.get(name) for name in names)))
+                taken.add(cursor.lastrowid)
+                added += 1
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise self._error(exc) from None
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return added
+
+    def copy_to(self, other: sqlite3.Connection) -> None:
+        """Every entry committed so far into ``other``, in one step of SQLite's backup
+        API: a consistent copy even while another process writes."""
+        try:
+            self._require().backup(other)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def copy_from(self, other: sqlite3.Connection) -> None:
+        """This log's entries replaced by ``other``'s, through SQLite's backup API."""
+        try:
+            other.backup(self._require())
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 

@@ -18,9 +18,9 @@ TREND_DAYS = 7
 FEEDBACK_WEEKS = 5  # this week and the four before
 
 
-def counted(count: int, word: str) -> str:
+def counted(count: int, word: str, plural: str | None = None) -> str:
     """``1 session``, ``2 sessions``: an English count on screen."""
-    return f"{count} {word}{'' if count == 1 else 's'}"
+    return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def export_session(
     ``tags`` makes where the format carries them (MP3, OGG, FLAC): made only then, since
     drawing a cover takes a moment a WAV need not wait."""
     if target is not None:
-        _check_target(target, force)
+        check_target(target, force)
     name = resolve_format(target, fmt)
     if target is None and name != "wav":
         raise UsageError("standard output (-o -) takes WAV only; drop --format")
@@ -112,17 +112,17 @@ def export_session(
     sidecars = _sidecars(session, target, subtitles, timeline_json)
     targets = [target, *sidecars]
     for path in sidecars:
-        _check_target(path, force)
+        check_target(path, force)
 
     for path in targets:  # what an export killed before this one left behind
         remove_stale(path.parent, f".{glob.escape(path.name)}.*.part")
     temps: dict[Path, Path] = {}
     placed: list[Path] = []  # files moved into place where none was before
     try:
-        temps[target] = _temp_beside(target)
+        temps[target] = temp_beside(target)
         _write_audio(session, temps[target], name, progress, file_tags)
         for path, text in sidecars.items():
-            temps[path] = _temp_beside(path)
+            temps[path] = temp_beside(path)
             _write_text(temps[path], text)
         # Sidecars first, audio last: the audio file appearing means the export is done.
         for path in [*sidecars, target]:
@@ -199,7 +199,7 @@ def _check_encoder(name: str, session: RenderedSession) -> None:
         )
 
 
-def _check_target(path: Path, force: bool) -> None:
+def check_target(path: Path, force: bool) -> None:
     folder = path.parent
     if "\0" in str(path):
         # No file name can hold one; os calls would raise ValueError, not OSError.
@@ -214,7 +214,7 @@ def _check_target(path: Path, force: bool) -> None:
         raise UsageError(f"{path}: already exists; add --force to overwrite it")
 
 
-def _temp_beside(path: Path, *, private: bool = False) -> Path:
+def temp_beside(path: Path, *, private: bool = False) -> Path:
     """A new temporary file in the target's folder (same filesystem: the move is atomic)."""
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(handle)
@@ -283,8 +283,8 @@ def write_whole_file(
     """A small file (reminders, a playlist, a report) written as an export is: never over
     a file that exists without ``force``, never half-written under its name; ``private``
     (health data) is readable by the user alone (0600) from its first byte."""
-    _check_target(path, force)
-    temp = _temp_beside(path, private=private)
+    check_target(path, force)
+    temp = temp_beside(path, private=private)
     try:
         with temp.open("wb") as file:
             file.write(data)
