@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from voice_coach.core.timeline import (
     session_sounds,
     timeline_to_json,
     unspoken_counts,
+    without_crowded_encouragements,
 )
 from voice_coach.errors import FieldError, SpeechError, TimingError, UsageError
 from voice_coach.files.loader import load_protocol
@@ -153,9 +154,12 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
         {text: facts["onset_s"] for text, facts in loaded.facts.items()},
     )
     if not options.allow_overlap:
+        timeline, left_out = without_crowded_encouragements(timeline)
+        if left_out:
+            notes.append(left_out_note(left_out))
         overlaps = find_overlaps(timeline)
         if overlaps:
-            raise overlap_error(overlaps[0], len(overlaps))
+            raise overlap_error(overlaps[0], len(overlaps), protocol, options.pace.factor)
     levels = None
     if options.loudness_lufs is not None:
         levels = _levels(
@@ -275,11 +279,22 @@ def _pick_voice(choose: Callable[[list[Voice]], Voice], engine: str | None) -> V
         return choose(listed(refresh=True))
 
 
-def overlap_error(overlap: Overlap, count: int) -> TimingError:
-    """Which cue, how long it needs, how long it has, and the option that fixes it."""
+def left_out_note(cues: Sequence[Cue]) -> str:
+    """Which encouragements were left out for want of room, in one line."""
+    listed = ", ".join(
+        f"{cue.text!r} ({f'rep {cue.rep}' if cue.rep else cue.phase})" for cue in cues
+    )
+    return f"left out, with no room before the next cue: {listed}"
+
+
+def overlap_error(
+    overlap: Overlap, count: int, protocol: Protocol | None = None, factor: float = 1.0
+) -> TimingError:
+    """Which cue, how long it needs, how long it has, and a change that makes it fit."""
     cue = overlap.cue
     what = repr(cue.text) if cue.kind == "say" else f"the {cue.tone} tone"
     short_by = overlap.needs_s - overlap.has_s
+    phases = {phase.name: phase.seconds for phase in protocol.phases} if protocol else {}
     if overlap.next_cue.role == "count":
         fix = "a faster --rate (counts come one second apart)"
     elif cue.phase == "lead-in" or cue.role == "start":
@@ -288,8 +303,12 @@ def overlap_error(overlap: Overlap, count: int) -> TimingError:
         fix = "a longer --rest"
     elif cue.phase in ("set", "end"):
         fix = "a faster --rate"
+    elif cue.phase in phases:
+        # The option's value is stretched by the pace, so it is named before that.
+        works = math.ceil((phases[cue.phase] + short_by) / factor * 10 - 1e-9) / 10
+        fix = f"--phase {cue.phase}={works:g}, or a faster --rate"
     else:
-        fix = f"--phase {cue.phase}=SECONDS with {short_by:.1f} s more, or a faster --rate"
+        fix = "a longer phase, or a faster --rate"
     where = f"rep {cue.rep} " if cue.rep else ""
     others = f" (and {count - 1} more)" if count > 1 else ""
     return TimingError(

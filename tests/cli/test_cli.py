@@ -1,8 +1,10 @@
 """Every command through typer's runner (success) and through main() (exit codes and the
 one-line errors a user sees), plus the installed entry points as real processes."""
 
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -260,3 +262,42 @@ def test_a_start_compiles_none_of_our_modules():
     assert len(ours) > 5
     compiled = [line for line in ours if not line.rstrip("'").endswith(".pyc")]
     assert compiled == [], "compiled at start (run ./scripts/setup): " + "; ".join(compiled)
+
+
+@pytest.mark.parametrize("engine", ["espeak-ng", "piper"])
+def test_an_encouragement_with_no_room_is_left_out_with_a_note(capsys, engine):
+    """`--reps 7 --hold 4 --relax 2` was refused ('Halfway there.' needed 0.74 s and had
+    0.67 s with Piper): it plays. With a 1.2 s relax no encouragement fits after "And
+    relax": each is left out, said in one note, and every required word stays."""
+    assert main(["script", "--reps", "7", "--hold", "4", "--relax", "2", "--engine", engine]) == 0
+    capsys.readouterr()
+    args = ["script", "--json", "--reps", "7", "--hold", "4", "--relax", "1.2", "--engine", engine]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    cues = json.loads(captured.out)["cues"]
+    assert [c["rep"] for c in cues if c["text"] == "Squeeze"] == [1, 2, 3, 4, 5, 6, 7]
+    assert [c["rep"] for c in cues if c["text"] == "And relax"] == [1, 2, 3, 4, 5, 6, 7]
+    said = [c for c in cues if c["kind"] == "say"]
+    for cue, after in itertools.pairwise(said):
+        assert cue["at_s"] + cue["duration_s"] <= after["at_s"] + 1e-9, (cue, after)
+    assert not {"Halfway there.", "Last one."} & {c["text"] for c in cues}
+    assert captured.err.count("\n") == 1 and captured.err.startswith(
+        "voice-coach: note: left out, with no room before the next cue: "
+        "'Halfway there.' (rep 3), 'Last one.' (rep 6)"
+    ), captured.err
+
+
+def test_the_hint_of_a_refused_session_names_a_duration_that_works(capsys):
+    err = fails(capsys, 2, "script", "--relax", "0.5", "--engine", "espeak-ng")
+    hint = re.search(r"--phase relax=([\d.]+)", err)
+    assert hint, err
+    assert round(float(hint[1]) * 10, 6) == round(float(hint[1]) * 10), "tenths"
+    assert main(["script", "--phase", f"relax={hint[1]}", "--engine", "espeak-ng"]) == 0
+    shorter = f"relax={float(hint[1]) - 0.2:.1f}"
+    capsys.readouterr()
+    assert main(["script", "--phase", shorter, "--engine", "espeak-ng"]) == 2, "the least"
+    capsys.readouterr()
+    err = fails(capsys, 2, "script", "--pace", "2", "--relax", "0.25", "--engine", "espeak-ng")
+    paced = re.search(r"--phase relax=([\d.]+)", err)
+    assert main(["script", "--pace", "2", "--phase", f"relax={paced[1]}", "--engine",
+                 "espeak-ng"]) == 0  # fmt: skip

@@ -141,6 +141,34 @@ def find_overlaps(timeline: Timeline) -> list[Overlap]:
     return overlaps
 
 
+ENCOURAGEMENTS = frozenset({"halfway", "last_rep", "set"})  # roles a session can do without
+
+
+def without_crowded_encouragements(timeline: Timeline) -> tuple[Timeline, list[Cue]]:
+    """The timeline with each encouragement ("Halfway there.", "Last one.", "Set 2 of
+    3.") that overlaps a cue next to it left out, and the cues left out. Every other cue
+    keeps its time: an encouragement fills a gap, it never moves what comes after it."""
+    dropped: list[Cue] = []
+    cues = list(timeline.cues)
+    while True:
+        crowded = None
+        for overlap in find_overlaps(replace(timeline, cues=tuple(cues))):
+            crowded = next(
+                (
+                    cue
+                    for cue in (overlap.cue, overlap.next_cue)
+                    if cue.kind == "say" and cue.role in ENCOURAGEMENTS
+                ),
+                None,
+            )
+            if crowded is not None:
+                break
+        if crowded is None:
+            return replace(timeline, cues=tuple(cues)), dropped
+        cues.remove(crowded)
+        dropped.append(crowded)
+
+
 def timeline_to_json(timeline: Timeline) -> dict[str, object]:
     """The machine-readable timeline: the contract of ``script --json`` and ``--timeline``.
 
