@@ -284,6 +284,24 @@ def print_startup(report: dict[str, object]) -> None:
         print(f"  {name:36} {wall * 1000:6.1f} ms{share}")
 
 
+def bench_soak_run(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_soak import bench_soak
+
+    backends = ["sounddevice", "simpleaudio"] if args.backend == "both" else [args.backend]
+    return bench_soak(args.sessions if args.sessions != 100_000 else 50, backends)
+
+
+def print_soak(report: dict[str, object]) -> None:
+    print(f"{report['sessions']} live sessions (run --reps 1) per back-end, beside "
+          f"{report['load']}:")  # fmt: skip
+    for backend, figures in report["backends"].items():  # type: ignore[union-attr]
+        print(f"  {backend:12} underruns {figures['underruns']} "
+              f"(in {figures['sessions_with_underruns']} sessions), worst cue "
+              f"{figures['worst_cue_error_ms']:.1f} ms")  # fmt: skip
+    print("goal: no underruns, every cue within 1 ms")
+
+
 def bench_album(args: argparse.Namespace) -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_export import bench_album as album
@@ -419,6 +437,11 @@ BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[di
         bench_log_first_sound,
         print_log_first_sound,
     ),
+    "soak": (
+        "live sessions beside two CPU hogs: underruns and cue timing (--sessions, default 50)",
+        bench_soak_run,
+        print_soak,
+    ),
     "startup": (
         "each start-up trick of cli/startup.py, measured by leaving it out",
         bench_startup_tricks,
@@ -460,6 +483,10 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument(
             "--tree", action="append", default=[], help="trees: a checkout (repeat the option)"
         )
+        command.add_argument(
+            "--backend", choices=["both", "sounddevice", "simpleaudio"], default="both",
+            help="soak: which back-end",
+        )  # fmt: skip
     args = parser.parse_args(argv)
     compile_package()
     _, run, show = BENCHES[args.bench]

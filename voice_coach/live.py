@@ -33,6 +33,7 @@ class LiveResult:
     # how many times ``n`` skipped ahead: what the practice log counts reps from.
     heard: tuple[tuple[float, float], ...] = ()
     skips: int = 0
+    underruns: int = 0  # times the device ran short of samples (heard as a gap)
 
     def summary(self, session: RenderedSession) -> str:
         timeline = session.timeline
@@ -126,7 +127,13 @@ def play_live(
             if from_s is not None:
                 heard.append((from_s, at))
             return LiveResult(
-                at, finished=False, quit=False, interrupted=True, heard=tuple(heard), skips=skips
+                at,
+                finished=False,
+                quit=False,
+                interrupted=True,
+                heard=tuple(heard),
+                skips=skips,
+                underruns=player.underruns,
             )
         display.show(timeline.duration_s)
         if from_s is not None:
@@ -138,4 +145,5 @@ def play_live(
             interrupted=False,
             heard=tuple(heard),
             skips=skips,
+            underruns=player.underruns,
         )

@@ -7,6 +7,7 @@ these tests never reach apt or pip.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,9 +60,16 @@ def test_python_chooses_another_and_a_relative_one_is_from_where_setup_started(t
         ("no-such-python", "setup: PYTHON=no-such-python: no such program"),
     ],
 )
-def test_a_python_that_cannot_serve_is_one_line_and_exit_1(python, message):
+def test_a_python_that_cannot_serve_is_one_line_and_exit_1(python, message, tmp_path):
+    """The real run, on a copy of the project (never the checkout whose .venv runs the
+    tests): refused with nothing built or touched."""
+    copy = tmp_path / "voice-coach"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", ".venv", "tests", "build"))
     assert setup("--print-python", PYTHON=python).stderr.splitlines() == [message]
-    before = sorted(p.name for p in ROOT.iterdir())
-    done = setup(PYTHON=python)  # the real run: refused with nothing built or touched
+    before = sorted(str(p.relative_to(copy)) for p in copy.rglob("*"))
+    done = subprocess.run(
+        [copy / "scripts" / "setup"], cwd=copy, capture_output=True, text=True,
+        env={**{k: v for k, v in os.environ.items() if k != "PYTHON"}, "PYTHON": python},
+    )  # fmt: skip
     assert (done.returncode, done.stderr.splitlines()[-1]) == (1, message)
-    assert sorted(p.name for p in ROOT.iterdir()) == before
+    assert sorted(str(p.relative_to(copy)) for p in copy.rglob("*")) == before

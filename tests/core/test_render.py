@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from onsets import find_onsets
 
@@ -163,13 +163,19 @@ def test_blocks_with_one_content_key_read_the_same_samples(cues, blocks):
         1,
     )
     session = render(timeline, {}, tones, rate)
+    keys = [session.content_key(start, frames) for start, frames in blocks]
+    # Only examples where a key repeats test anything: the others are discarded, so
+    # every example that counts compares two blocks.
+    assume(len(set(keys)) < len(keys))
     seen: dict[tuple[object, ...], np.ndarray] = {}
-    for start, frames in blocks:
+    compared = 0
+    for (start, frames), key in zip(blocks, keys, strict=True):
         samples = session.read(start, frames)
-        key = session.content_key(start, frames)
         if key in seen:
             np.testing.assert_array_equal(samples, seen[key])
+            compared += 1
         seen[key] = samples
+    assert compared > 0
 
 
 def test_the_same_clip_at_different_places_has_one_content_key():

@@ -104,7 +104,8 @@ def test_every_format_carries_its_tags_cover_and_a_chapter_per_rep(tmp_path, cap
     assert tags["artist"] == "voice-coach"
     assert tags["album"] == "Glute squeeze, three sets"
     assert tags["track"].split("/")[0] == "1"
-    assert tags["date"] == str(datetime.date.today().year)
+    made = datetime.date.fromtimestamp(out.stat().st_mtime)  # when it was exported
+    assert tags["date"] == str(made.year)
     assert tags["comment"] == load_protocol("glute-squeeze-sets").safety  # its own note
 
     cover = cover_stream(probe)
@@ -242,3 +243,23 @@ def test_a_phase_named_rest_stays_in_its_rep_and_set_words_open_the_first_rep():
 def test_a_language_without_chapter_words_gets_english_ones():
     assert builtin_chapter_words("pt-br") == builtin_chapter_words("en")
     assert builtin_chapter_words("fr-ca")["rest"] == "Repos"
+
+
+@pytest.mark.parametrize("engine", ["espeak-ng", "piper"])
+def test_chapters_of_a_voice_only_export_start_at_their_first_cue_s_first_sample(
+    tmp_path, capsys, engine
+):
+    """With `--cues voice` a rep opens with a word pulled ahead of its beat: its chapter
+    starts at that word's first sample (``at_s``), not where it is heard (``beat_s``,
+    some 0.15 s later for "Squeeze"), so skipping to a rep does not cut into its word."""
+    args = ["glute-squeeze", "--cues", "voice", "--engine", engine]
+    timeline = script_json(capsys, *args)
+    pulled = [c for c in timeline["cues"] if c["role"] == "phase" and c["beat_s"] > c["at_s"]]
+    assert pulled, "a voice-only session pulls its phase words ahead of their beats"
+    out = tmp_path / "voice.mp3"
+    assert main(["export", *args, "-o", str(out), "-q"]) == 0
+    chapters = sorted(ffprobe(out)["chapters"], key=lambda c: float(c["start_time"]))
+    expected = expected_chapters(timeline, per_rep=True, words=EN)
+    assert [c["tags"]["title"] for c in chapters] == [title for title, _ in expected]
+    for chapter, (title, at_s) in zip(chapters, expected, strict=True):
+        assert abs(float(chapter["start_time"]) - at_s) <= 0.001, (title, chapter, at_s)

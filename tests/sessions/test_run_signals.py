@@ -70,8 +70,8 @@ def wait_for(find: Callable[[], int | None], what: str, limit_s: float = 30) -> 
 
 # What Ctrl-C may take to be heard to stop, from the moment it lands: the promise (100 ms,
 # the fade of 30 ms within it) plus what the device still holds (its reported latency,
-# 35 ms for sounddevice on the test sink, measured 2026-11-30) plus how far parecord's
-# count of written frames trails the sink (its 20 ms fragment).
+# measured in each test) plus how far parecord's count of written frames trails the
+# sink (its 20 ms fragment).
 STOP_PROMISE_S = 0.100
 RECORDER_LAG_S = 0.020
 

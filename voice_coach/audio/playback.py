@@ -38,6 +38,10 @@ DEFAULT_BACKEND = "sounddevice"
 # Every new device stream swallows its first few milliseconds (docs/internals.md), which
 # would clip and delay a cue at sample 0; so at least this much near-silence leads.
 MIN_PRE_ROLL_S = 0.1
+# How much the device is given ahead of what it plays. PortAudio's "high" gave 35 ms
+# on PulseAudio, and a loaded machine then ran the device short (docs/RELIABILITY.md);
+# 0.1 s holds, at the cost of a stop or pause heard up to 0.1 s later.
+DEVICE_LATENCY_S = 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,7 +133,7 @@ class Player:
         *,
         pre_roll_s: float = 0.0,
         device: int | str | None = None,
-        latency: float | str = "high",
+        latency: float | str = DEVICE_LATENCY_S,
     ) -> None:
         _check_name(backend)
         if pre_roll_s < 0 or not math.isfinite(pre_roll_s):

@@ -163,6 +163,12 @@ def run(
             typer.echo(
                 f"voice-coach: note: this session was not logged: {record.problem}", err=True
             )
+    if result.underruns:
+        typer.echo(
+            f"voice-coach: note: the audio device ran short {result.underruns} time(s) "
+            "(heard as a gap); a busy machine can cause it",
+            err=True,
+        )
     if result.interrupted:
         typer.echo(f"Stopped at {result.summary(rendered)}.", err=True)
         raise typer.Exit(130)
