@@ -250,7 +250,7 @@ def bench_export_memory_only(args: argparse.Namespace) -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_export import bench_export_memory
 
-    return bench_export_memory([10, 60], formats=("wav", "flac", "ogg", "mp3"))
+    return bench_export_memory([10, 60, 100], formats=("wav", "flac", "ogg", "mp3"))
 
 
 def bench_trees(args: argparse.Namespace) -> dict[str, object]:
@@ -407,7 +407,7 @@ BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[di
     ),
     "export": ("export speed vs espeak-ng -m, and memory", bench_export, print_export),
     "export-memory": (
-        "peak memory of 10- and 60-minute exports in every format",
+        "peak memory of 10-, 60- and 100-minute exports in every format",
         bench_export_memory_only,
         print_export_memory,
     ),

@@ -98,11 +98,27 @@ class ClipLoudness:
 def gated_lufs(power: np.ndarray) -> float:
     """Integrated loudness of a signal given as K-weighted power per 10 ms step, gated
     as BS.1770-4 gates it (``-inf`` for silence)."""
-    if len(power) < BLOCK_STEPS:
-        power = np.pad(power, (0, BLOCK_STEPS - len(power)))
-    sums = np.concatenate(([0.0], np.cumsum(power)))
-    starts = np.arange(0, len(power) - BLOCK_STEPS + 1, HOP_STEPS)
-    blocks = (sums[starts + BLOCK_STEPS] - sums[starts]) / BLOCK_STEPS
+    return gated_lufs_hops(hop_power(power), len(power))
+
+
+def hop_power(power: np.ndarray) -> np.ndarray:
+    """Power per 10 ms step summed per 100 ms hop (a last, partial hop included)."""
+    hops = math.ceil(len(power) / HOP_STEPS)
+    padded = np.pad(power, (0, hops * HOP_STEPS - len(power)))
+    return padded.reshape(hops, HOP_STEPS).sum(axis=1)
+
+
+def gated_lufs_hops(hops: np.ndarray, steps: int) -> float:
+    """``gated_lufs`` of a signal of ``steps`` steps given as power per hop: every 400 ms
+    block (four hops, one hop apart) lies within the signal's whole hops, so a session's
+    loudness needs a tenth of the memory a per-step array would."""
+    per_block = BLOCK_STEPS // HOP_STEPS
+    if steps < BLOCK_STEPS:  # one block, the signal padded with silence
+        blocks = np.array([hops.sum() / BLOCK_STEPS])
+    else:
+        whole = hops[: steps // HOP_STEPS]
+        sums = np.concatenate(([0.0], np.cumsum(whole)))
+        blocks = (sums[per_block:] - sums[:-per_block]) / BLOCK_STEPS
     with np.errstate(divide="ignore"):
         loudness = K_OFFSET_DB + 10 * np.log10(blocks)
     kept = blocks[loudness >= ABSOLUTE_GATE_LUFS]
@@ -114,22 +130,37 @@ def gated_lufs(power: np.ndarray) -> float:
 
 
 def session_power(placed: Iterable[tuple[float, ClipLoudness]], duration_s: float) -> np.ndarray:
-    """The session's K-weighted power per step: each clip's figures laid at its start.
+    """The session's K-weighted power per step: each clip's figures laid at its start
+    (``session_hops`` gives the same per hop, in a tenth of the memory)."""
+    hops, steps = session_hops(placed, duration_s, per_step=True)
+    return hops[:steps]
+
+
+def session_hops(
+    placed: Iterable[tuple[float, ClipLoudness]], duration_s: float, *, per_step: bool = False
+) -> tuple[np.ndarray, int]:
+    """The session's K-weighted power per 100 ms hop (per 10 ms step with ``per_step``),
+    and its length in steps: each clip's figures laid at its start.
 
     A start between two steps is shared between them by its fraction. Clips that sound
-    at once add their powers (their cross term averages out): they rarely do.
+    at once add their powers (their cross term averages out): they rarely do. Only the
+    clips' own steps are allocated, never an array of the session's every step.
     """
-    steps = math.ceil(duration_s / STEP_S) + 2
     placed = list(placed)
+    steps = math.ceil(duration_s / STEP_S) + 2
     steps = max([steps, *(int(at_s / STEP_S) + len(f.power) + 2 for at_s, f in placed)])
-    grid = np.zeros(steps)
+    size = 1 if per_step else HOP_STEPS
+    grid = np.zeros(math.ceil(steps / size) + 1)
     for at_s, figures in placed:
         first, fraction = divmod(at_s / STEP_S, 1.0)
         index = int(first)
         count = len(figures.power)
-        grid[index : index + count] += (1.0 - fraction) * figures.power
-        grid[index + 1 : index + 1 + count] += fraction * figures.power
-    return grid
+        for start, weight in ((index, 1.0 - fraction), (index + 1, fraction)):
+            where = np.arange(start, start + count) // size
+            low = int(where[0]) if count else 0
+            added = np.bincount(where - low, weights=weight * figures.power)
+            grid[low : low + len(added)] += added
+    return grid, steps
 
 
 def session_levels(
@@ -149,22 +180,22 @@ def session_levels(
     """
     speech, tones = list(speech), list(tones)
     phrase_db = _phrase_db({text: figures for _, text, figures in speech})
-    speech_power = (
-        session_power(
-            [(at_s, _scaled(figures, phrase_db[text])) for at_s, text, figures in speech],
-            duration_s,
-        )
-        * volume**2
+    scaled = {text: _scaled(figures, phrase_db[text]) for _, text, figures in speech}
+    speech_hops, speech_steps = session_hops(
+        [(at_s, scaled[text]) for at_s, text, _ in speech], duration_s
     )
-    tone_power = session_power(tones, duration_s)
-    speech_lufs, tone_lufs = gated_lufs(speech_power), gated_lufs(tone_power)
+    speech_hops *= volume**2
+    tone_hops, tone_steps = session_hops(tones, duration_s)
+    speech_lufs = gated_lufs_hops(speech_hops, speech_steps)
+    tone_lufs = gated_lufs_hops(tone_hops, tone_steps)
     tone_db = 0.0
     if math.isfinite(speech_lufs) and math.isfinite(tone_lufs):
         tone_db = speech_lufs - TONES_BELOW_SPEECH_LU - tone_lufs
-    steps = max(len(speech_power), len(tone_power))
-    mix = np.pad(speech_power, (0, steps - len(speech_power)))
-    mix += np.pad(tone_power, (0, steps - len(tone_power))) * 10 ** (tone_db / 10)
-    mix_lufs = gated_lufs(mix)
+    steps = max(speech_steps, tone_steps)
+    hops = max(len(speech_hops), len(tone_hops))
+    mix = np.pad(speech_hops, (0, hops - len(speech_hops)))
+    mix += np.pad(tone_hops, (0, hops - len(tone_hops))) * 10 ** (tone_db / 10)
+    mix_lufs = gated_lufs_hops(mix, steps)
     if not math.isfinite(mix_lufs):  # nothing sounds: nothing to scale
         return SessionLevels(volume, 1.0, target_lufs, mix_lufs, -math.inf)
     gain_db = target_lufs - mix_lufs
