@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -173,7 +174,8 @@ def test_the_week_sentence_praises_on_plan_and_gives_one_step_when_behind():
     assert "on plan. Well done." in week_sentence(week(9, 4), 3, [], "p")
     assert week_sentence(week(0, 1), 3, [], "p") == "A new week: 3 sessions a day is the plan."
     starts = [datetime(2026, 11, d, h, m) for d in (20, 21, 22) for h, m in ((8, 55), (17, 31))]
-    times = usual_times(starts, 3)
+    minutes = Counter(start.hour * 60 + start.minute for start in starts)
+    times = usual_times(minutes, 3)
     assert [f"{t:%H:%M}" for t in times] == ["09:00", "17:30"]
     behind = week_sentence(week(4, 4), 3, times, "glute-squeeze-daily")
     assert behind.startswith("This week: 4 of the 9 sessions planned before today.")

@@ -270,7 +270,7 @@ def coach_view(program: str | None = None) -> CoachView:
         days = log.days()
         ratings = log.pains(since=since)
         latest = log.latest_rating()
-        starts = [entry.started_at for entry in log.entries(since=since)]
+        minutes = log.start_minutes(since=since)
         chosen = program or settings.program or log.last_program()
     loaded = load_program(chosen) if chosen else None
     per_day = loaded.sessions_per_day if loaded else None
@@ -281,7 +281,7 @@ def coach_view(program: str | None = None) -> CoachView:
         trend=pain_trend(ratings or ([latest] if latest else []), today),
         program=loaded,
         per_day=per_day,
-        times=usual_times(starts, per_day or 1),
+        times=usual_times(minutes, per_day or 1),
         show_streaks=settings.show_streaks,
     )
 

@@ -509,6 +509,18 @@ class PracticeLog:
         )
         return rows[0][0] if rows else None
 
+    def start_minutes(self, since: datetime | None = None) -> dict[int, int]:
+        """How many sessions started at each local minute of the day (0-1439), counted
+        by SQLite: what the usual practice times are found from."""
+        where, values = _filters(since, None)
+        rows = self._select(
+            "SELECT CAST(substr(started_at, 12, 2) AS INTEGER) * 60 "
+            f"+ CAST(substr(started_at, 15, 2) AS INTEGER), count(*) FROM sessions {where} "
+            "GROUP BY 1",
+            values,
+        )
+        return {int(minute): count for minute, count in rows}
+
     def latest_rating(self) -> tuple[date, int] | None:
         rows = self._select(
             "SELECT substr(started_at, 1, 10), pain FROM sessions WHERE pain IS NOT NULL "

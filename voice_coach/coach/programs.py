@@ -351,9 +351,10 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
                 began = pain
             if pain >= rules.stop_at:
                 last_alarm = entry.day
-                alarm_days = [day for day in alarm_days if day != entry.day] + [entry.day]
                 window = entry.day - timedelta(days=rules.clinician_window_days - 1)
-                clinician = sum(1 for day in alarm_days if day >= window) >= rules.clinician_days
+                alarm_days = [day for day in alarm_days if window <= day != entry.day]
+                alarm_days.append(entry.day)
+                clinician = len(alarm_days) >= rules.clinician_days
             else:
                 clinician = False
             high = pain >= rules.stop_at

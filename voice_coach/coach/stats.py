@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 HEAT_WEEKS = 12
 HEAT_MARKS = "·░▒▓█"  # no session, then 1, 2, 3, 4 or more
@@ -102,12 +102,12 @@ def week_sentence(week: Week, per_day: int, times: Sequence[time], program: str)
     )
 
 
-def usual_times(starts: Sequence[datetime], most: int) -> list[time]:
-    """The times of day the user has practised at most often, to the quarter hour,
-    earliest first: what a reminder for them should say."""
-    quarters = Counter(
-        (start.hour * 60 + round(start.minute / 15) * 15) % (24 * 60) for start in starts
-    )
+def usual_times(minutes: Mapping[int, int], most: int) -> list[time]:
+    """The times of day the user has practised at most often (``minutes``: sessions per
+    minute of the day), to the quarter hour, earliest first: what a reminder should say."""
+    quarters: Counter[int] = Counter()
+    for minute, count in minutes.items():
+        quarters[(round(minute / 15) * 15) % (24 * 60)] += count
     chosen = sorted(minute for minute, _ in quarters.most_common(most))
     return [time(minute // 60, minute % 60) for minute in chosen]
 
