@@ -119,6 +119,9 @@ def _cli_exception(name: str) -> type[Exception]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes one line on stderr and an exit status."""
+    log = sys.modules.get("voice_coach.coach.log")
+    if log is not None:  # notes of an earlier caller in this process are not this command's
+        log.take_notes()
     try:
         return _run(argv)
     finally:

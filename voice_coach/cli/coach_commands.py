@@ -112,8 +112,7 @@ def history(
         start = start.astimezone()
     with PracticeLog(create=False) as log:
         if json_out:
-            rows = ",\n".join(log.json_rows(since=start))
-            out(f"[\n{rows}\n]" if rows else "[]")
+            out(log.json_text(since=start))
             return
         if csv_out:
             out(csv_text(COLUMNS, log.rows(since=start)).rstrip("\n"))

@@ -34,8 +34,12 @@ def out(text: str = "") -> None:
     export to a pipe: that is the reader's choice. Any other failure (a full disk behind
     a redirect) is a one-line error, not a bug report.
     """
+    stream = sys.stdout
+    if stream is None:  # started with standard output closed: nowhere to write, as click
+        return
     try:
-        typer.echo(text)
+        stream.write(text + "\n")
+        stream.flush()  # a reader waiting for this line gets it now
     except BrokenPipeError:
         from voice_coach.files.export import silence_stdout
 
