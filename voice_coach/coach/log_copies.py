@@ -73,7 +73,7 @@ def check_log_file(path: Path) -> int:
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     try:
-        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+        with contextlib.closing(_read_only(path)) as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise UsageError(
@@ -102,7 +102,7 @@ def restore(source: Path, *, target: Path | None = None) -> tuple[int, Path | No
     if target.exists():
         saved = target.with_name(target.name + ".bak")
         backup(saved, force=True, source=target)
-    reader = contextlib.closing(sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True))
+    reader = contextlib.closing(_read_only(source))
     with reader as src, PracticeLog(target) as log:
         log.copy_from(src)
     with PracticeLog(target):  # an older schema brought up to this one
@@ -188,6 +188,11 @@ def _checked(row: Mapping[str, object], path: Path, number: int) -> dict[str, ob
     out["reps_done"] = out.get("reps_done") or 0
     out["skipped"] = out.get("skipped") or 0
     return out
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """``path`` opened by SQLite for reading only (a relative path included)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
 
 def _order(entry_id: object, number: int) -> float:
