@@ -44,7 +44,11 @@ XDG_FOLDERS = {
 }
 
 # A sound server that is not there: a player started with it finds no device and says so.
-NOWHERE = {"PULSE_SERVER": "unix:/nonexistent/voice-coach-tests-play-nowhere"}
+# And a session bus that is not there: no test offers media keys on the user's desktop.
+NOWHERE = {
+    "PULSE_SERVER": "unix:/nonexistent/voice-coach-tests-play-nowhere",
+    "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/voice-coach-tests-no-bus",
+}
 
 # Skips CI accepts, each with why it cannot run there and what covers it instead. A
 # skip's reason must match a pattern (re.search) here, or under CI=true it is a failure.

@@ -37,7 +37,19 @@ def run_checks(backend: str, silent: bool) -> list[Check]:
     checks += _backends()
     checks.append(_device(backend))
     checks.append(_tone(backend, silent))
+    checks.append(_media_keys())
     return checks
+
+
+def _media_keys() -> Check:
+    """Media keys need a session bus; a session plays without one."""
+    from voice_coach.desktop import check_media_keys
+
+    try:
+        return Check("media keys", True, check_media_keys(), needed_to_play=False)
+    except Exception as exc:  # whatever stops it, the doctor names it
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return Check("media keys", False, f"none: {reason}", needed_to_play=False)
 
 
 def _guard(name: str, fix: str, body: Callable[[], str]) -> Check:

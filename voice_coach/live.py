@@ -21,6 +21,15 @@ STOP_FADE_MS = 30.0
 KEY_HELP = "space pauses, n skips to the next set or rest, q ends, Ctrl-C stops"
 
 
+@dataclass
+class LiveState:
+    """What the session is doing now, for a remote control to read from another thread:
+    ``status`` is ``Playing``, ``Paused`` or ``Stopped``; ``at_s`` what the user hears."""
+
+    status: str = "Stopped"
+    at_s: float = 0.0
+
+
 @dataclass(frozen=True)
 class LiveResult:
     """How a live session ended, and where: ``at_s`` is what the user had heard."""
@@ -53,6 +62,7 @@ def play_live(
     display_delay_s: float = 0.0,
     keys: KeyReader | None = None,
     on_start: Callable[[], None] | None = None,
+    state: LiveState | None = None,
 ) -> LiveResult:
     """Play ``session`` to its end, a quit or Ctrl-C (which fades out and returns).
 
@@ -61,6 +71,7 @@ def play_live(
     wait for the log)."""
     timeline = session.timeline
     keys = keys or KeyReader()
+    state = state or LiveState()
     rate = session.sample_rate
     with (
         Player(session, backend, pre_roll_s=pre_roll_s) as player,
@@ -76,6 +87,7 @@ def play_live(
         if keys.active:
             display.message(KEY_HELP)
         player.start()
+        state.status = "Playing"
         if on_start is not None:
             on_start()
         resume_at: float | None = None
@@ -92,15 +104,16 @@ def play_live(
             display.jumped(target)
 
         try:
-            while not player.wait(timeout=0 if keys.active else POLL_S):
-                key = keys.read(POLL_S) if keys.active else None
-                now = heard_s()
+            while not player.wait(timeout=0 if keys.listening else POLL_S):
+                key = keys.read(POLL_S) if keys.listening else None
+                now = state.at_s = heard_s()
                 skips += key == "n"
                 if key == " " and resume_at is None:
                     resume_at = span_at(timeline, now).start_s
                     player.pause()
                     heard.append((from_s or 0.0, now))
                     from_s = None
+                    state.status = "Paused"
                     display.message(f"Paused at {clock(now)}; space resumes")
                 elif key == " " or (key in ("n", "q") and resume_at is not None):
                     target = resume_at if key == " " else None
@@ -110,6 +123,7 @@ def play_live(
                     elif key == "q":
                         target, quitting = end_start_s(timeline), True
                     player.resume(session.at_sample(target or 0.0))
+                    state.status = "Playing"
                     jumped(now, target or 0.0)
                 elif key == "n":
                     target = skip_target_s(timeline, now)
@@ -123,6 +137,7 @@ def play_live(
                 display.show(heard_s(), paused=resume_at is not None)
         except KeyboardInterrupt:
             at = heard_s()
+            state.status = "Stopped"
             player.stop(STOP_FADE_MS)
             if from_s is not None:
                 heard.append((from_s, at))
@@ -135,6 +150,7 @@ def play_live(
                 skips=skips,
                 underruns=player.underruns,
             )
+        state.status, state.at_s = "Stopped", timeline.duration_s
         display.show(timeline.duration_s)
         if from_s is not None:
             heard.append((from_s, timeline.duration_s))

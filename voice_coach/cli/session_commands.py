@@ -130,9 +130,10 @@ def run(
     plan: NextSession | None,
 ) -> None:
     """Play the session live on the speakers; space pauses, n skips, q ends."""
+    from voice_coach.cli.media_keys import media_keys
     from voice_coach.coach.practice import session_record
     from voice_coach.keys import KeyReader
-    from voice_coach.live import play_live
+    from voice_coach.live import LiveState, play_live
 
     check_backend(backend)
     prepared = prepare(protocol, session)
@@ -147,7 +148,19 @@ def run(
         for line in pain_warnings(plan):
             out(line)
     record = None if no_log else session_record(prepared, session, plan)
-    with KeyReader() as keys:
+    state = LiveState()
+    album = plan.program.title if plan is not None else None
+    with (
+        KeyReader() as keys,
+        media_keys(keys, state, rendered, prepared.protocol.title, album) as controls,
+    ):
+
+        def started() -> None:  # the first sound is playing: now the rest may start
+            if record is not None:
+                record.begin()
+            if controls is not None:
+                controls.start()
+
         result = play_live(
             rendered,
             backend=backend,
@@ -155,7 +168,8 @@ def run(
             pre_roll_s=pre_roll,
             display_delay_s=latency_ms / 1000,
             keys=keys,
-            on_start=record.begin if record is not None else None,
+            on_start=started,
+            state=state,
         )
     if record is not None:
         record.finish_live(result, rendered.timeline)

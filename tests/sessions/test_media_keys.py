@@ -1,0 +1,125 @@
+"""Media keys: `run` as an MPRIS2 player on a real, private D-Bus session bus
+(dbus-daemon), driven by the distribution's `playerctl`, heard through the PulseAudio
+null sink."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pulse import RECORD_RATE, Tap, record_while
+
+from voice_coach.coach.log import PracticeLog
+
+pytestmark = pytest.mark.pulse
+SESSION = ["--reps", "3", "--hold", "2", "--relax", "2", "--engine", "espeak-ng"]
+
+
+@pytest.fixture
+def bus(pulse_server, warm_cache, tmp_path):
+    """A session bus of this test's own; the environment that reaches it."""
+    assert shutil.which("dbus-daemon") and shutil.which("playerctl"), "scripts/setup --dev"
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    address = daemon.stdout.readline().strip()
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address}
+    yield env, pulse_server
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=10)
+
+
+def playerctl(env, *args: str) -> str:
+    done = subprocess.run(
+        ["playerctl", "-p", "voice_coach", *args], env=env, capture_output=True, text=True,
+        timeout=10,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def wait_until(check, what: str, limit_s: float = 30.0):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"never: {what}")
+
+
+def loud_at(tap: Tap, frame: int, level: float = 0.02) -> bool:
+    window = round(0.05 * RECORD_RATE)
+    return bool(np.max(np.abs(tap.read(frame, window)), initial=0.0) > level)
+
+
+def test_playerctl_pauses_resumes_shows_the_rep_skips_and_stops(bus, tmp_path):
+    from voice_coach.audio.playback import DEVICE_LATENCY_S
+
+    bus, server = bus
+    result: dict = {}
+
+    def play(tap: Tap) -> None:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "voice_coach", "run", *SESSION], env=bus,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        wait_until(lambda: playerctl(bus, "status") == "Playing", "a player on the bus")
+        assert playerctl(bus, "metadata", "xesam:artist") == "voice-coach"
+        wait_until(lambda: "rep 1 of 3" in playerctl(bus, "metadata", "xesam:title"), "rep 1")
+        wait_until(lambda: loud_at(tap, tap.frames() - round(0.05 * RECORD_RATE)), "sound")
+        result["paused_at"] = tap.frames()
+        playerctl(bus, "pause")
+        time.sleep(1.5)
+        result["status_paused"] = playerctl(bus, "status")
+        result["resumed_at"] = tap.frames()
+        playerctl(bus, "play")
+        time.sleep(1.0)
+        result["status_playing"] = playerctl(bus, "status")
+        wait_until(lambda: "rep 2 of 3" in playerctl(bus, "metadata", "xesam:title"), "rep 2")
+        playerctl(bus, "next")  # the rest of the set: the end
+        wait_until(lambda: "end" in playerctl(bus, "metadata", "xesam:title"), "the end")
+        playerctl(bus, "stop")
+        result["out"], result["err"] = run.communicate(timeout=60)
+        result["code"] = run.returncode
+
+    samples, rate = record_while(play, server, tail_s=0.5, tap=True)
+    assert result["code"] == 0, result
+    assert (result["status_paused"], result["status_playing"]) == ("Paused", "Playing")
+    # Silent from the pause on, within what the device holds and the fade.
+    quiet_from = result["paused_at"] + round((DEVICE_LATENCY_S + 0.1 + 0.05) * rate)
+    assert np.max(np.abs(samples[quiet_from : result["resumed_at"]])) < 1e-3
+    # And sound again after play.
+    after = samples[result["resumed_at"] : result["resumed_at"] + round(1.0 * rate)]
+    assert np.max(np.abs(after)) > 0.02
+    with PracticeLog(Path(bus["VOICE_COACH_DATA_DIR"]) / "log.sqlite3", create=False) as log:
+        (entry,) = log.entries()
+    assert entry.ended == "quit" and entry.skipped == 1, entry
+
+
+def test_without_a_bus_the_session_plays_and_says_nothing_of_it(pulse_server, warm_cache):
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/bus"}
+    done = subprocess.run(
+        [sys.executable, "-m", "voice_coach", "run", "--reps", "1", "--no-log", "--quiet",
+         "--engine", "espeak-ng"], env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_doctor_says_whether_media_keys_can_work(bus):
+    env, _server = bus
+    for environment, expected in [
+        (env, "ok    media keys"),
+        ({**env, "DBUS_SESSION_BUS_ADDRESS": ""}, "--    media keys            none:"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-m", "voice_coach", "doctor", "--silent"], env=environment,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        line = next(line for line in done.stdout.splitlines() if "media keys" in line)
+        assert line.startswith(expected), line
