@@ -180,7 +180,7 @@ def test_q_ends_it_early_with_the_reps_done_and_n_counts_a_skip(pulse_server, en
 @pytest.mark.pulse
 @pytest.mark.parametrize(
     ("typed", "pain", "safety"),
-    [("3\n", 3, False), ("\n", None, False), ("eleven\n8\n", 8, True)],
+    [("2\n", 2, False), ("\n", None, False), ("eleven\n8\n", 8, True)],
     ids=["a number", "Enter alone", "asked again, then high"],
 )
 def test_the_pain_question_is_shown_spoken_and_kept(pulse_server, env, typed, pain, safety):
