@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from voice_coach.cli.feedback import pain_warnings, safety_answer
-from voice_coach.cli.options import ProgramOption, ProtocolArg, listed_length, one_source, out
+from voice_coach.cli.options import (
+    ProgramOption,
+    ProtocolArg,
+    listed_length,
+    one_source,
+    out,
+    out_bytes,
+)
 from voice_coach.coach.stats import counted
 from voice_coach.errors import UsageError
 
@@ -112,7 +119,7 @@ def history(
         start = start.astimezone()
     with PracticeLog(create=False) as log:
         if json_out:
-            out(log.json_text(since=start))
+            out_bytes(log.json_bytes(since=start))
             return
         if csv_out:
             out(csv_text(COLUMNS, log.rows(since=start)).rstrip("\n"))

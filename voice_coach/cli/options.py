@@ -49,6 +49,27 @@ def out(text: str = "") -> None:
         raise stdout_failed(exc) from None
 
 
+def out_bytes(data: bytes) -> None:
+    """``out`` for text already encoded as UTF-8 (a large JSON list): written as it is."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    if not hasattr(stream, "buffer"):  # a text-only stream (a caller's StringIO)
+        out(data.decode("utf-8"))
+        return
+    try:
+        stream.flush()
+        stream.buffer.write(data + b"\n")
+        stream.buffer.flush()
+    except BrokenPipeError:
+        from voice_coach.files.export import silence_stdout
+
+        silence_stdout()
+        raise typer.Exit(0) from None
+    except OSError as exc:
+        raise stdout_failed(exc) from None
+
+
 # --- session options, shared by script, run and export -------------------------------
 
 ProtocolArg = Annotated[

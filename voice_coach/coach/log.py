@@ -460,18 +460,25 @@ class PracticeLog:
         rows = self._select(f"SELECT {', '.join(COLUMNS)} FROM sessions WHERE id = ?", (entry_id,))
         return _entry(rows[0]) if rows else None
 
-    def json_text(self, *, since: datetime | None = None) -> str:
-        """The entries as a JSON list, one object a line, newest first, made by SQLite
-        itself (``json_object`` and ``group_concat``): no Python object per entry."""
+    def json_bytes(self, *, since: datetime | None = None) -> bytes:
+        """The entries as a JSON list, one object a line, newest first, as UTF-8: made by
+        SQLite itself (``json_object``, ``group_concat``) and never decoded into Python
+        text, since it only goes on to standard output."""
+        if self._db is None:
+            return b"[]"
         where, values = _filters(since, None)
         pairs = ", ".join(f"'{name}', {name}" for name in COLUMNS)
-        rows = self._select(
-            f"SELECT group_concat(entry, ',\n') FROM (SELECT json_object({pairs}) AS entry "
-            f"FROM sessions {where} ORDER BY started_utc DESC, id DESC)",
-            values,
-        )
+        self._db.text_factory = bytes
+        try:
+            rows = self._select(
+                f"SELECT group_concat(entry, ',\n') FROM (SELECT json_object({pairs}) AS entry "
+                f"FROM sessions {where} ORDER BY started_utc DESC, id DESC)",
+                values,
+            )
+        finally:
+            self._db.text_factory = str
         joined = rows[0][0] if rows else None
-        return f"[\n{joined}\n]" if joined else "[]"
+        return b"[\n" + joined + b"\n]" if joined else b"[]"
 
     def rows(self, *, since: datetime | None = None) -> Iterator[tuple[object, ...]]:
         """Each entry's ``COLUMNS``, newest first, as stored."""
