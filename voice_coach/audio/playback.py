@@ -39,9 +39,9 @@ DEFAULT_BACKEND = "sounddevice"
 # Every new device stream swallows its first few milliseconds (docs/internals.md), which
 # would clip and delay a cue at sample 0; so at least this much near-silence leads.
 MIN_PRE_ROLL_S = 0.1
-# How much the device is given ahead of what it plays. PortAudio's "high" gave 35 ms
-# on PulseAudio, and a loaded machine then ran the device short (docs/RELIABILITY.md);
-# 0.1 s holds, at the cost of a stop or pause heard up to 0.1 s later.
+# How much the device is given ahead of what it plays: with PortAudio's "high" a loaded
+# machine ran the device short (docs/RELIABILITY.md); this holds, at the cost of a stop
+# or pause heard that much later (figures: docs/BENCHMARKS.md, the soak).
 DEVICE_LATENCY_S = 0.1
 
 
