@@ -13,6 +13,14 @@ import subprocess
 import sys
 import time
 
+# Both started the same way (python -c), so only the narrowing differs between them.
+BY_C = "import sys; from voice_coach.cli import entry_point; sys.argv = ['voice-coach', *sys.argv[1:]]; entry_point()"  # noqa: E501
+WHOLE_APP = (
+    "import sys; from voice_coach.cli import startup; "
+    "startup.narrowed = lambda app, argv: app; "
+    "from voice_coach.cli import entry_point; sys.argv = ['voice-coach', *sys.argv[1:]]; "
+    "entry_point()"
+)
 COMMAND = ["script"]
 
 
@@ -23,6 +31,8 @@ def variants() -> dict[str, tuple[list[str], dict[str, str]]]:
         "as shipped": (shipped, {}),
         "without the OpenBLAS setting": (shipped, {"OPENBLAS_NUM_THREADS": cores}),
         "without the quick exit": (shipped, {"VOICE_COACH_DEBUG": "1"}),
+        "as shipped, started by python -c": ([sys.executable, "-c", BY_C, *COMMAND], {}),
+        "without building one command only": ([sys.executable, "-c", WHOLE_APP, *COMMAND], {}),
     }
 
 

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from voice_coach import __version__
 from voice_coach.cli import app, main
+from voice_coach.cli.startup import narrowed
 from voice_coach.files.loader import load_protocol
 
 runner = CliRunner()
@@ -301,3 +303,34 @@ def test_the_hint_of_a_refused_session_names_a_duration_that_works(capsys):
     paced = re.search(r"--phase relax=([\d.]+)", err)
     assert main(["script", "--pace", "2", "--phase", f"relax={paced[1]}", "--engine",
                  "espeak-ng"]) == 0  # fmt: skip
+
+
+def run_with(which: typer.Typer, args: list[str], capsys) -> tuple[str, str]:
+    """What a start with ``which`` as the app shows for ``args``: output, or the error."""
+    command = typer.main.get_command(which)
+    try:
+        command.main(args=args, prog_name="voice-coach", standalone_mode=False)
+    except Exception as exc:  # click's usage errors, exactly as main() would get them
+        error = exc
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        return capsys.readouterr().out, f"{type(error).__name__}: {message}"
+    return capsys.readouterr().out, ""
+
+
+@pytest.mark.parametrize("name", ["script", "run", "export", "voices", "doctor", "protocols"])
+def test_a_start_builds_only_its_own_command_and_reads_the_same(name, capsys):
+    """Only the command a start runs is built (typer reads every command's options on
+    each start); what the user sees, help and usage errors, is the same as with all."""
+    narrow = narrowed(app, [name, "--help"])
+    assert narrow is not app
+    built = [info.callback.__name__ for info in narrow.registered_commands]
+    built += [info.name for info in narrow.registered_groups]
+    assert built == [name]
+    assert len(narrow.registered_groups) < len(app.registered_groups)
+    for args in ([name, "--help"], [name, "--no-such-option"], [name, "--rate", "x"]):
+        assert run_with(narrow, args, capsys) == run_with(app, args, capsys), args
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["--version"], ["exprot"]])
+def test_anything_but_a_command_gets_the_whole_app(argv):
+    assert narrowed(app, argv) is app

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None) -> int:
     # click gets ``argv`` as given (None: it reads sys.argv itself, expanding wildcards
     # on Windows as it does for every program).
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(startup.narrowed(app, sys.argv[1:] if argv is None else argv))
     usage_error = _cli_exception("UsageError")
     try:
         result = command.main(args=argv, prog_name="voice-coach", standalone_mode=False)
