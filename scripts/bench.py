@@ -277,11 +277,12 @@ def bench_startup_tricks(args: argparse.Namespace) -> dict[str, object]:
 
 
 def print_startup(report: dict[str, object]) -> None:
-    print(f"warm `{report['command']}`, median of {report['runs']} by turns:")
-    for name, wall in report["median_wall_s"].items():  # type: ignore[union-attr]
-        saved = report["saves"][name]  # type: ignore[index]
-        share = "" if name.startswith("as shipped") else f"  (the trick saves {saved:.0%})"
-        print(f"  {name:36} {wall * 1000:6.1f} ms{share}")
+    for figures in report.values():
+        print(f"warm `{figures['command']}`, median of {figures['runs']} by turns:")  # type: ignore[index]
+        for name, wall in figures["median_wall_s"].items():  # type: ignore[index]
+            saved = figures["saves"][name]  # type: ignore[index]
+            share = "" if name.startswith("as shipped") else f"  (the trick saves {saved:.0%})"
+            print(f"  {name:36} {wall * 1000:6.1f} ms{share}")
 
 
 def bench_soak_run(args: argparse.Namespace) -> dict[str, object]:
