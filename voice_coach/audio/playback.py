@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import sys
-import threading
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
@@ -90,17 +89,6 @@ def backend_problem(backend: str) -> str | None:
     """Why one back-end cannot be used here (``None`` when it can); loads only that one."""
     _check_name(backend)
     return sounddevice_problem() if backend == "sounddevice" else simpleaudio_problem()
-
-
-def warm_up(backend: str) -> threading.Thread:
-    """Load the back-end's library (PortAudio initialises as sounddevice loads) on a
-    helper thread, while the session is prepared: the first sound need not wait for both
-    one after the other. A failure is left for ``Player.open`` to report."""
-    _check_name(backend)
-    thread = threading.Thread(target=backend_problem, args=(backend,), name="audio-warm-up")
-    thread.daemon = True
-    thread.start()
-    return thread
 
 
 def default_output_device(backend: str = DEFAULT_BACKEND) -> str | None:

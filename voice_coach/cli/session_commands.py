@@ -130,14 +130,12 @@ def run(
     plan: NextSession | None,
 ) -> None:
     """Play the session live on the speakers; space pauses, n skips, q ends."""
-    from voice_coach.audio.playback import warm_up
     from voice_coach.cli.media_keys import media_keys
     from voice_coach.coach.practice import session_record
     from voice_coach.keys import KeyReader
     from voice_coach.live import LiveState, play_live
 
     check_backend(backend)
-    warm_up(backend)  # the audio library loads while the session is prepared
     prepared = prepare(protocol, session)
     rendered = prepared.render(PLAYBACK_SAMPLE_RATE)
     mode = "quiet" if quiet else ("live" if sys.stdout.isatty() else "plain")
