@@ -206,6 +206,7 @@ class HeardKeys:
     (raised as KeyboardInterrupt, as the signal is in the main thread)."""
 
     active = True
+    listening = True
 
     def __init__(self, tap: Tap, presses: list[tuple[float, str]], level: float = 0.05) -> None:
         self.tap = tap

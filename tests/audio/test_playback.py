@@ -293,6 +293,30 @@ def test_pre_roll_is_near_silent_not_zero_and_shifts_nothing(backend, pulse_serv
 
 
 @pytest.mark.pulse
+def test_a_cue_at_sample_0_is_heard_whole_after_the_least_pre_roll(backend, pulse_server):
+    """A new stream swallows its first milliseconds; the pre-roll (``MIN_PRE_ROLL_S`` of
+    near-silence) takes that loss, never the session: a tone at sample 0 is recorded
+    whole, its first 20 ms as loud as they were rendered. Three times, since the loss
+    varies from one stream to the next."""
+    noise = np.random.default_rng(3).uniform(-0.4, 0.4, round(0.3 * RATE)).astype(np.float32)
+    for _ in range(3):  # noise, not a tone: it lines up with the recording in one place only
+        session = tone_session([(0.0, "burst")], {"burst": Clip(noise, RATE)}, 0.5)
+        with Player(session, backend) as player:
+            samples, rate = record_while(lambda: play_through(player), pulse_server)
+        rendered = session.read(0, session.total_frames)
+        expected = np.interp(
+            np.arange(round(0.3 * rate)) / rate, np.arange(len(rendered)) / RATE, rendered
+        ).astype(np.float32)
+        scores = np.correlate(samples, expected[round(0.05 * rate) :], mode="valid")
+        start = int(np.argmax(scores)) - round(0.05 * rate)  # where the whole tone begins
+        assert start > 0, "the tone was found"
+        head = round(0.02 * rate)
+        heard = float(np.sqrt(np.mean(samples[start : start + head] ** 2)))
+        meant = float(np.sqrt(np.mean(expected[:head] ** 2)))
+        assert heard >= 0.9 * meant, f"the tone's first 20 ms: {heard:.4f} of {meant:.4f}"
+
+
+@pytest.mark.pulse
 def test_pause_lets_the_clip_finish_holds_silence_and_resumes_at_the_frame(backend, pulse_server):
     tones = {"long": tone_clip(1.0, hz=600), "mid": tone_clip(0.6), "end": tone_clip(0.1)}
     session = tone_session([(0.3, "long"), (2.0, "mid"), (3.0, "end")], tones, 3.5)

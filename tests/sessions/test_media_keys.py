@@ -91,9 +91,12 @@ def test_playerctl_pauses_resumes_shows_the_rep_skips_and_stops(bus, tmp_path):
     samples, rate = record_while(play, server, tail_s=0.5, tap=True)
     assert result["code"] == 0, result
     assert (result["status_paused"], result["status_playing"]) == ("Paused", "Playing")
-    # Silent from the pause on, within what the device holds and the fade.
-    quiet_from = result["paused_at"] + round((DEVICE_LATENCY_S + 0.1 + 0.05) * rate)
-    assert np.max(np.abs(samples[quiet_from : result["resumed_at"]])) < 1e-3
+    # A pause lets the word being said finish (as space does), then holds silence
+    # until play: the last 0.4 s before it are silent, and more than what the device
+    # holds has passed since the command.
+    assert result["resumed_at"] - result["paused_at"] > round((DEVICE_LATENCY_S + 1.0) * rate)
+    held = samples[result["resumed_at"] - round(0.4 * rate) : result["resumed_at"]]
+    assert np.max(np.abs(held)) < 1e-3
     # And sound again after play.
     after = samples[result["resumed_at"] : result["resumed_at"] + round(1.0 * rate)]
     assert np.max(np.abs(after)) > 0.02
@@ -123,3 +126,47 @@ def test_doctor_says_whether_media_keys_can_work(bus):
         )  # fmt: skip
         line = next(line for line in done.stdout.splitlines() if "media keys" in line)
         assert line.startswith(expected), line
+
+
+def silent_from(samples: np.ndarray, frame: int, rate: int) -> int:
+    """The first frame from ``frame`` after which 0.1 s stays silent."""
+    window = round(0.1 * rate)
+    loud = np.flatnonzero(np.abs(samples[frame:]) > 1e-3)
+    for index, at in enumerate(loud):
+        after = loud[index + 1] if index + 1 < len(loud) else len(samples) - frame
+        if after - at > window:
+            return frame + int(at) + 1
+    return frame
+
+
+def test_a_media_key_pauses_no_later_than_the_space_key_plus_50_ms(bus):
+    """In one session on a terminal: space pauses (and resumes), then `playerctl pause`
+    does; each timed from when it was sent to when the recording falls silent."""
+    from test_run_log import Terminal
+
+    env, server = bus
+    result: dict = {}
+
+    def play(tap: Tap) -> None:
+        terminal = Terminal(["run", *SESSION, "--no-log"], env)
+        terminal.wait_for(r"rep 1 of 3", 60)
+        time.sleep(0.5)
+        result["space_at"] = tap.frames()
+        terminal.type(" ")
+        terminal.wait_for(r"Paused at", 10)
+        time.sleep(1.0)
+        terminal.type(" ")
+        terminal.wait_for(r"rep 2 of 3", 30)
+        time.sleep(0.5)
+        result["key_at"] = tap.frames()
+        playerctl(env, "pause")
+        time.sleep(1.0)
+        playerctl(env, "stop")
+        result["code"], result["err"] = terminal.finish()
+
+    samples, rate = record_while(play, server, tail_s=0.5, tap=True)
+    assert result["code"] == 0, result
+    space_s = (silent_from(samples, result["space_at"], rate) - result["space_at"]) / rate
+    key_s = (silent_from(samples, result["key_at"], rate) - result["key_at"]) / rate
+    print(f"silent {space_s * 1000:.0f} ms after space, {key_s * 1000:.0f} ms after playerctl")
+    assert 0 < space_s < 0.5 and 0 < key_s <= space_s + 0.05, (space_s, key_s)

@@ -228,7 +228,10 @@ def test_the_pain_question_is_shown_spoken_and_kept(pulse_server, env, typed, pa
     # A worrying rating is answered aloud too (the safety note: several seconds of speech,
     # heard before run ends); any other answer ends what is said (the question's fade, at
     # most a few ms, is allowed for).
-    answer_frame = result["answered_frame"] + round(0.1 * rate)
+    from voice_coach.audio.playback import DEVICE_LATENCY_S
+
+    # What the device still held when the question was cut off is heard after the answer.
+    answer_frame = result["answered_frame"] + round((DEVICE_LATENCY_S + 0.1) * rate)
     said_after = np.flatnonzero(np.abs(samples[answer_frame:]) > 0.05)
     heard_s = (said_after[-1] - said_after[0]) / rate if said_after.size else 0.0
     if safety:

@@ -37,7 +37,7 @@ BACKENDS = ("sounddevice", "simpleaudio")
 DEFAULT_BACKEND = "sounddevice"
 # Every new device stream swallows its first few milliseconds (docs/internals.md), which
 # would clip and delay a cue at sample 0; so at least this much near-silence leads.
-MIN_PRE_ROLL_S = 0.1
+MIN_PRE_ROLL_S = 0.05
 # How much the device is given ahead of what it plays: with PortAudio's "high" a loaded
 # machine ran the device short (docs/RELIABILITY.md); this holds, at the cost of a stop
 # or pause heard that much later (figures: docs/BENCHMARKS.md, the soak).
