@@ -13,7 +13,6 @@ import contextlib
 import csv
 import io
 import json
-import os
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from voice_coach.coach.log import (
     PracticeLog,
     log_path,
 )
-from voice_coach.errors import LogError, UsageError, os_reason
+from voice_coach.errors import UsageError, os_reason
 
 REQUIRED = ("started_at", "protocol", "reps_planned", "ended")
 
@@ -42,29 +41,21 @@ class Imported:
 def backup(target: Path, *, force: bool = False, source: Path | None = None) -> int:
     """A consistent copy of the log at ``target`` (0600, written whole, never over a file
     without ``force``); the number of entries it holds."""
-    from voice_coach.files.durable import fsync_folder
-    from voice_coach.files.export import check_target, temp_beside
+    from voice_coach.files.export import write_whole
 
     source = source or log_path()
     if not source.exists():
         raise UsageError(f"{source}: there is no practice log yet", "nothing to back up")
-    check_target(target, force)
-    temp = temp_beside(target, private=True)
-    try:
+    counted: list[int] = []
+
+    def fill(temp: Path) -> None:
         with PracticeLog(source, create=False) as log, _connect(temp) as copy:
             log.copy_to(copy)
-            count = copy.execute("SELECT count(*) FROM sessions").fetchone()[0]
+            counted.append(copy.execute("SELECT count(*) FROM sessions").fetchone()[0])
             copy.execute("PRAGMA journal_mode = DELETE")  # one file, whole by itself
-        with temp.open("rb+") as file:
-            os.fsync(file.fileno())
-        temp.replace(target)
-        fsync_folder(target.parent)
-    except OSError as exc:
-        raise LogError(f"{target}: could not be written ({os_reason(exc)})") from None
-    finally:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-    return int(count)
+
+    write_whole(target, fill, force=force, private=True)
+    return int(counted[0])
 
 
 def check_log_file(path: Path) -> int:

@@ -283,12 +283,20 @@ def write_whole_file(
     """A small file (reminders, a playlist, a report) written as an export is: never over
     a file that exists without ``force``, never half-written under its name; ``private``
     (health data) is readable by the user alone (0600) from its first byte."""
+    write_whole(path, lambda temp: temp.write_bytes(data), force=force, private=private)
+
+
+def write_whole(
+    path: Path, fill: Callable[[Path], object], *, force: bool = False, private: bool = False
+) -> None:
+    """``fill`` writes a temporary file beside ``path``, which then takes its name only
+    once whole and synced (``write_whole_file``'s rules, for a file another library
+    writes, such as SQLite's backup)."""
     check_target(path, force)
     temp = temp_beside(path, private=private)
     try:
-        with temp.open("wb") as file:
-            file.write(data)
-            file.flush()
+        fill(temp)
+        with temp.open("rb+") as file:
             os.fsync(file.fileno())
         temp.replace(path)
         fsync_folder(path.parent)
