@@ -325,7 +325,7 @@ def programs_show(
         out()
         out(" ".join(loaded.about.split()))
     out()
-    out(f"{loaded.sessions_per_day} session{'s' if loaded.sessions_per_day != 1 else ''} a day")
+    out(f"{counted(loaded.sessions_per_day, 'session')} a day")
     for number, stage in enumerate(loaded.stages, start=1):
         rules = f": {stage.rules()}" if stage.rules() else ""
         out(f"  stage {number}: {stage.summary()}{rules}")

@@ -69,7 +69,7 @@ def protocols_show(
         out(f"  {phase.name:<10} {phase.seconds:g} s{counted}{said}")
     rest = f", {p.rest_s:g} s rest between sets" if p.sets > 1 else ""
     length = listed_length(p)
-    sets = f"{p.sets} set{'s' if p.sets > 1 else ''}"
+    sets = counted(p.sets, "set")
     out(f"  {p.reps} reps x {sets}{rest}, {p.lead_in_s:g} s lead-in; about {length}")
     out(f"  languages: {', '.join(loaded.languages)}; source: {p.source}")
     out()

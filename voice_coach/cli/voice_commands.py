@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from voice_coach.cli.options import check_backend, out
+from voice_coach.coach.stats import counted
 from voice_coach.errors import UsageError
 
 voices_app = typer.Typer(
@@ -53,7 +54,7 @@ def voices(
         languages = ", ".join(v.languages)
         gender = f", {v.gender}" if v.gender else ""
         out(f"{v.id:<{width}}  {v.name} ({languages}{gender}) [{v.engine}]")
-    out(f"{len(found)} voice{'s' if len(found) != 1 else ''}")
+    out(counted(len(found), "voice"))
 
 
 @voices_app.command("add")

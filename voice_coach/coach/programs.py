@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voice_coach.coach.stats import counted
 from voice_coach.core.protocol import MAX_PHASE_S, MAX_REPS, MAX_SETS, MIN_PHASE_S, Pace, apply_pace
 from voice_coach.errors import ProtocolError, UsageError
 from voice_coach.files.loader import (
@@ -130,7 +131,7 @@ class Program:
             f"A rating of {rules.stop_at} or more: stop for today, and back one stage.",
             f"A rating of {rules.rise_from} or more that is {rise} or more above the one "
             f"before, or above where the stage began: back one stage.",
-            f"Ratings of {rules.stop_at} or more on {_days(rules.clinician_days)} within "
+            f"Ratings of {rules.stop_at} or more on {counted(rules.clinician_days, 'day')} within "
             f"{rules.clinician_window_days}: see a clinician; the program holds until a "
             f"lower rating.",
         ]
@@ -191,7 +192,7 @@ class NextSession:
         per_day = self.program.sessions_per_day
         return (
             f"stage {self.stage_number} of {of}; "
-            f"{self.done_today} of {per_day} session{'s' if per_day != 1 else ''} done today"
+            f"{self.done_today} of {counted(per_day, 'session')} done today"
         )
 
 
@@ -382,7 +383,7 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
             and len(days) >= stage_rules.advance_days
             and _pain_hold(rules, began, latest, clinician) is None
         ):
-            why = f"moved on after {completed} completed sessions on {_days(len(days))}"
+            why = f"moved on after {completed} completed sessions on {counted(len(days), 'day')}"
             moves.append(Move(entry.day, stage + 1, stage + 2, why))
             stage += 1
             completed, days, began, latest = 0, set(), previous, None
@@ -413,17 +414,13 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
     )
 
 
-def _days(count: int) -> str:
-    return f"{count} day{'s' if count != 1 else ''}"
-
-
 def _pain_hold(
     rules: PainRules, began: int | None, latest: int | None, clinician: bool
 ) -> str | None:
     """Why pain keeps a user in their stage, in words; ``None`` when it does not."""
     if clinician:
         return (
-            f"ratings of {rules.stop_at} or more on {_days(rules.clinician_days)} within "
+            f"ratings of {rules.stop_at} or more on {counted(rules.clinician_days, 'day')} within "
             f"{rules.clinician_window_days}; see a clinician before going on"
         )
     if latest is None:
