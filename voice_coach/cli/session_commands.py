@@ -20,6 +20,7 @@ from voice_coach.cli.options import (
     with_session_options,
 )
 from voice_coach.coach.programs import NextSession
+from voice_coach.coach.stats import counted
 from voice_coach.core.protocol import Pace, apply_pace, in_language
 from voice_coach.display import clock
 from voice_coach.files.loader import builtin_names, load_protocol
@@ -65,8 +66,8 @@ def protocols_show(
     out("Pace:")
     for phase in p.phases:
         said = f'  says "{phase.say}"' if phase.say else ""
-        counted = f", counts {phase.count}" if phase.count else ""
-        out(f"  {phase.name:<10} {phase.seconds:g} s{counted}{said}")
+        counts = f", counts {phase.count}" if phase.count else ""
+        out(f"  {phase.name:<10} {phase.seconds:g} s{counts}{said}")
     rest = f", {p.rest_s:g} s rest between sets" if p.sets > 1 else ""
     length = listed_length(p)
     sets = counted(p.sets, "set")
