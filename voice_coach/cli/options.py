@@ -7,11 +7,12 @@ settings file, the default) is the library's ``coach.settings.layered_values``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import typer
@@ -37,16 +38,9 @@ def out(text: str = "") -> None:
     stream = sys.stdout
     if stream is None:  # started with standard output closed: nowhere to write, as click
         return
-    try:
+    with _writing():
         stream.write(text + "\n")
         stream.flush()  # a reader waiting for this line gets it now
-    except BrokenPipeError:
-        from voice_coach.files.export import silence_stdout
-
-        silence_stdout()
-        raise typer.Exit(0) from None
-    except OSError as exc:
-        raise stdout_failed(exc) from None
 
 
 def out_bytes(data: bytes) -> None:
@@ -57,10 +51,17 @@ def out_bytes(data: bytes) -> None:
     if not hasattr(stream, "buffer"):  # a text-only stream (a caller's StringIO)
         out(data.decode("utf-8"))
         return
-    try:
+    with _writing():
         stream.flush()
         stream.buffer.write(data + b"\n")
         stream.buffer.flush()
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """What ``out`` and ``out_bytes`` make of a failed write to standard output."""
+    try:
+        yield
     except BrokenPipeError:
         from voice_coach.files.export import silence_stdout
 
