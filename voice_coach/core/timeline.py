@@ -174,7 +174,9 @@ def timeline_to_json(timeline: Timeline) -> dict[str, object]:
 
     ``protocol``, ``duration_s`` and each cue's ``at_s`` (its first sample), ``beat_s``
     (when it is heard), ``kind``, ``text``, ``phase``, ``rep`` and ``set`` must stay;
-    more fields may be added.
+    more fields may be added. Times are exact, not rounded: a reader finds a cue's first
+    sample as ``round(at_s * rate)``, which a time rounded to the microsecond gets wrong
+    by one where it falls near half a sample.
     """
     return {
         "protocol": timeline.protocol,
@@ -183,8 +185,8 @@ def timeline_to_json(timeline: Timeline) -> dict[str, object]:
         "sets": timeline.sets,
         "cues": [
             {
-                "at_s": round(cue.at_s, 6),
-                "beat_s": round(cue.beat_s, 6),
+                "at_s": cue.at_s,
+                "beat_s": cue.beat_s,
                 "kind": cue.kind,
                 "text": cue.text,
                 "phase": cue.phase,
