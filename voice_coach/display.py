@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import IO, Any, Literal
 
 from voice_coach.core.timeline import Timeline, span_at
+from voice_coach.i18n import _
 
 DisplayMode = Literal["live", "plain", "quiet"]
 
@@ -30,13 +31,21 @@ class Status:
     fraction: float
 
     def line(self) -> str:
-        parts = [self.protocol, self.phase]
-        if self.rep is not None:
-            parts.append(f"rep {self.rep} of {self.reps}")
-        if self.sets > 1 and self.set is not None:
-            parts.append(f"set {self.set} of {self.sets}")
-        parts.append(f"{clock(self.left_s)} left")
-        return " · ".join(parts)
+        parts = [self.protocol, self.phase, self.rep_words(), self.set_words()]
+        parts.append(_("{time} left").format(time=clock(self.left_s)))
+        return " · ".join(part for part in parts if part)
+
+    def rep_words(self) -> str:
+        """ "rep 3 of 10", or nothing outside the reps."""
+        if self.rep is None:
+            return ""
+        return _("rep {rep} of {reps}").format(rep=self.rep, reps=self.reps)
+
+    def set_words(self) -> str:
+        """ "set 2 of 3" in a session of sets, else nothing."""
+        if self.sets <= 1 or self.set is None:
+            return ""
+        return _("set {set} of {sets}").format(set=self.set, sets=self.sets)
 
 
 def clock(seconds: float) -> str:
@@ -109,7 +118,7 @@ class Display:
             return
         status = status_of(self.timeline, at_s)
         if self._progress is not None and self._task is not None:
-            text = status.line() + (" · paused (space resumes)" if paused else "")
+            text = status.line() + (" · " + _("paused (space resumes)") if paused else "")
             self._progress.update(self._task, completed=status.at_s, description=text)
             self._progress.refresh()
             return

@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voice_coach.errors import SpeechError, VoiceCoachError
+from voice_coach.i18n import N_, _, decimal, ngettext
 
-FIX_SPEECH = "install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng) and pyttsx3"
-FIX_NEURAL = (
+FIX_SPEECH = N_("install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng) and pyttsx3")
+FIX_NEURAL = N_(
     "run ./scripts/setup (it installs piper-tts and the joe voice); without it, sessions "
     "speak with espeak-ng"
 )
-FIX_AUDIO = (
+FIX_AUDIO = N_(
     "install PortAudio (Debian/Ubuntu: sudo apt-get install libportaudio2), check a sound "
     "device is connected, or export instead: voice-coach export -o session.wav"
 )
@@ -46,19 +47,24 @@ def _media_keys() -> Check:
     from voice_coach.desktop import check_media_keys
 
     try:
-        return Check("media keys", True, check_media_keys(), needed_to_play=False)
+        return Check(_("media keys"), True, check_media_keys(), needed_to_play=False)
     except Exception as exc:  # whatever stops it, the doctor names it
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return Check("media keys", False, f"none: {reason}", needed_to_play=False)
+        detail = _("none: {reason}").format(reason=reason)
+        return Check(_("media keys"), False, detail, needed_to_play=False)
 
 
 def _guard(name: str, fix: str, body: Callable[[], str]) -> Check:
+    name, fix = _(name), _(fix)
     try:
         return Check(name, True, body())
     except VoiceCoachError as exc:
-        return Check(name, False, f"{exc.one_line()}; fix: {fix}")
+        return Check(
+            name, False, _("{problem}; fix: {fix}").format(problem=exc.one_line(), fix=fix)
+        )
     except Exception as exc:  # a doctor reports every failure, whatever it is
-        return Check(name, False, f"{type(exc).__name__}: {exc}; fix: {fix}")
+        problem = f"{type(exc).__name__}: {exc}"
+        return Check(name, False, _("{problem}; fix: {fix}").format(problem=problem, fix=fix))
 
 
 def _speech() -> Check:
@@ -68,9 +74,11 @@ def _speech() -> Check:
 
         with EspeakSpeaker(SpeechSettings()) as engine:
             clip = engine.synthesize("Squeeze")
-        return f"{engine_identity()}; a test word took {clip.duration_s:.2f} s"
+        return _("{engine}; a test word took {seconds} s").format(
+            engine=engine_identity(), seconds=decimal(clip.duration_s, 2)
+        )
 
-    return _guard("speech engine", FIX_SPEECH, body)
+    return _guard(N_("speech engine"), FIX_SPEECH, body)
 
 
 def _neural() -> Check:
@@ -85,19 +93,24 @@ def _neural() -> Check:
         engine = engine_for(PIPER)
         voices = engine.voices()
         if not voices:
-            raise SpeechError("no Piper voice is installed")
+            raise SpeechError(_("no Piper voice is installed"))
         started = time.perf_counter()
         settings = SpeechSettings(voice_id=voices[0].id, engine=PIPER)
         with engine.speaker(settings) as speaker:
             clip = speaker.synthesize("Squeeze")
         took = time.perf_counter() - started
         ids = ", ".join(voice.id for voice in voices)
-        return (
-            f"piper-tts {version('piper-tts')}; voices: {ids}; a test phrase "
-            f"({clip.duration_s:.2f} s) took {took:.2f} s, loading the voice included"
+        return _(
+            "piper-tts {version}; voices: {ids}; a test phrase ({length} s) took {took} s, "
+            "loading the voice included"
+        ).format(
+            version=version("piper-tts"),
+            ids=ids,
+            length=decimal(clip.duration_s, 2),
+            took=decimal(took, 2),
         )
 
-    check = _guard("neural speech", FIX_NEURAL, body)
+    check = _guard(N_("neural speech"), FIX_NEURAL, body)
     return Check(check.name, check.ok, check.detail, needed_to_play=False)
 
 
@@ -108,9 +121,13 @@ def _voices() -> Check:
         voices = installed_voices(refresh=True)
         languages = {lang.split("-")[0] for voice in voices for lang in voice.languages}
         neural = sum(voice.neural for voice in voices)
-        return f"{len(voices)} voices ({neural} neural) in {len(languages)} languages"
+        return ngettext(
+            "{n} voice ({neural} neural) in {languages} languages",
+            "{n} voices ({neural} neural) in {languages} languages",
+            len(voices),
+        ).format(n=len(voices), neural=neural, languages=len(languages))
 
-    return _guard("voices", FIX_SPEECH, body)
+    return _guard(N_("voices"), FIX_SPEECH, body)
 
 
 def _cache() -> Check:
@@ -119,8 +136,9 @@ def _cache() -> Check:
     folder = default_cache_dir()
     files = [path for path in folder.glob("*") if path.is_file()] if folder.is_dir() else []
     size = sum(path.stat().st_size for path in files)
-    detail = f"{folder} ({len(files)} files, {size / 1024:.0f} KiB)"
-    return Check("phrase cache", True, detail, needed_to_play=False)
+    count = ngettext("{n} file", "{n} files", len(files)).format(n=len(files))
+    detail = f"{folder} ({count}, {size / 1024:.0f} KiB)"
+    return Check(_("phrase cache"), True, detail, needed_to_play=False)
 
 
 def _backends() -> list[Check]:
@@ -129,9 +147,11 @@ def _backends() -> list[Check]:
     checks = []
     for name, problem in available_backends().items():
         if problem is None:
-            checks.append(Check(f"back-end {name}", True, "loads", needed_to_play=False))
+            label = _("back-end {name}").format(name=name)
+            checks.append(Check(label, True, _("loads"), needed_to_play=False))
         else:
-            checks.append(Check(f"back-end {name}", False, problem, needed_to_play=False))
+            label = _("back-end {name}").format(name=name)
+            checks.append(Check(label, False, problem, needed_to_play=False))
     return checks
 
 
@@ -142,10 +162,10 @@ def _device(backend: str) -> Check:
 
         device = default_output_device(backend)
         if device is None:
-            raise AudioDeviceError(f"no output device for {backend}")
+            raise AudioDeviceError(_("no output device for {backend}").format(backend=backend))
         return device
 
-    return _guard("output device", FIX_AUDIO, body)
+    return _guard(N_("output device"), FIX_AUDIO, body)
 
 
 def _tone(backend: str, silent: bool) -> Check:
@@ -155,11 +175,13 @@ def _tone(backend: str, silent: bool) -> Check:
         if silent:
             tone = test_tone(44_100, 1.0)
             samples = tone.read(0, tone.total_frames)
-            return f"rendered a 1 s tone ({len(samples)} samples), not played (--silent)"
+            return _("rendered a 1 s tone ({n} samples), not played (--silent)").format(
+                n=len(samples)
+            )
         play_test_tone(backend, 1.0)
-        return f"played a 1 s tone through {backend}"
+        return _("played a 1 s tone through {backend}").format(backend=backend)
 
-    return _guard("test tone", FIX_AUDIO, body)
+    return _guard(N_("test tone"), FIX_AUDIO, body)
 
 
 def can_play(checks: list[Check]) -> bool:

@@ -14,11 +14,12 @@ from voice_coach.audio.playback import Player
 from voice_coach.core.render import RenderedSession
 from voice_coach.core.timeline import end_start_s, skip_target_s, span_at
 from voice_coach.display import Display, DisplayMode, clock, status_of
+from voice_coach.i18n import N_, _
 from voice_coach.keys import KeyReader
 
 POLL_S = 0.05
 STOP_FADE_MS = 30.0
-KEY_HELP = "space pauses, n skips to the next set or rest, q ends, Ctrl-C stops"
+KEY_HELP = N_("space pauses, n skips to the next set or rest, q ends, Ctrl-C stops")
 
 
 @dataclass
@@ -47,10 +48,10 @@ class LiveResult:
     def summary(self, session: RenderedSession) -> str:
         timeline = session.timeline
         status = status_of(timeline, self.at_s)
-        where = f"rep {status.rep} of {status.reps}" if status.rep else status.phase
-        if timeline.sets > 1 and status.set:
-            where += f", set {status.set} of {status.sets}"
-        return f"{clock(self.at_s)} of {clock(timeline.duration_s)} ({where})"
+        where = ", ".join(filter(None, [status.rep_words() or status.phase, status.set_words()]))
+        return _("{at} of {length} ({where})").format(
+            at=clock(self.at_s), length=clock(timeline.duration_s), where=where
+        )
 
 
 def play_live(
@@ -85,7 +86,7 @@ def play_live(
             return max(0.0, at)
 
         if keys.active:
-            display.message(KEY_HELP)
+            display.message(_(KEY_HELP))
         player.start()
         state.status = "Playing"
         if on_start is not None:
@@ -114,7 +115,7 @@ def play_live(
                     heard.append((from_s or 0.0, now))
                     from_s = None
                     state.status = "Paused"
-                    display.message(f"Paused at {clock(now)}; space resumes")
+                    display.message(_("Paused at {time}; space resumes").format(time=clock(now)))
                 elif key == " " or (key in ("n", "q") and resume_at is not None):
                     target = resume_at if key == " " else None
                     resume_at = None

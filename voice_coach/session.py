@@ -49,6 +49,9 @@ class SessionOptions:
     pace: Pace = field(default_factory=Pace)
     style: CueStyle = "both"
     language: str | None = None
+    # The user's locale's language, spoken where the protocol has its words and no
+    # ``language`` is given; never an error (a locale the protocol lacks: its own words).
+    preferred_language: str | None = None
     voice: str | None = None
     engine: str | None = None
     rate_wpm: int | None = None
@@ -126,8 +129,11 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
     from voice_coach.audio.tones import load_tones
     from voice_coach.speech.phrase_cache import load_clips
 
+    loaded_protocol = load_protocol(source)
     words = in_language(
-        load_protocol(source), options.language, allow_fallback=options.allow_fallback
+        loaded_protocol,
+        options.language or preferred_words(loaded_protocol, options.preferred_language),
+        allow_fallback=options.allow_fallback,
     )
     protocol = apply_pace(words, options.pace)
     voice = choose_voice(protocol.language, options)
@@ -204,6 +210,16 @@ def _levels(
         target_lufs,
         volume,
     )
+
+
+def preferred_words(protocol: Protocol, language: str | None) -> str | None:
+    """``language`` if the protocol has all its words in it, else ``None`` (its own)."""
+    if language is None:
+        return None
+    try:
+        return in_language(protocol, language).language
+    except UsageError:
+        return None
 
 
 def choose_voice(language: str, options: SessionOptions) -> Voice:

@@ -375,7 +375,7 @@ def test_three_high_days_name_a_clinician_in_today(capsys):
     capsys.readouterr()
     assert main(["today", "glute-squeeze-daily"]) == 0
     shown = capsys.readouterr().out
-    assert "See a clinician before going on: pain of 7 or more on 3 days within 14." in shown
+    assert "See a clinician before going on: pain of 7 or more on 3 days within 14 days." in shown
     assert "Stop here for today" not in shown, "the last 7 was yesterday"
 
 

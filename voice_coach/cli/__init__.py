@@ -21,8 +21,9 @@ import typer
 
 from voice_coach import __version__
 from voice_coach.cli import coach_commands, export_commands, session_commands, voice_commands
-from voice_coach.cli.options import out
+from voice_coach.cli.options import choose_screen_language, note, out
 from voice_coach.errors import FieldError, UsageError, VoiceCoachError
+from voice_coach.i18n import _
 
 app = typer.Typer(
     add_completion=False,
@@ -100,7 +101,8 @@ def worded(exc: VoiceCoachError) -> str:
         return exc.one_line()
     flag = FLAGS[exc.field]
     if exc.field == "allow_fallback":
-        hint = f"{exc.hint}, or {flag} to say them as written" if exc.hint else None
+        hint = _("{hint}, or {flag} to say them as written").format(hint=exc.hint, flag=flag)
+        hint = hint if exc.hint else None
         return UsageError(exc.detail, hint).one_line()
     return UsageError(f"{flag}: {exc.detail}", exc.hint).one_line()
 
@@ -126,29 +128,32 @@ def main(argv: list[str] | None = None) -> int:
         return _run(argv)
     finally:
         log = sys.modules.get("voice_coach.coach.log")  # only if a command opened the log
-        for note in log.take_notes() if log is not None else []:
-            typer.echo(f"voice-coach: note: {note}", err=True)
+        for text in log.take_notes() if log is not None else []:
+            note(text)
 
 
 def _run(argv: list[str] | None) -> int:
     # click gets ``argv`` as given (None: it reads sys.argv itself, expanding wildcards
     # on Windows as it does for every program).
-    command = typer.main.get_command(startup.narrowed(app, sys.argv[1:] if argv is None else argv))
+    args = sys.argv[1:] if argv is None else argv
+    choose_screen_language(args)
+    command = typer.main.get_command(startup.narrowed(app, args))
     usage_error = _cli_exception("UsageError")
     try:
         result = command.main(args=argv, prog_name="voice-coach", standalone_mode=False)
     except VoiceCoachError as exc:
-        typer.echo(f"voice-coach: error: {worded(exc)}", err=True)
+        typer.echo(_("voice-coach: error: {message}").format(message=worded(exc)), err=True)
         return exc.exit_code
     except usage_error as exc:
         message = exc.format_message()  # type: ignore[attr-defined]
         # The same one-line, escaped form as our own errors: the option may be user text.
-        typer.echo(f"voice-coach: error: {UsageError(message).one_line()}", err=True)
+        line = UsageError(message).one_line()
+        typer.echo(_("voice-coach: error: {message}").format(message=line), err=True)
         return 2
     except typer.Exit as exc:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("voice-coach: interrupted", err=True)
+        typer.echo(_("voice-coach: interrupted"), err=True)
         return 130
     except Exception as exc:
         # A bug, not the user's doing: one line and a way to see more, never a wall of
@@ -157,8 +162,10 @@ def _run(argv: list[str] | None) -> int:
             raise
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())
         typer.echo(
-            f"voice-coach: internal error: {detail} (please report it; "
-            "VOICE_COACH_DEBUG=1 shows the traceback)",
+            _(
+                "voice-coach: internal error: {detail} (please report it; "
+                "VOICE_COACH_DEBUG=1 shows the traceback)"
+            ).format(detail=detail),
             err=True,
         )
         return 1

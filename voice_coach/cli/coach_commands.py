@@ -22,9 +22,12 @@ from voice_coach.cli.options import (
     one_source,
     out,
     out_bytes,
+    safety_line,
+    words_language,
 )
-from voice_coach.coach.stats import counted
+from voice_coach.coach.stats import days_words, sessions_words
 from voice_coach.errors import UsageError
+from voice_coach.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from voice_coach.coach.log import LogEntry
@@ -83,7 +86,7 @@ def log_session(
         entry_id = log.add(shape, started, reps or shape.reps_planned, pain)
         entry = log.get(entry_id)
     assert entry is not None
-    out(f"Logged: {history_line(entry)}")
+    out(_("Logged: {entry}").format(entry=history_line(entry)))
     if pain is not None:
         for line in safety_answer(pain, before, played, plan.program.pain if plan else None):
             out(line)
@@ -126,13 +129,13 @@ def history(
             return
         entries = log.entries(since=start, limit=None if show_all else HISTORY_LATEST + 1)
     if not entries:
-        out("No sessions yet." if since is None else "No sessions since then.")
+        out(_("No sessions yet.") if since is None else _("No sessions since then."))
         return
     more = not show_all and len(entries) > HISTORY_LATEST
     for entry in entries[:HISTORY_LATEST] if more else entries:
         out(history_line(entry))
     if more:
-        out(f"(the latest {HISTORY_LATEST}; --all shows every one)")
+        out(_("(the latest {n}; --all shows every one)").format(n=HISTORY_LATEST))
 
 
 def csv_text(columns: tuple[str, ...], rows: object) -> str:
@@ -149,12 +152,25 @@ def csv_text(columns: tuple[str, ...], rows: object) -> str:
 def history_line(entry: LogEntry) -> str:
     shape = entry.shape
     program = f" [{shape.program} {shape.stage}]" if shape.program else ""
-    skipped = f", {entry.skipped} skipped" if entry.skipped else ""
-    pain = f", pain {entry.pain}" if entry.pain is not None else ""
-    return (
-        f"#{entry.id:<4} {entry.started_at:%Y-%m-%d %H:%M}  {shape.protocol}{program}  "
-        f"{entry.reps_done}/{shape.reps_planned} reps{skipped}, {entry.ended}{pain}"
-    )
+    done = ngettext("{done}/{planned} rep", "{done}/{planned} reps", shape.reps_planned)
+    parts = [done.format(done=entry.reps_done, planned=shape.reps_planned)]
+    if entry.skipped:
+        parts.append(_("{n} skipped").format(n=entry.skipped))
+    parts.append(_(ENDINGS[entry.ended]) if entry.ended in ENDINGS else entry.ended)
+    if entry.pain is not None:
+        parts.append(_("pain {pain}").format(pain=entry.pain))
+    when = f"{entry.started_at:%Y-%m-%d %H:%M}"
+    return f"#{entry.id:<4} {when}  {shape.protocol}{program}  " + ", ".join(parts)
+
+
+# How a session ended, as the log keeps it (``completed``...) and as a person reads it.
+ENDINGS = {
+    "completed": N_("completed"),
+    "quit": N_("quit"),
+    "interrupted": N_("interrupted"),
+    "unfinished": N_("unfinished"),
+    "logged": N_("logged"),
+}
 
 
 @history_app.command("delete")
@@ -169,7 +185,7 @@ def history_delete(
         if entry is None:
             raise UsageError(f"no entry #{entry_id} in the log", "see: voice-coach history")
         log.delete(entry_id)
-    out(f"Deleted: {history_line(entry)}")
+    out(_("Deleted: {entry}").format(entry=history_line(entry)))
 
 
 @history_app.command("backup")
@@ -182,7 +198,11 @@ def history_backup(
 
     target = Path(output)
     count = backup(target, force=force)
-    out(f"Backed up {counted(count, 'entry', 'entries')} to {target}")
+    out(
+        ngettext("Backed up {n} entry to {file}", "Backed up {n} entries to {file}", count).format(
+            n=count, file=target
+        )
+    )
 
 
 @history_app.command("restore")
@@ -193,8 +213,11 @@ def history_restore(
     from voice_coach.coach.log_copies import restore
 
     count, saved = restore(Path(backup_file))
-    kept = f"; the log before it is in {saved}" if saved else ""
-    out(f"Restored {counted(count, 'entry', 'entries')} from {backup_file}{kept}")
+    restored = ngettext(
+        "Restored {n} entry from {file}", "Restored {n} entries from {file}", count
+    ).format(n=count, file=backup_file)
+    kept = "; " + _("the log before it is in {file}").format(file=saved) if saved else ""
+    out(restored + kept)
 
 
 @history_app.command("import")
@@ -208,7 +231,11 @@ def history_import(
     from voice_coach.coach.log_copies import import_rows
 
     done = import_rows(Path(rows_file))
-    out(f"Imported {done.added} new, {done.skipped} already in the log")
+    out(
+        _("Imported {added} new, {skipped} already in the log").format(
+            added=done.added, skipped=done.skipped
+        )
+    )
 
 
 # --- stats -----------------------------------------------------------------------------
@@ -220,24 +247,45 @@ def stats() -> None:
 
     coach = coach_view()
     figures = practice_stats(coach.days, coach.today)
-    out(f"Days practised: {figures.days_practised} ({counted(figures.sessions, 'session')})")
+    out(
+        _("Days practised: {days} ({sessions})").format(
+            days=figures.days_practised, sessions=sessions_words(figures.sessions)
+        )
+    )
     if coach.show_streaks:
         out(
-            f"Streak: {counted(figures.current_streak, 'day')} now, "
-            f"{figures.longest_streak} at the longest"
+            _("Streak: {now} now, {longest} at the longest").format(
+                now=days_words(figures.current_streak), longest=figures.longest_streak
+            )
         )
     out()
-    plan = f" ({coach.program.title}: {coach.per_day} a day)" if coach.program else ""
-    out(f"Weeks, from Monday{plan}:")
-    for week in coach.weeks:
-        label = "this week" if week.monday == coach.weeks[0].monday else f"{week.monday:%d %b}"
-        out(f"  {label:<10} {week.words()}")
+    if coach.program and coach.per_day:
+        plan = _("{program}: {n} a day").format(program=coach.program.title, n=coach.per_day)
+        out(_("Weeks, from Monday ({plan}):").format(plan=plan))
+    else:
+        out(_("Weeks, from Monday:"))
+    labels = [
+        _("this week") if week.monday == coach.weeks[0].monday else day_month(week.monday)
+        for week in coach.weeks
+    ]
+    width = max(len(label) for label in labels)
+    for label, week in zip(labels, coach.weeks, strict=True):
+        out(f"  {label:<{width}} {week.words()}")
     out()
     for line in heat_map(coach.days, coach.today):
         out(line)
     if coach.trend is not None:
         out()
-        out(f"Pain: {coach.trend.words()}")
+        out(_("Pain: {trend}").format(trend=coach.trend.words()))
+
+
+def day_month(day: date) -> str:
+    """ "03 Nov" as the language in use writes a day and month."""
+    from babel.dates import format_date
+
+    from voice_coach.i18n import language_in_use
+
+    return format_date(day, "dd MMM", locale=language_in_use())
 
 
 @dataclass
@@ -304,10 +352,11 @@ def programs_list(ctx: typer.Context) -> None:
 
     for name in builtin_program_names():
         program = load_program(name)
-        out(
-            f"{name}  {len(program.stages)} stages, {program.sessions_per_day} a day  "
-            f"{program.description}"
+        stages = ngettext("{n} stage", "{n} stages", len(program.stages)).format(
+            n=len(program.stages)
         )
+        per_day = _("{n} a day").format(n=program.sessions_per_day)
+        out(f"{name}  {stages}, {per_day}  {program.description}")
 
 
 @programs_app.command("show")
@@ -316,6 +365,7 @@ def programs_show(
 ) -> None:
     """Explain a program: its stages, the rules that move between them, a safety note."""
     from voice_coach.coach.programs import load_program
+    from voice_coach.core.protocol import in_language
     from voice_coach.files.loader import load_protocol
 
     loaded = load_program(program)
@@ -325,16 +375,20 @@ def programs_show(
         out()
         out(" ".join(loaded.about.split()))
     out()
-    out(f"{counted(loaded.sessions_per_day, 'session')} a day")
+    per_day = loaded.sessions_per_day
+    out(ngettext("{n} session a day", "{n} sessions a day", per_day).format(n=per_day))
     for number, stage in enumerate(loaded.stages, start=1):
         rules = f": {stage.rules()}" if stage.rules() else ""
-        out(f"  stage {number}: {stage.summary()}{rules}")
+        out("  " + _("stage {n}: {summary}").format(n=number, summary=stage.summary()) + rules)
     out()
-    out("Pain (0, no pain, to 10, the worst pain you can imagine):")
+    out(_("Pain (0, no pain, to 10, the worst pain you can imagine):"))
     for line in loaded.pain_rules_text():
         out(f"  {line}")
     out()
-    out(f"Safety: {load_protocol(loaded.stages[0].protocol).safety}")
+    first = in_language(
+        load_protocol(loaded.stages[0].protocol), words_language(None), allow_fallback=True
+    )
+    out(safety_line(first.safety))
 
 
 def today(
@@ -353,24 +407,28 @@ def today(
     if chosen is None:
         protocol = load_protocol(DEFAULT_PROTOCOL)
         length = listed_length(protocol)
-        out(f"No program yet: the default session, {protocol.title} ({length}).")
-        out("voice-coach run   (voice-coach programs lists programs that move you on)")
+        out(
+            _("No program yet: the default session, {title} ({length}).").format(
+                title=protocol.title, length=length
+            )
+        )
+        out("voice-coach run   " + _("(voice-coach programs lists programs that move you on)"))
         return
     plan = todays_session(chosen)
     out(f"{plan.program.title}: {plan.progress}")
     for line in pain_warnings(plan):
         out(line)
-    out(f"Next: {plan.stage.summary()}")
-    out(f"Why: {plan.why}")
+    out(_("Next: {session}").format(session=plan.stage.summary()))
+    out(_("Why: {reason}").format(reason=plan.why))
     if plan.done_today >= plan.program.sessions_per_day and not plan.stop_today:
-        out("Today's sessions are done; another one is fine if it feels good.")
+        out(_("Today's sessions are done; another one is fine if it feels good."))
     coach = coach_view(plan.program.name)
     week = coach.weeks[0]
     out(week_sentence(week, plan.program.sessions_per_day, coach.times, plan.program.name))
     if coach.show_streaks:
         streak = practice_stats(coach.days, coach.today).current_streak
         if streak > 1:
-            out(f"Streak: {counted(streak, 'day')} in a row.")
+            out(_("Streak: {days} in a row.").format(days=days_words(streak)))
     out(f"voice-coach run --program {plan.program.name}")
 
 
@@ -399,7 +457,7 @@ def remind(
         loaded = load_program(program)
         title, command, key = loaded.title, f"voice-coach run --program {loaded.name}", loaded.name
     else:
-        title, command, key = "Glute squeeze", "voice-coach run", "session"
+        title, command, key = _("Glute squeeze"), "voice-coach run", "session"
     now = local_now()
     data = reminder_calendar(
         times, title=title, command=command, key=key, first_day=now.date(), stamp=now
@@ -407,7 +465,11 @@ def remind(
     target = Path(output)
     write_whole_file(target, data, force=force)
     listed = ", ".join(f"{time:%H:%M}" for time in sorted(times))
-    out(f"Wrote {target}: {title}, every day at {listed}")
+    out(
+        _("Wrote {file}: {title}, every day at {times}").format(
+            file=target, title=title, times=listed
+        )
+    )
 
 
 # --- report ----------------------------------------------------------------------------
@@ -440,7 +502,7 @@ def report(
     today = local_now().date()
     start = parse_day(since, today) if since else today - timedelta(weeks=REPORT_WEEKS)
     if start > today:
-        raise UsageError(f"--since {since} is in the future")
+        raise UsageError(_("--since {day} is in the future").format(day=since))
     settings = load_settings(known=settings_keys())
     loaded = load_program(program) if program else None
     with PracticeLog(create=False) as log:
@@ -456,8 +518,12 @@ def report(
     page = report_page(made, load_protocol(protocol).safety)
     target = Path(output)
     write_whole_file(target, page.encode("utf-8"), force=force, private=True)
-    shown = "no sessions" if made.empty else counted(made.totals.sessions, "session")
-    out(f"Wrote {target}: {shown} since {start.isoformat()} (readable by you alone)")
+    shown = _("no sessions") if made.empty else sessions_words(made.totals.sessions)
+    out(
+        _("Wrote {file}: {sessions} since {day} (readable by you alone)").format(
+            file=target, sessions=shown, day=start.isoformat()
+        )
+    )
 
 
 # --- config ----------------------------------------------------------------------------
@@ -470,14 +536,43 @@ def config_show() -> None:
     from voice_coach.coach.settings import load_settings
 
     settings = load_settings(known=settings_keys())
-    defaults = {name: default for name, _, default in SESSION_PARAMETERS}
+    defaults = {name: default for name, _kind, default in SESSION_PARAMETERS}
     defaults["show_streaks"] = True
-    state = "" if settings.exists else " (no such file: every value is the default)"
-    out(f"settings file: {settings.path}{state}")
+    if settings.exists:
+        out(_("settings file: {file}").format(file=settings.path))
+    else:
+        out(
+            _("settings file: {file} (no such file: every value is the default)").format(
+                file=settings.path
+            )
+        )
     for key in settings_keys():
-        if key in settings.values:
-            value, source = settings.values[key], "settings file"
+        if key == "lang":
+            value, source = language_shown()
+        elif key in settings.values:
+            value, source = settings.values[key], _("settings file")
         else:
-            value, source = defaults.get(key), "default"
-        shown = "(none)" if value is None else value
+            value, source = defaults.get(key), _("default")
+        shown = _("(none)") if value is None else value
         out(f"{key:<8} {shown!s:<24} {source}")
+
+
+def language_shown() -> tuple[str, str]:
+    """The language in force and where it came from, for ``config show``; a language
+    with no catalog says that its screens are English."""
+    from voice_coach.cli.options import chosen_language
+    from voice_coach.i18n import ENGLISH, has_catalog
+
+    choice = chosen_language()
+    code = choice.code or ENGLISH
+    if choice.source == "settings":
+        source = _("settings file")
+    elif choice.source == "locale":
+        source = _("your locale ({variable})").format(variable=choice.variable)
+    elif choice.source == "option":
+        source = "--lang"
+    else:
+        source = _("default")
+    if not has_catalog(code):
+        source += "; " + _("no screens in {lang}: shown in English").format(lang=code)
+    return code, source

@@ -27,6 +27,7 @@ from voice_coach.coach.programs import NextSession
 from voice_coach.display import clock
 from voice_coach.errors import UsageError
 from voice_coach.files.loader import builtin_names
+from voice_coach.i18n import _, ngettext
 from voice_coach.session import (
     DEFAULT_SAMPLE_RATE,
     AlbumSource,
@@ -106,13 +107,13 @@ def export(
     from voice_coach.files.export import export_session
 
     if subtitles is not None and subtitles not in ("srt", "vtt"):
-        raise UsageError(f"--subtitles {subtitles!r} must be srt or vtt")
+        raise UsageError(_("--subtitles {value!r} must be srt or vtt").format(value=subtitles))
     with_chapters = on_off("--chapters", chapters)
     if album is not None:
         if output is not None:
-            raise UsageError("give -o OUT or --album DIR, not both")
+            raise UsageError(_("give -o OUT or --album DIR, not both"))
         if subtitles is not None or timeline:
-            raise UsageError("--subtitles and --timeline go with -o OUT, not --album")
+            raise UsageError(_("--subtitles and --timeline go with -o OUT, not --album"))
         sources = album_sources(protocols or builtin_names(), session, plan)
         title = plan.program.title if plan is not None else album.absolute().name
         export_album(
@@ -131,11 +132,11 @@ def export(
         )
         return
     if base_url is not None:
-        raise UsageError("--base-url goes with --album DIR")
+        raise UsageError(_("--base-url goes with --album DIR"))
     if protocols and len(protocols) > 1:
         raise UsageError(
-            f"-o writes one session, and {len(protocols)} were named",
-            "name one, or write them all with --album DIR",
+            _("-o writes one session, and {n} were named").format(n=len(protocols)),
+            _("name one, or write them all with --album DIR"),
         )
     output = "session.wav" if output is None else output
     target = None if output == "-" else Path(output)
@@ -163,7 +164,8 @@ def export(
         )
     if target is not None and not quiet:
         written = ", ".join(str(path) for path in result.written)
-        typer.echo(f"Wrote {written} ({clock(prepared.timeline.duration_s)})", err=True)
+        length = clock(prepared.timeline.duration_s)
+        typer.echo(_("Wrote {files} ({length})").format(files=written, length=length), err=True)
 
 
 def _user_cover(path: Path | None) -> Cover | None:
@@ -250,8 +252,13 @@ def export_album(sources: list[AlbumSource], choices: AlbumChoices) -> None:
     result = write_album(folder, tracks, title=choices.title, fmt=name, force=choices.force,
                          cover=user_cover, base_url=url)  # fmt: skip
     if not choices.quiet:
+        count = ngettext("{n} session", "{n} sessions", len(result.files))
         typer.echo(
-            f"Wrote {folder}: {len(result.files)} sessions ({clock(result.duration_s)})",
+            _("Wrote {folder}: {sessions} ({length})").format(
+                folder=folder,
+                sessions=count.format(n=len(result.files)),
+                length=clock(result.duration_s),
+            ),
             err=True,
         )
 
@@ -259,7 +266,9 @@ def export_album(sources: list[AlbumSource], choices: AlbumChoices) -> None:
 def on_off(option: str, value: str) -> bool:
     """An ``on``/``off`` option's value, or a one-line error naming the option."""
     if value not in ("on", "off"):
-        raise UsageError(f"{option} {value!r} must be on or off")
+        raise UsageError(
+            _("{option} {value!r} must be on or off").format(option=option, value=value)
+        )
     return value == "on"
 
 
@@ -274,7 +283,7 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
 
     console = Console(stderr=True)
     with Progress(
-        "Exporting", BarColumn(), TimeRemainingColumn(), transient=True, console=console
+        _("Exporting"), BarColumn(), TimeRemainingColumn(), transient=True, console=console
     ) as bar:
         task = bar.add_task("export", total=None)
 

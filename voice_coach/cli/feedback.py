@@ -6,9 +6,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-import typer
-
-from voice_coach.cli.options import PLAYBACK_SAMPLE_RATE, out
+from voice_coach.cli.options import PLAYBACK_SAMPLE_RATE, note, out
+from voice_coach.i18n import N_, _
 
 if TYPE_CHECKING:
     from voice_coach.coach.practice import SessionRecord
@@ -16,10 +15,10 @@ if TYPE_CHECKING:
     from voice_coach.core.protocol import Protocol
     from voice_coach.session import PreparedSession, SessionOptions
 
-STOP_TODAY = "Stop here for today. Skip the exercise today and keep moving gently."
-SEE_CLINICIAN = (
-    "See a clinician before going on: pain of {stop_at} or more on {days} days within "
-    "{window}. The program holds until a lower rating is logged."
+STOP_TODAY = N_("Stop here for today. Skip the exercise today and keep moving gently.")
+SEE_CLINICIAN = N_(
+    "See a clinician before going on: pain of {stop_at} or more on {days} within {window}. "
+    "The program holds until a lower rating is logged."
 )
 
 
@@ -39,13 +38,16 @@ def safety_answer(
 def pain_warnings(plan: NextSession) -> list[str]:
     """What a program's pain rules say before today's session, if anything."""
     lines = []
+    from voice_coach.coach.programs import window
+    from voice_coach.coach.stats import days_words
+
     if plan.stop_today:
-        lines.append(STOP_TODAY)
+        lines.append(_(STOP_TODAY))
     if plan.see_clinician:
         rules = plan.program.pain
         lines.append(
-            SEE_CLINICIAN.format(
-                stop_at=rules.stop_at, days=rules.clinician_days, window=rules.clinician_window_days
+            _(SEE_CLINICIAN).format(
+                stop_at=rules.stop_at, days=days_words(rules.clinician_days), window=window(rules)
             )
         )
     return lines
@@ -89,7 +91,7 @@ def ask_how_it_felt(
         return
     before = record.rate(rating)
     if record.problem:
-        typer.echo(f"voice-coach: note: the rating was not logged: {record.problem}", err=True)
+        note(_("the rating was not logged: {why}").format(why=record.problem))
     rules = plan.program.pain if plan else None
     for line in safety_answer(rating, before, prepared.protocol, rules):
         out(line)

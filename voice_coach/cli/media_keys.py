@@ -34,8 +34,7 @@ def media_keys(
 
     def title() -> str:
         status = status_of(timeline, state.at_s)
-        where = f"rep {status.rep} of {status.reps}" if status.rep else ""
-        return ", ".join(part for part in (status.phase, where) if part)
+        return ", ".join(part for part in (status.phase, status.rep_words()) if part)
 
     controls = MediaControls(
         keys.push,

@@ -13,7 +13,8 @@ import inspect
 import math
 import sys
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,8 +22,12 @@ from voice_coach.audio.loudness import DEFAULT_LUFS, MAX_LUFS, MIN_LUFS
 from voice_coach.core.protocol import PACE_PRESETS, Pace, Protocol, pace_factor, planned_length_s
 from voice_coach.core.timeline import END_PAD_S
 from voice_coach.display import clock
-from voice_coach.errors import UsageError, stdout_failed
+from voice_coach.errors import UsageError, VoiceCoachError, stdout_failed
+from voice_coach.i18n import _, number, use_language
 from voice_coach.session import PreparedSession, SessionOptions, prepare_session
+
+if TYPE_CHECKING:
+    from voice_coach.coach.settings import LanguageChoice
 
 PLAYBACK_SAMPLE_RATE = 44100
 PACE_HELP = ", ".join(f"{name} = x{factor:g}" for name, factor in PACE_PRESETS.items())
@@ -69,6 +74,72 @@ def _writing() -> Iterator[None]:
         raise typer.Exit(0) from None
     except OSError as exc:
         raise stdout_failed(exc) from None
+
+
+def note(text: str) -> None:
+    """A note on standard error: something the user may want to know, not a failure."""
+    typer.echo(_("voice-coach: note: {note}").format(note=text), err=True)
+
+
+def safety_line(safety: str) -> str:
+    """The protocol's safety note as shown before a session and in ``protocols show``."""
+    return _("Safety: {note}").format(note=safety)
+
+
+def seconds(value: float) -> str:
+    """A duration in seconds as the language writes it: "3 s", "1,5 s"."""
+    return _("{seconds} s").format(seconds=number(value))
+
+
+# --- the language of the screens and the session --------------------------------------
+
+_chosen: list[LanguageChoice] = []
+
+
+def choose_screen_language(argv: list[str]) -> LanguageChoice:
+    """Decide, before a command runs, the language it shows and speaks (``--lang``, the
+    settings file, the locale: ``coach.settings.choose_language``) and show screens in it.
+
+    ``--lang`` is read from the arguments here, as every command that takes it means the
+    same by it; a settings file that does not load is left for the command that reads it
+    to report, and the screens go by the locale meanwhile.
+    """
+    from voice_coach.coach.settings import choose_language, load_settings
+
+    given = given_language(argv)
+    settings = None
+    if not given:
+        try:
+            settings = load_settings(known=settings_keys())
+        except VoiceCoachError:
+            settings = None
+    choice = choose_language(given, settings)
+    use_language(choice.code)
+    _chosen[:] = [choice]
+    return choice
+
+
+def given_language(argv: list[str]) -> str | None:
+    """The value of ``--lang`` in ``argv``, if it is there (before any ``--``)."""
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            return None
+        if arg == "--lang" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--lang="):
+            return arg.partition("=")[2]
+    return None
+
+
+def chosen_language() -> LanguageChoice:
+    """The choice ``choose_screen_language`` made (made now, from the settings and the
+    locale, for a caller that did not go through ``main``)."""
+    return _chosen[0] if _chosen else choose_screen_language([])
+
+
+def words_language(lang: str | None) -> str | None:
+    """The language to show a protocol's words in: ``--lang``, else the one chosen."""
+    return lang or chosen_language().code
 
 
 # --- session options, shared by script, run and export -------------------------------
@@ -254,7 +325,7 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
 
         ctx = kwargs.pop("session_context")
         program = kwargs.pop("program")
-        values = {name: kwargs.pop(name) for name, _, _ in SESSION_PARAMETERS}
+        values = {name: kwargs.pop(name) for name, *_kind in SESSION_PARAMETERS}
         given = {name for name in values if ctx.get_parameter_source(name).name != "DEFAULT"}
         settings = load_settings(known=settings_keys())
         named = kwargs.get(protocol_arg)
@@ -275,7 +346,10 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
             defaults=values,
         )
         extra = {"plan": plan} if wants_plan else {}
-        func(session=session_options(layered), **extra, **kwargs)
+        options = session_options(layered)
+        if options.language is None:
+            options = replace(options, preferred_language=chosen_language().code)
+        func(session=options, **extra, **kwargs)
 
     command.__signature__ = signature.replace(parameters=own + shared + [context])  # type: ignore[attr-defined]
     return command
@@ -286,7 +360,7 @@ def settings_keys() -> tuple[str, ...]:
     program (``engine`` becomes one once the session has an ``--engine`` option)."""
     from voice_coach.coach.settings import COACH_KEYS, SETTING_KEYS
 
-    options = {name for name, _, _ in SESSION_PARAMETERS}
+    options = {name for name, *_kind in SESSION_PARAMETERS}
     return tuple(key for key in SETTING_KEYS if key in options or key in COACH_KEYS)
 
 
@@ -305,8 +379,8 @@ def prepare(
     with ``heard`` (it will be played or written), a loudness it cannot reach too."""
     prepared = prepare_session(protocol, session)
     notes = [*prepared.notes, prepared.loudness_note] if heard else prepared.notes
-    for note in filter(None, notes):
-        typer.echo(f"voice-coach: note: {note}", err=True)
+    for text in filter(None, notes):
+        note(text)
     return prepared
 
 

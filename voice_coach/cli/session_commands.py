@@ -14,16 +14,20 @@ from voice_coach.cli.options import (
     ProtocolArg,
     check_backend,
     listed_length,
+    note,
     on_a_terminal,
     out,
     prepare,
+    safety_line,
+    seconds,
     with_session_options,
+    words_language,
 )
 from voice_coach.coach.programs import NextSession
-from voice_coach.coach.stats import counted
 from voice_coach.core.protocol import Pace, apply_pace, in_language
 from voice_coach.display import clock
 from voice_coach.files.loader import builtin_names, load_protocol
+from voice_coach.i18n import _, ngettext
 from voice_coach.session import SessionOptions, format_time
 
 protocols_app = typer.Typer(
@@ -38,7 +42,7 @@ def protocols_list(ctx: typer.Context, lang: LangOption = None) -> None:
         return
     rows = []
     for name in builtin_names():
-        protocol = in_language(load_protocol(name), lang, allow_fallback=True)
+        protocol = in_language(load_protocol(name), words_language(lang), allow_fallback=True)
         length = listed_length(protocol)
         rows.append((name, protocol.description, f"{protocol.reps} x {protocol.sets}", length))
     width = max(len(row[0]) for row in rows)
@@ -55,7 +59,7 @@ def protocols_show(
 ) -> None:
     """Explain a protocol: what to do, why, the pace, and a safety note."""
     loaded = load_protocol(protocol)
-    p = apply_pace(in_language(loaded, lang, allow_fallback=True), Pace())
+    p = apply_pace(in_language(loaded, words_language(lang), allow_fallback=True), Pace())
     out(f"{p.title} ({p.name})")
     out(p.description)
     if p.about.strip():
@@ -63,18 +67,29 @@ def protocols_show(
         for paragraph in p.about.strip().split("\n\n"):
             out(" ".join(paragraph.split()))
             out()
-    out("Pace:")
+    out(_("Pace:"))
     for phase in p.phases:
-        said = f'  says "{phase.say}"' if phase.say else ""
-        counts = f", counts {phase.count}" if phase.count else ""
-        out(f"  {phase.name:<10} {phase.seconds:g} s{counts}{said}")
-    rest = f", {p.rest_s:g} s rest between sets" if p.sets > 1 else ""
-    length = listed_length(p)
-    sets = counted(p.sets, "set")
-    out(f"  {p.reps} reps x {sets}{rest}, {p.lead_in_s:g} s lead-in; about {length}")
-    out(f"  languages: {', '.join(loaded.languages)}; source: {p.source}")
+        said = "  " + _('says "{words}"').format(words=phase.say) if phase.say else ""
+        counts = ", " + _("counts {how}").format(how=phase.count) if phase.count else ""
+        out(f"  {phase.name:<10} {seconds(phase.seconds)}{counts}{said}")
+    rest = ""
+    if p.sets > 1:
+        rest = ", " + _("{time} rest between sets").format(time=seconds(p.rest_s))
+    reps = ngettext("{n} rep", "{n} reps", p.reps).format(n=p.reps)
+    sets = ngettext("{n} set", "{n} sets", p.sets).format(n=p.sets)
+    out(
+        "  "
+        + _("{reps} x {sets}{rest}, {lead_in} lead-in; about {length}").format(
+            reps=reps, sets=sets, rest=rest, lead_in=seconds(p.lead_in_s), length=listed_length(p)
+        )
+    )
+    languages = ", ".join(loaded.languages)
+    out(
+        "  "
+        + _("languages: {languages}; source: {source}").format(languages=languages, source=p.source)
+    )
     out()
-    out(f"Safety: {p.safety}")
+    out(safety_line(p.safety))
 
 
 @with_session_options
@@ -91,12 +106,12 @@ def script(
     if json_out:
         out(json.dumps(prepared.to_json(), ensure_ascii=False, indent=1))
         return
-    out(f"Safety: {prepared.protocol.safety}")
+    out(safety_line(prepared.protocol.safety))
     for cue in prepared.timeline.cues:
-        what = cue.text if cue.kind == "say" else f"(tone: {cue.tone})"
+        what = cue.text if cue.kind == "say" else _("(tone: {tone})").format(tone=cue.tone)
         out(f"{format_time(cue.beat_s):>7}  {what}")
     total = prepared.timeline.duration_s
-    out(f"{format_time(total):>7}  (end; total {clock(total)})")
+    out(f"{format_time(total):>7}  " + _("(end; total {length})").format(length=clock(total)))
 
 
 @with_session_options
@@ -141,7 +156,7 @@ def run(
     rendered = prepared.render(PLAYBACK_SAMPLE_RATE)
     mode = "quiet" if quiet else ("live" if sys.stdout.isatty() else "plain")
     if not quiet:
-        out(f"Safety: {prepared.protocol.safety}")
+        out(safety_line(prepared.protocol.safety))
     if plan is not None and not quiet:
         out(f"{plan.program.title}: {plan.progress}")
         from voice_coach.cli.feedback import pain_warnings
@@ -175,20 +190,21 @@ def run(
     if record is not None:
         record.finish_live(result, rendered.timeline)
         if record.problem:
-            typer.echo(
-                f"voice-coach: note: this session was not logged: {record.problem}", err=True
-            )
+            note(_("this session was not logged: {why}").format(why=record.problem))
     if result.underruns:
-        typer.echo(
-            f"voice-coach: note: the audio device ran short {result.underruns} time(s) "
-            "(heard as a gap); a busy machine can cause it",
-            err=True,
+        note(
+            ngettext(
+                "the audio device ran short {n} time (heard as a gap); a busy machine can cause it",
+                "the audio device ran short {n} times (heard as a gap); a busy machine can "
+                "cause it",
+                result.underruns,
+            ).format(n=result.underruns)
         )
     if result.interrupted:
-        typer.echo(f"Stopped at {result.summary(rendered)}.", err=True)
+        typer.echo(_("Stopped at {where}.").format(where=result.summary(rendered)), err=True)
         raise typer.Exit(130)
     if not quiet:
-        out("Session ended early." if result.quit else "Session complete.")
+        out(_("Session ended early.") if result.quit else _("Session complete."))
     if record is not None and record.entry_id is not None and not quiet and on_a_terminal():
         from voice_coach.cli.feedback import ask_how_it_felt
 

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from voice_coach.cli.options import check_backend, out
-from voice_coach.coach.stats import counted
 from voice_coach.errors import UsageError
+from voice_coach.i18n import _, ngettext
 
 voices_app = typer.Typer(
     help="List the installed voices; add or remove a Piper voice.", rich_markup_mode=None
@@ -35,7 +35,10 @@ def voices(
     if lang is not None:
         found = filter_by_language(found, lang)
         if not found:
-            raise UsageError(f"no installed voice speaks {lang!r}", "see: voice-coach voices")
+            raise UsageError(
+                _("no installed voice speaks {lang!r}").format(lang=lang),
+                _("see: voice-coach voices"),
+            )
     if json_out:
         rows = [
             {
@@ -54,7 +57,7 @@ def voices(
         languages = ", ".join(v.languages)
         gender = f", {v.gender}" if v.gender else ""
         out(f"{v.id:<{width}}  {v.name} ({languages}{gender}) [{v.engine}]")
-    out(counted(len(found), "voice"))
+    out(ngettext("{n} voice", "{n} voices", len(found)).format(n=len(found)))
 
 
 @voices_app.command("add")
@@ -69,7 +72,11 @@ def voices_add(
     from voice_coach.speech.piper_voices import add_voice
 
     added = add_voice(Path(model), force=force, check_loads=check_loads)
-    out(f"Added {added.voice_id} ({added.name}, {added.language}): use --voice {added.voice_id}")
+    out(
+        _("Added {id} ({name}, {language}): use --voice {id}").format(
+            id=added.voice_id, name=added.name, language=added.language
+        )
+    )
 
 
 @voices_app.command("remove")
@@ -79,7 +86,7 @@ def voices_remove(
     """Remove a Piper voice you added (the bundled voice and system voices stay)."""
     from voice_coach.speech.piper_voices import remove_voice
 
-    out(f"Removed {remove_voice(voice_id)}")
+    out(_("Removed {voice}").format(voice=remove_voice(voice_id)))
 
 
 def doctor(
@@ -100,7 +107,7 @@ def doctor(
         mark = "ok  " if check.ok else ("FAIL" if check.needed_to_play else "--  ")
         out(f"{mark}  {check.name:<{width}}  {check.detail}")
     if can_play(checks):
-        out("A session can play here: voice-coach run")
+        out(_("A session can play here: voice-coach run"))
         return
-    out("A session cannot play here; voice-coach export -o session.wav still works.")
+    out(_("A session cannot play here; voice-coach export -o session.wav still works."))
     raise typer.Exit(1)

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voice_coach.coach.stats import counted
+from voice_coach.coach.stats import days_words
 from voice_coach.core.protocol import MAX_PHASE_S, MAX_REPS, MAX_SETS, MIN_PHASE_S, Pace, apply_pace
 from voice_coach.errors import ProtocolError, UsageError
 from voice_coach.files.loader import (
@@ -27,6 +27,7 @@ from voice_coach.files.loader import (
     read_toml,
     shipped_names,
 )
+from voice_coach.i18n import _, ngettext, number
 
 if TYPE_CHECKING:
     from voice_coach.coach.log import LogEntry
@@ -85,22 +86,32 @@ class Stage:
         parts = [self.protocol]
         pace = self.pace
         if pace.reps is not None:
-            parts.append(f"{pace.reps} reps")
+            parts.append(ngettext("{n} rep", "{n} reps", pace.reps).format(n=pace.reps))
         if pace.sets is not None:
-            parts.append(f"{pace.sets} sets")
+            parts.append(ngettext("{n} set", "{n} sets", pace.sets).format(n=pace.sets))
         if pace.hold_s is not None:
-            parts.append(f"{pace.hold_s:g} s hold")
+            parts.append(_("{seconds} s hold").format(seconds=number(pace.hold_s)))
         if pace.relax_s is not None:
-            parts.append(f"{pace.relax_s:g} s relax")
+            parts.append(_("{seconds} s relax").format(seconds=number(pace.relax_s)))
         if pace.factor != 1.0:
-            parts.append(f"pace x{pace.factor:g}")
+            parts.append(_("pace x{factor}").format(factor=number(pace.factor)))
         return ", ".join(parts)
 
     def rules(self) -> str:
         if self.advance_sessions is None:
             return ""
-        days = f" on {self.advance_days} different days" if self.advance_days > 1 else ""
-        return f"moves on after {self.advance_sessions} completed sessions{days}"
+        sessions = self.advance_sessions
+        if self.advance_days > 1:
+            return ngettext(
+                "moves on after {n} completed session on {days} different days",
+                "moves on after {n} completed sessions on {days} different days",
+                sessions,
+            ).format(n=sessions, days=self.advance_days)
+        return ngettext(
+            "moves on after {n} completed session",
+            "moves on after {n} completed sessions",
+            sessions,
+        ).format(n=sessions)
 
 
 @dataclass(frozen=True)
@@ -123,17 +134,26 @@ class Program:
         """The pain rules in plain words, as ``programs show`` explains them."""
         rules = self.pain
         rises = sorted({self.rules_at(n).rise_by for n in range(len(self.stages))})
-        rise = " or ".join(str(value) for value in rises)
+        rise = _(" or ").join(str(value) for value in rises)
         return [
-            f"Moving up also needs the stage's last pain rating, if any, to be "
-            f"{rules.move_up_at_most} or less, and no higher than the rating the stage "
-            f"began with (or {rules.move_up_floor}, if that is higher).",
-            f"A rating of {rules.stop_at} or more: stop for today, and back one stage.",
-            f"A rating of {rules.rise_from} or more that is {rise} or more above the one "
-            f"before, or above where the stage began: back one stage.",
-            f"Ratings of {rules.stop_at} or more on {counted(rules.clinician_days, 'day')} within "
-            f"{rules.clinician_window_days}: see a clinician; the program holds until a "
-            f"lower rating.",
+            _(
+                "Moving up also needs the stage's last pain rating, if any, to be {most} or "
+                "less, and no higher than the rating the stage began with (or {floor}, if "
+                "that is higher)."
+            ).format(most=rules.move_up_at_most, floor=rules.move_up_floor),
+            _("A rating of {stop_at} or more: stop for today, and back one stage.").format(
+                stop_at=rules.stop_at
+            ),
+            _(
+                "A rating of {rise_from} or more that is {rise} or more above the one before, "
+                "or above where the stage began: back one stage."
+            ).format(rise_from=rules.rise_from, rise=rise),
+            _(
+                "Ratings of {stop_at} or more on {days} within {window}: see a clinician; the "
+                "program holds until a lower rating."
+            ).format(
+                stop_at=rules.stop_at, days=days_words(rules.clinician_days), window=window(rules)
+            ),
         ]
 
 
@@ -190,9 +210,12 @@ class NextSession:
         """The stage's place in the program, and what the day's sessions say."""
         of = len(self.program.stages)
         per_day = self.program.sessions_per_day
-        return (
-            f"stage {self.stage_number} of {of}; "
-            f"{self.done_today} of {counted(per_day, 'session')} done today"
+        return _("stage {stage} of {stages}; {done} done today").format(
+            stage=self.stage_number,
+            stages=of,
+            done=ngettext("{done} of {n} session", "{done} of {n} sessions", per_day).format(
+                done=self.done_today, n=per_day
+            ),
         )
 
 
@@ -344,7 +367,7 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
     moves: list[Move] = []
     clinician = False
     last_alarm: date | None = None
-    why = "the first stage: no sessions of this program yet" if not entries else ""
+    why = _("the first stage: no sessions of this program yet") if not entries else ""
     for entry in entries:
         if entry.pain is not None:
             pain = entry.pain
@@ -364,9 +387,13 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
             base = previous if rise and worrying_rise(pain, previous, None, in_force) else began
             previous = latest = pain
             if high or rise:
-                cause = f"a rating of {pain}" if high else f"pain rose from {base} to {pain}"
-                why = f"{cause} on {entry.day.isoformat()}: " + (
-                    "back one stage" if stage > 0 else "this stage starts again"
+                if high:
+                    cause = _("a rating of {pain}").format(pain=pain)
+                else:
+                    cause = _("pain rose from {before} to {pain}").format(before=base, pain=pain)
+                step = _("back one stage") if stage > 0 else _("this stage starts again")
+                why = _("{cause} on {day}: {step}").format(
+                    cause=cause, day=entry.day.isoformat(), step=step
                 )
                 moves.append(Move(entry.day, stage + 1, max(1, stage), cause))
                 stage = max(0, stage - 1)
@@ -383,24 +410,34 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
             and len(days) >= stage_rules.advance_days
             and _pain_hold(rules, began, latest, clinician) is None
         ):
-            why = f"moved on after {completed} completed sessions on {counted(len(days), 'day')}"
+            why = ngettext(
+                "moved on after {n} completed session on {days}",
+                "moved on after {n} completed sessions on {days}",
+                completed,
+            ).format(n=completed, days=days_words(len(days)))
             moves.append(Move(entry.day, stage + 1, stage + 2, why))
             stage += 1
             completed, days, began, latest = 0, set(), previous, None
     stage_rules = program.stages[stage]
     held = _pain_hold(rules, began, latest, clinician)
     if stage_rules.advance_sessions is not None and stage + 1 < len(program.stages):
-        left = (
-            f"{completed} of {stage_rules.advance_sessions} completed sessions, "
-            f"on {len(days)} of {stage_rules.advance_days} days, to move on"
+        left = ngettext(
+            "{done} of {n} completed session, on {days} of {need} days, to move on",
+            "{done} of {n} completed sessions, on {days} of {need} days, to move on",
+            stage_rules.advance_sessions,
+        ).format(
+            done=completed,
+            n=stage_rules.advance_sessions,
+            days=len(days),
+            need=stage_rules.advance_days,
         )
     elif stage + 1 == len(program.stages):
-        left = "the last stage"
+        left = _("the last stage")
     else:
-        left = "this stage holds"
+        left = _("this stage holds")
     reasons = [reason for reason in (why, left) if reason]
     if held is not None and stage + 1 < len(program.stages):
-        reasons.append(f"held at stage {stage + 1}: {held}")
+        reasons.append(_("held at stage {stage}: {why}").format(stage=stage + 1, why=held))
     return StageState(
         stage=stage,
         completed=completed,
@@ -419,18 +456,27 @@ def _pain_hold(
 ) -> str | None:
     """Why pain keeps a user in their stage, in words; ``None`` when it does not."""
     if clinician:
-        return (
-            f"ratings of {rules.stop_at} or more on {counted(rules.clinician_days, 'day')} within "
-            f"{rules.clinician_window_days}; see a clinician before going on"
-        )
+        return _(
+            "ratings of {stop_at} or more on {days} within {window}; see a clinician before "
+            "going on"
+        ).format(stop_at=rules.stop_at, days=days_words(rules.clinician_days), window=window(rules))
     if latest is None:
         return None
     if latest > rules.move_up_at_most:
-        return f"the last rating, {latest}, is above {rules.move_up_at_most}"
+        return _("the last rating, {pain}, is above {most}").format(
+            pain=latest, most=rules.move_up_at_most
+        )
     limit = max(rules.move_up_floor, began if began is not None else 0)
     if latest > limit:
-        return f"the last rating, {latest}, is above {limit}, where this stage began"
+        return _("the last rating, {pain}, is above {limit}, where this stage began").format(
+            pain=latest, limit=limit
+        )
     return None
+
+
+def window(rules: PainRules) -> str:
+    """The clinician rule's window in words: "14 days"."""
+    return days_words(rules.clinician_window_days)
 
 
 def next_session(program: Program, entries: Sequence[LogEntry], now: datetime) -> NextSession:

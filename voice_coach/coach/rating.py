@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from voice_coach.coach.programs import PainRules, worrying_rise
+from voice_coach.i18n import _
 
 PAIN_TIMEOUT_S = 30.0
 LOW, HIGH = 0, 10
@@ -23,15 +24,15 @@ def ask_rating(
 ) -> int | None:
     """A whole number from 0 to 10 typed and entered within ``timeout_s``; ``None`` for
     Enter alone, the end of input or the time running out. Anything else asks again."""
-    write(f"{question} (0-{HIGH}, Enter skips) ")
+    write(question + " " + _("({low}-{high}, Enter skips)").format(low=LOW, high=HIGH) + " ")
     deadline = time.monotonic() + timeout_s
     pending = b""
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            write("\n(no answer; not rated)\n")
+            write("\n" + _("(no answer; not rated)") + "\n")
             return None
-        ready, _, _ = select.select([read_fd], [], [], left)
+        ready = select.select([read_fd], [], [], left)[0]
         if not ready:
             continue
         try:
@@ -48,7 +49,12 @@ def ask_rating(
                 return None
             if text.isdigit() and LOW <= int(text) <= HIGH:
                 return int(text)
-            write(f"A whole number from {LOW} to {HIGH}, or Enter to skip: ")
+            write(
+                _("A whole number from {low} to {high}, or Enter to skip:").format(
+                    low=LOW, high=HIGH
+                )
+            )
+            write(" ")
 
 
 def answer_lines(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from voice_coach.errors import UsageError
+from voice_coach.i18n import _
 
 EVENT_MINUTES = 5
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -59,7 +60,7 @@ def reminder_calendar(
         event.add("duration", timedelta(minutes=EVENT_MINUTES))
         event.add("rrule", {"freq": "daily"})
         event.add("summary", title)
-        event.add("description", f"Time for a short session: {command}")
+        event.add("description", _("Time for a short session: {command}").format(command=command))
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("trigger", timedelta(0))

@@ -13,7 +13,7 @@ import re
 from datetime import date, timedelta
 
 from voice_coach.coach.report import REPORT_WEEKS, Report
-from voice_coach.coach.stats import WEEKDAYS, calendar_weeks
+from voice_coach.coach.stats import calendar_weeks, weekday_names
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 SHADES = ("#f1f1f1", "#c6dbef", "#6baed6", "#2171b5", "#08306b")  # 0, 1, 2, 3, 4+ sessions
@@ -154,7 +154,7 @@ def _calendar(report: Report) -> str:
             count = report.days.get(day, 0)
             shade = SHADES[min(count, len(SHADES) - 1)]
             cells.append(f'<td style="background:{shade}" title="{day}: {count}"></td>')
-        rows.append(f"<tr><th>{WEEKDAYS[weekday]}</th>{''.join(cells)}</tr>")
+        rows.append(f"<tr><th>{weekday_names()[weekday].strip()}</th>{''.join(cells)}</tr>")
     return f'<table class="calendar">{"".join(rows)}</table>'
 
 
@@ -178,7 +178,7 @@ def _chart(draw: object, report: Report) -> str:
 
 def _pain_chart(figure: object, report: Report) -> None:
     axes = figure.add_subplot()  # type: ignore[attr-defined]
-    when = [moment for moment, _ in report.ratings]
+    when = [moment for moment, _pain in report.ratings]
     pains = [pain for _, pain in report.ratings]
     axes.plot(when, pains, marker="o", markersize=2.5, linewidth=0.8, color="#2171b5")
     stop = report.program.pain.stop_at if report.program else 7

@@ -63,6 +63,38 @@ def layered_values(
     return {**defaults, **settings, **stage, **given}
 
 
+@dataclass(frozen=True)
+class LanguageChoice:
+    """The language of the screens and the spoken session, and where it came from."""
+
+    code: str | None  # None: the program's own, English
+    source: str  # "option", "settings", "locale" or "default"
+    variable: str | None = None  # the locale variable that named it
+
+    @property
+    def strict(self) -> bool:
+        """Asked for by name (``--lang``, the settings file): a protocol without its
+        words is an error. A locale only prefers: such a protocol speaks its own."""
+        return self.source in ("option", "settings")
+
+
+def choose_language(
+    given: str | None, settings: Settings | None, environ: Mapping[str, str] | None = None
+) -> LanguageChoice:
+    """``--lang``, else the settings file's ``lang``, else the user's locale (gettext's
+    variables in gettext's order; ``C`` and ``POSIX`` mean English), else English."""
+    from voice_coach.i18n import locale_language
+
+    if given:
+        return LanguageChoice(given, "option")
+    if settings is not None and settings.values.get("lang"):
+        return LanguageChoice(str(settings.values["lang"]), "settings")
+    code, variable = locale_language(environ)
+    if code is None:
+        return LanguageChoice(None, "default", variable)
+    return LanguageChoice(code, "locale", variable)
+
+
 def settings_path() -> Path:
     from voice_coach.userdirs import config_file
 

@@ -11,16 +11,39 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
+from voice_coach.i18n import _, decimal, language_in_use, ngettext
+
 HEAT_WEEKS = 12
 HEAT_MARKS = "·░▒▓█"  # no session, then 1, 2, 3, 4 or more
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 TREND_DAYS = 7
 FEEDBACK_WEEKS = 5  # this week and the four before
 
 
-def counted(count: int, word: str, plural: str | None = None) -> str:
-    """``1 session``, ``2 sessions``: an English count on screen."""
-    return f"{count} {word if count == 1 else plural or word + 's'}"
+def sessions_words(count: int) -> str:
+    """ "1 session", "2 sessions", in the language in use."""
+    return ngettext("{n} session", "{n} sessions", count).format(n=count)
+
+
+def days_words(count: int) -> str:
+    """ "1 day", "2 days", in the language in use."""
+    return ngettext("{n} day", "{n} days", count).format(n=count)
+
+
+def weekday_names() -> list[str]:
+    """Monday to Sunday, abbreviated, in the language in use, padded to one width."""
+    from babel.dates import get_day_names
+
+    names = get_day_names("abbreviated", locale=language_in_use())
+    shown = [str(names[day]) for day in range(7)]
+    width = max(len(name) for name in shown)
+    return [name.ljust(width) for name in shown]
+
+
+def month_name(day: date) -> str:
+    """The month of ``day``, abbreviated, in the language in use."""
+    from babel.dates import format_date
+
+    return format_date(day, "LLL", locale=language_in_use())
 
 
 @dataclass(frozen=True)
@@ -39,12 +62,20 @@ class Week:
         return None if self.planned is None else self.sessions >= self.planned
 
     def words(self) -> str:
-        plan = f" of {self.planned} planned" if self.planned is not None else ""
-        pain = f", pain {self.pain_mean:.1f} on average" if self.pain_mean is not None else ""
-        return (
-            f"{counted(self.sessions, 'session')}{plan}, "
-            f"{counted(self.days_practised, 'day')} practised{pain}"
-        )
+        if self.planned is not None:
+            done = ngettext(
+                "{n} session of {planned} planned",
+                "{n} sessions of {planned} planned",
+                self.sessions,
+            ).format(n=self.sessions, planned=self.planned)
+        else:
+            done = sessions_words(self.sessions)
+        practised = ngettext("{n} day practised", "{n} days practised", self.days_practised)
+        text = done + ", " + practised.format(n=self.days_practised)
+        if self.pain_mean is not None:
+            pain = _("pain {mean} on average").format(mean=decimal(self.pain_mean))
+            text += ", " + pain
+        return text
 
 
 def weeks(
@@ -88,17 +119,26 @@ def week_sentence(week: Week, per_day: int, times: Sequence[time], program: str)
     due = per_day * (week.days_so_far - 1)  # today is not over yet
     if week.sessions >= due:
         if week.sessions == 0:
-            return f"A new week: {counted(per_day, 'session')} a day is the plan."
-        return (
-            f"This week: {counted(week.sessions, 'session')} on "
-            f"{counted(week.days_practised, 'day')}, on plan. Well done."
+            return ngettext(
+                "A new week: {n} session a day is the plan.",
+                "A new week: {n} sessions a day is the plan.",
+                per_day,
+            ).format(n=per_day)
+        return _("This week: {sessions} on {days}, on plan. Well done.").format(
+            sessions=sessions_words(week.sessions), days=days_words(week.days_practised)
         )
     at = list(times)[:per_day] or list(DEFAULT_REMINDERS[:per_day])
     command = " ".join(f"--at {clock:%H:%M}" for clock in sorted(at))
-    return (
-        f"This week: {week.sessions} of the {due} sessions planned before today. "
-        f"A daily reminder at the times you practise may help: "
-        f"voice-coach remind {command} --program {program}"
+    return ngettext(
+        "This week: {done} of the {due} session planned before today. A daily reminder at "
+        "the times you practise may help: {command}",
+        "This week: {done} of the {due} sessions planned before today. A daily reminder at "
+        "the times you practise may help: {command}",
+        due,
+    ).format(
+        done=week.sessions,
+        due=due,
+        command=f"voice-coach remind {command} --program {program}",
     )
 
 
@@ -108,7 +148,7 @@ def usual_times(minutes: Mapping[int, int], most: int) -> list[time]:
     quarters: Counter[int] = Counter()
     for minute, count in minutes.items():
         quarters[(round(minute / 15) * 15) % (24 * 60)] += count
-    chosen = sorted(minute for minute, _ in quarters.most_common(most))
+    chosen = sorted(minute for minute, _count in quarters.most_common(most))
     return [time(minute // 60, minute % 60) for minute in chosen]
 
 
@@ -129,13 +169,22 @@ class PainTrend:
     before_mean: float | None  # the TREND_DAYS days before those
 
     def words(self) -> str:
-        text = f"latest {self.latest} ({self.latest_day.isoformat()})"
+        text = _("latest {pain} ({day})").format(pain=self.latest, day=self.latest_day.isoformat())
         if self.recent_mean is not None:
-            text += f"; last {TREND_DAYS} days {self.recent_mean:.1f}"
+            text += "; " + ngettext(
+                "last {n} day {mean}", "last {n} days {mean}", TREND_DAYS
+            ).format(n=TREND_DAYS, mean=decimal(self.recent_mean))
         if self.recent_mean is not None and self.before_mean is not None:
             change = self.recent_mean - self.before_mean
-            way = "lower" if change < -0.25 else "higher" if change > 0.25 else "about the same"
-            text += f", the {TREND_DAYS} before {self.before_mean:.1f}: {way}"
+            if change < -0.25:
+                way = _("lower")
+            elif change > 0.25:
+                way = _("higher")
+            else:
+                way = _("about the same")
+            text += ", " + _("the {n} before {mean}: {way}").format(
+                n=TREND_DAYS, mean=decimal(self.before_mean), way=way
+            )
         return text
 
 
@@ -166,9 +215,9 @@ def calendar_weeks(today: date, weeks: int = HEAT_WEEKS) -> tuple[list[date], di
     for week, first in enumerate(columns):
         sunday = first + timedelta(days=6)
         if first.day == 1 or sunday.month != first.month:
-            labels[week] = (first if first.day == 1 else sunday).strftime("%b")
+            labels[week] = month_name(first if first.day == 1 else sunday)
     if 0 not in labels and 1 not in labels:
-        labels[0] = columns[0].strftime("%b")
+        labels[0] = month_name(columns[0])
     return columns, labels
 
 
@@ -177,10 +226,12 @@ def heat_map(days: Mapping[date, int], today: date, weeks: int = HEAT_WEEKS) -> 
     number of sessions; days after today are blank. Month names head it
     (``calendar_weeks``)."""
     columns, labels = calendar_weeks(today, weeks)
+    names = weekday_names()
+    margin = " " * (len(names[0]) + 1)
     months = ""
     for week, label in sorted(labels.items()):
         months = months.ljust(week * 2) + label
-    lines = ["    " + months.rstrip()]
+    lines = [margin + months.rstrip()]
     for weekday in range(7):
         row = []
         for first in columns:
@@ -189,7 +240,7 @@ def heat_map(days: Mapping[date, int], today: date, weeks: int = HEAT_WEEKS) -> 
                 row.append(" ")
             else:
                 row.append(HEAT_MARKS[min(days.get(day, 0), len(HEAT_MARKS) - 1)])
-        lines.append(f"{WEEKDAYS[weekday]} " + " ".join(row).rstrip())
+        lines.append(f"{names[weekday]} " + " ".join(row).rstrip())
     return lines
 
 

@@ -27,6 +27,7 @@ from voice_coach.files.durable import fsync_folder
 from voice_coach.files.export import current_umask, export_session
 from voice_coach.files.leftovers import remove_stale
 from voice_coach.files.tags import ARTIST, FileTags
+from voice_coach.i18n import N_, in_language
 
 PLAYLIST_NAME = "playlist.m3u8"
 FEED_NAME = "feed.xml"
@@ -163,8 +164,10 @@ def podcast_feed(
     cover_url = urllib.parse.urljoin(base_url, cover_name)
     feed.title(title)
     feed.link(href=base_url, rel="alternate")
-    feed.description(f"{title}: exercise sessions spoken by {ARTIST}.")
-    feed.language(tracks[0].language if tracks else "en")
+    language = tracks[0].language if tracks else "en"
+    described = in_language(language, N_("{title}: exercise sessions spoken by {artist}."))
+    feed.description(described.format(title=title, artist=ARTIST))
+    feed.language(language)
     feed.image(url=cover_url, title=title, link=base_url)
     feed.podcast.itunes_image(cover_url)
     feed.podcast.itunes_author(ARTIST)
