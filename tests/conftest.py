@@ -51,6 +51,9 @@ def own_user_folders(
     root = tmp_path_factory.mktemp("user")
     for name, value in user_folders(root).items():
         monkeypatch.setenv(name, value)
+    from voice_coach.cli.options import choose_screen_language
+
+    choose_screen_language([])  # English screens: a language an earlier test chose goes
     return root
 
 

@@ -98,7 +98,14 @@ def user_folders(root: Path) -> dict[str, str]:
         CONFIG_ENV: str(root / "config" / "config.toml"),
     }
     env.update({name: str(root / folder) for name, folder in XDG_FOLDERS.items()})
+    env.update(ENGLISH)
     return env
+
+
+# The tests expect English screens unless they ask for another language: the locale
+# pinned to C.UTF-8, with the variables gettext reads before LANG emptied (an empty one
+# is not set, for gettext and for voice-coach).
+ENGLISH = {"LANG": "C.UTF-8", "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": ""}
 
 
 def warm(cache_root: Path) -> None:

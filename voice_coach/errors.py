@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import errno
 
+from voice_coach.i18n import _
+
 
 class VoiceCoachError(Exception):
     """A failure the user can act on: a one-line message and, where it helps, a hint."""
@@ -84,13 +86,15 @@ class OutputError(VoiceCoachError):
 
 def stdout_failed(exc: OSError) -> OutputError:
     """The one wording for a failed write to standard output, wherever it happens."""
-    return OutputError(f"standard output could not be written ({os_reason(exc)})")
+    return OutputError(
+        _("standard output could not be written ({reason})").format(reason=os_reason(exc))
+    )
 
 
 def os_reason(exc: OSError) -> str:
     """Why an operating-system call failed, in words a user can act on."""
     if exc.errno == errno.ENOSPC:
-        return "no space left: the disk is full"
+        return _("no space left: the disk is full")
     if exc.errno == errno.EFBIG:
-        return "the file reached the largest size allowed here (ulimit -f, or the file system's)"
+        return _("the file reached the largest size allowed here (ulimit -f, or the file system's)")
     return exc.strerror or str(exc)

@@ -33,6 +33,7 @@ from voice_coach.core.timeline import (
 )
 from voice_coach.errors import FieldError, SpeechError, TimingError, UsageError
 from voice_coach.files.loader import load_protocol
+from voice_coach.i18n import _, decimal, ngettext
 from voice_coach.speech.engine import DEFAULT_RATE_WPM, ESPEAK, SpeechSettings
 from voice_coach.speech.voices import Voice
 
@@ -67,18 +68,35 @@ class SessionOptions:
 
         if self.style not in CUE_STYLES:
             styles = ", ".join(CUE_STYLES)
-            raise FieldError("style", f"must be one of: {styles}, got {self.style!r}")
+            raise FieldError(
+                "style",
+                _("must be one of: {styles}, got {style!r}").format(
+                    styles=styles, style=self.style
+                ),
+            )
         volume = self.volume
         if isinstance(volume, bool) or not isinstance(volume, int | float):
-            raise FieldError("volume", f"must be a number from 0 to 1, got {volume!r}")
+            raise FieldError(
+                "volume", _("must be a number from 0 to 1, got {volume!r}").format(volume=volume)
+            )
         if not (math.isfinite(volume) and 0.0 <= volume <= 1.0):
-            raise FieldError("volume", f"must be from 0 to 1, got {volume:g}")
+            raise FieldError(
+                "volume", _("must be from 0 to 1, got {volume:g}").format(volume=volume)
+            )
         if self.engine is not None and self.engine not in ENGINE_NAMES:
-            raise FieldError("engine", f"{self.engine!r} must be one of: {', '.join(ENGINE_NAMES)}")
+            raise FieldError(
+                "engine",
+                _("{engine!r} must be one of: {items}").format(
+                    engine=self.engine, items=", ".join(ENGINE_NAMES)
+                ),
+            )
         target = self.loudness_lufs
         if target is not None and not (math.isfinite(target) and MIN_LUFS <= target <= MAX_LUFS):
             raise FieldError(
-                "loudness_lufs", f"must be from {MIN_LUFS:g} to {MAX_LUFS:g} LUFS, got {target:g}"
+                "loudness_lufs",
+                _("must be from {MIN_LUFS:g} to {MAX_LUFS:g} LUFS, got {target:g}").format(
+                    MIN_LUFS=MIN_LUFS, MAX_LUFS=MAX_LUFS, target=target
+                ),
             )
 
 
@@ -101,10 +119,13 @@ class PreparedSession:
         levels = self.levels
         if levels is None or not levels.short_of_target:
             return None
-        return (
-            f"--loudness {levels.target_lufs:g}: the session reaches "
-            f"{levels.expected_lufs:.1f} LUFS; louder would take its peaks past "
-            f"{TRUE_PEAK_CEILING_DBTP:g} dBTP"
+        return _(
+            "--loudness {target}: the session reaches {reached} LUFS; louder would take its "
+            "peaks past {ceiling} dBTP"
+        ).format(
+            target=f"{levels.target_lufs:g}",
+            reached=decimal(levels.expected_lufs),
+            ceiling=f"{TRUE_PEAK_CEILING_DBTP:g}",
         )
 
     def render(self, sample_rate: int = DEFAULT_SAMPLE_RATE) -> RenderedSession:
@@ -148,7 +169,11 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
         # The neural engine is missing or does not load: the session still speaks.
         voice = choose_voice(protocol.language, SessionOptions(engine=ESPEAK))
         loaded = load_clips(texts, _settings(voice, rate_wpm))
-        notes.append(f"{exc.message}; speaking with espeak-ng ({voice.id}) instead")
+        notes.append(
+            _("{problem}; speaking with espeak-ng ({voice}) instead").format(
+                problem=exc.message, voice=voice.id
+            )
+        )
     notes.extend(loaded.notes)
     notes.extend(filter(None, [unspoken_counts(protocol, options.style)]))
     wanted_tones = load_tones(DEFAULT_SAMPLE_RATE, tone_names)
@@ -233,7 +258,8 @@ def choose_voice(language: str, options: SessionOptions) -> Voice:
             voices = [voice for voice in voices if voice.engine == options.engine]
             if not voices:
                 raise UsageError(
-                    f"No {options.engine} voice is installed", hint="voice-coach voices"
+                    _("No {engine} voice is installed").format(engine=options.engine),
+                    hint=_("voice-coach voices"),
                 )
         if options.voice:
             return match_voice(options.voice, voices)
@@ -298,9 +324,9 @@ def _pick_voice(choose: Callable[[list[Voice]], Voice], engine: str | None) -> V
 def left_out_note(cues: Sequence[Cue]) -> str:
     """Which encouragements were left out for want of room, in one line."""
     listed = ", ".join(
-        f"{cue.text!r} ({f'rep {cue.rep}' if cue.rep else cue.phase})" for cue in cues
+        f"{cue.text!r} ({_('rep {n}').format(n=cue.rep) if cue.rep else cue.phase})" for cue in cues
     )
-    return f"left out, with no room before the next cue: {listed}"
+    return _("left out, with no room before the next cue: {cues}").format(cues=listed)
 
 
 def overlap_error(
@@ -308,29 +334,41 @@ def overlap_error(
 ) -> TimingError:
     """Which cue, how long it needs, how long it has, and a change that makes it fit."""
     cue = overlap.cue
-    what = repr(cue.text) if cue.kind == "say" else f"the {cue.tone} tone"
+    what = repr(cue.text) if cue.kind == "say" else _("the {tone} tone").format(tone=cue.tone)
     short_by = overlap.needs_s - overlap.has_s
     phases = {phase.name: phase.seconds for phase in protocol.phases} if protocol else {}
     if overlap.next_cue.role == "count":
-        fix = "a faster --rate (counts come one second apart)"
+        fix = _("a faster --rate (counts come one second apart)")
     elif cue.phase == "lead-in" or cue.role == "start":
-        fix = "a longer --lead-in"
+        fix = _("a longer --lead-in")
     elif cue.phase == "rest":
-        fix = "a longer --rest"
+        fix = _("a longer --rest")
     elif cue.phase in ("set", "end"):
-        fix = "a faster --rate"
+        fix = _("a faster --rate")
     elif cue.phase in phases:
         # The option's value is stretched by the pace, so it is named before that.
         works = math.ceil((phases[cue.phase] + short_by) / factor * 10 - 1e-9) / 10
-        fix = f"--phase {cue.phase}={works:g}, or a faster --rate"
+        fix = _("--phase {phase}={seconds}, or a faster --rate").format(
+            phase=cue.phase, seconds=f"{works:g}"
+        )
     else:
-        fix = "a longer phase, or a faster --rate"
-    where = f"rep {cue.rep} " if cue.rep else ""
-    others = f" (and {count - 1} more)" if count > 1 else ""
+        fix = _("a longer phase, or a faster --rate")
+    where = _("rep {n}").format(n=cue.rep) + " " if cue.rep else ""
+    message = _(
+        "{what} at {at} ({where}{phase}) needs {needs} s but has {has} s before the next cue"
+    )
+    message = message.format(
+        what=what,
+        at=format_time(cue.beat_s),
+        where=where,
+        phase=cue.phase,
+        needs=decimal(overlap.needs_s, 2),
+        has=decimal(overlap.has_s, 2),
+    )
+    if count > 1:
+        message += " " + ngettext("(and {n} more)", "(and {n} more)", count - 1).format(n=count - 1)
     return TimingError(
-        f"{what} at {format_time(cue.beat_s)} ({where}{cue.phase}) needs "
-        f"{overlap.needs_s:.2f} s but has {overlap.has_s:.2f} s before the next cue{others}",
-        f"give it {fix}, or let it overlap with --allow-overlap",
+        message, _("give it {fix}, or let it overlap with --allow-overlap").format(fix=fix)
     )
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-EXPORT_HINT = "to listen later, write it to a file: voice-coach export -o session.wav"
+from voice_coach.i18n import N_
+
+EXPORT_HINT = N_("to listen later, write it to a file: voice-coach export -o session.wav")
 
 _ALSA_SILENCER: Any = None
 

@@ -32,6 +32,7 @@ from voice_coach.audio.sounddevice_output import (
     sounddevice_problem,
 )
 from voice_coach.errors import AudioDeviceError, UsageError
+from voice_coach.i18n import _
 
 BACKENDS = ("sounddevice", "simpleaudio")
 DEFAULT_BACKEND = "sounddevice"
@@ -137,7 +138,11 @@ class Player:
     ) -> None:
         _check_name(backend)
         if pre_roll_s < 0 or not math.isfinite(pre_roll_s):
-            raise UsageError(f"pre-roll must be 0 or more seconds, not {pre_roll_s}")
+            raise UsageError(
+                _("pre-roll must be 0 or more seconds, not {pre_roll_s}").format(
+                    pre_roll_s=pre_roll_s
+                )
+            )
         self.source = source
         self.backend = backend
         self.pre_roll_s = pre_roll_s
@@ -164,7 +169,10 @@ class Player:
         problem = backend_problem(self.backend)
         if problem is not None:
             raise AudioDeviceError(
-                f"the {self.backend} audio back-end cannot be used: {problem}", EXPORT_HINT
+                _("the {backend} audio back-end cannot be used: {problem}").format(
+                    backend=self.backend, problem=problem
+                ),
+                _(EXPORT_HINT),
             )
         rate = self.source.sample_rate
         pre_roll_frames = round(max(self.pre_roll_s, MIN_PRE_ROLL_S) * rate)
@@ -259,5 +267,6 @@ class _Output(Protocol):
 def _check_name(backend: str) -> None:
     if backend not in BACKENDS:
         raise UsageError(
-            f"unknown audio back-end {backend!r}", f"choose one of: {', '.join(BACKENDS)}"
+            _("unknown audio back-end {backend!r}").format(backend=backend),
+            _("choose one of: {items}").format(items=", ".join(BACKENDS)),
         )

@@ -17,6 +17,7 @@ import numpy as np
 from voice_coach.audio.devices import EXPORT_HINT, one_line, quiet_alsa, to_int16
 from voice_coach.audio.feed import Source, fade_frames, fade_out, pause_point, pre_roll_noise
 from voice_coach.errors import AudioDeviceError
+from voice_coach.i18n import _
 
 
 class BufferOutput:
@@ -70,9 +71,10 @@ class BufferOutput:
             play_obj = self.sa.play_buffer(buffer, 1, 2, self.rate)
         except Exception as error:
             raise AudioDeviceError(
-                f"no audio output device could be opened (back-end: simpleaudio: "
-                f"{one_line(error)})",
-                EXPORT_HINT,
+                _(
+                    "no audio output device could be opened (back-end: simpleaudio: {one_line})"
+                ).format(one_line=one_line(error)),
+                _(EXPORT_HINT),
             ) from error
         self.started_at = time.monotonic()
         self.play_obj, self.buffer = play_obj, buffer

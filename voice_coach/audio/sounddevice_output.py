@@ -12,6 +12,7 @@ import numpy as np
 from voice_coach.audio.devices import EXPORT_HINT, one_line, quiet_alsa
 from voice_coach.audio.feed import DEFAULT_FADE_MS, Feed, Source
 from voice_coach.errors import AudioDeviceError
+from voice_coach.i18n import _
 
 
 class StreamOutput:
@@ -44,8 +45,10 @@ class StreamOutput:
             sd.query_devices(device, kind="output")
         except (sd.PortAudioError, ValueError) as error:
             raise AudioDeviceError(
-                f"no audio output device found (back-end: sounddevice: {one_line(error)})",
-                EXPORT_HINT,
+                _("no audio output device found (back-end: sounddevice: {one_line})").format(
+                    one_line=one_line(error)
+                ),
+                _(EXPORT_HINT),
             ) from error
         last: Exception | None = None
         # Mono first; a device that takes only stereo gets the same samples on both sides.
@@ -64,8 +67,10 @@ class StreamOutput:
             except (sd.PortAudioError, ValueError) as error:
                 last = error
         raise AudioDeviceError(
-            f"the audio output device failed to open (back-end: sounddevice: {one_line(last)})",
-            EXPORT_HINT,
+            _("the audio output device failed to open (back-end: sounddevice: {one_line})").format(
+                one_line=one_line(last)
+            ),
+            _(EXPORT_HINT),
         ) from last
 
     def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
@@ -103,9 +108,10 @@ class StreamOutput:
             self.stream.start()
         except self.sd.PortAudioError as error:
             raise AudioDeviceError(
-                f"the audio output device failed to start (back-end: sounddevice: "
-                f"{one_line(error)})",
-                EXPORT_HINT,
+                _(
+                    "the audio output device failed to start (back-end: sounddevice: {one_line})"
+                ).format(one_line=one_line(error)),
+                _(EXPORT_HINT),
             ) from error
 
     def pause(self, at_frame: int | None) -> None:

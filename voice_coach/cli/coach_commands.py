@@ -73,7 +73,9 @@ def log_session(
 
     one_source(protocol, program)
     if pain is not None and not LOW <= pain <= HIGH:
-        raise UsageError(f"--pain {pain} must be from {LOW} to {HIGH}")
+        raise UsageError(
+            _("--pain {value} must be from {low} to {high}").format(value=pain, low=LOW, high=HIGH)
+        )
     now = local_now()
     started = parse_when(when, now)
     plan = todays_session(program, now) if program is not None else None
@@ -115,7 +117,7 @@ def history(
     from voice_coach.coach.log import COLUMNS, PracticeLog, local_now, parse_day
 
     if json_out and csv_out:
-        raise UsageError("choose --json or --csv, not both")
+        raise UsageError(_("choose --json or --csv, not both"))
     start = None
     if since is not None:
         start = datetime.combine(parse_day(since, local_now().date()), datetime.min.time())
@@ -183,7 +185,9 @@ def history_delete(
     with PracticeLog(create=False) as log:
         entry = log.get(entry_id)
         if entry is None:
-            raise UsageError(f"no entry #{entry_id} in the log", "see: voice-coach history")
+            raise UsageError(
+                _("no entry #{id} in the log").format(id=entry_id), _("see: voice-coach history")
+            )
         log.delete(entry_id)
     out(_("Deleted: {entry}").format(entry=history_line(entry)))
 

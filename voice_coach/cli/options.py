@@ -247,9 +247,10 @@ def parse_loudness(value: str) -> float | None:
         target = math.nan
     if not (math.isfinite(target) and MIN_LUFS <= target <= MAX_LUFS):
         raise UsageError(
-            f"--loudness {value!r} must be a loudness from {MIN_LUFS:g} to {MAX_LUFS:g} "
-            "LUFS, or off",
-            f"the default is {DEFAULT_LUFS:g}",
+            _("--loudness {value!r} must be a loudness from {low} to {high} LUFS, or off").format(
+                value=value, low=f"{MIN_LUFS:g}", high=f"{MAX_LUFS:g}"
+            ),
+            _("the default is {lufs}").format(lufs=f"{DEFAULT_LUFS:g}"),
         )
     return target
 
@@ -258,12 +259,18 @@ def parse_phase(text: str) -> tuple[str, float]:
     """``NAME=SECONDS`` from ``--phase``."""
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise UsageError(f"--phase {text!r} must look like NAME=SECONDS, e.g. --phase squeeze=4")
+        raise UsageError(
+            _("--phase {value!r} must look like NAME=SECONDS, e.g. --phase squeeze=4").format(
+                value=text
+            )
+        )
     try:
         seconds = float(value)
     except ValueError:
         raise UsageError(
-            f"--phase {text!r}: {value!r} is not a number of seconds, e.g. --phase squeeze=4"
+            _(
+                "--phase {value!r}: {number!r} is not a number of seconds, e.g. --phase squeeze=4"
+            ).format(value=text, number=value)
         ) from None
     return name.strip(), seconds
 
@@ -397,7 +404,7 @@ ProgramOption = Annotated[
 def one_source(protocol: object, program: str | None) -> None:
     """A session comes from a protocol or from a program, never both."""
     if program is not None and protocol:
-        raise UsageError("give a protocol or --program, not both")
+        raise UsageError(_("give a protocol or --program, not both"))
 
 
 def check_backend(backend: str) -> str:
@@ -405,7 +412,11 @@ def check_backend(backend: str) -> str:
     from voice_coach.audio.playback import BACKENDS
 
     if backend not in BACKENDS:
-        raise UsageError(f"--backend {backend!r} must be one of: {', '.join(BACKENDS)}")
+        raise UsageError(
+            _("--backend {value!r} must be one of: {choices}").format(
+                value=backend, choices=", ".join(BACKENDS)
+            )
+        )
     return backend
 
 

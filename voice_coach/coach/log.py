@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Literal
 
 from voice_coach.errors import LogError, os_reason
+from voice_coach.i18n import _
 
 LOG_FILE = "log.sqlite3"
 EARLIEST_YEAR = 2000  # no session can be logged before it
@@ -195,15 +196,23 @@ def parse_when(text: str, now: datetime) -> datetime:
             when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
-            f"--when {text!r} is not a date or time",
-            "use ISO 8601 (2026-11-30, 2026-11-30T09:15, with or without +01:00), "
-            "today or yesterday",
+            _("--when {value!r} is not a date or time").format(value=text),
+            _(
+                "use ISO 8601 (2026-11-30, 2026-11-30T09:15, with or without +01:00), "
+                "today or yesterday"
+            ),
         ) from None
     if when.year < EARLIEST_YEAR:
-        raise UsageError(f"--when {text!r} is before {EARLIEST_YEAR}; log what was done")
+        raise UsageError(
+            _("--when {value!r} is before {year}; log what was done").format(
+                value=text, year=EARLIEST_YEAR
+            )
+        )
     when = when.astimezone() if when.tzinfo is None else when
     if when > now + timedelta(minutes=1):
-        raise UsageError(f"--when {text!r} is in the future; log what was done")
+        raise UsageError(
+            _("--when {value!r} is in the future; log what was done").format(value=text)
+        )
     return when.replace(microsecond=0)
 
 
@@ -220,7 +229,8 @@ def parse_day(text: str, today: date) -> date:
         return max(date.fromisoformat(word), date(EARLIEST_YEAR, 1, 1))
     except ValueError:
         raise UsageError(
-            f"--since {text!r} is not a date", "use 2026-11-30, today or yesterday"
+            _("--since {value!r} is not a date").format(value=text),
+            _("use 2026-11-30, today or yesterday"),
         ) from None
 
 
@@ -248,17 +258,22 @@ class PracticeLog:
             raise self._error(exc) from None
         except OSError as exc:
             self.close()
-            raise LogError(f"{self.path}: cannot be opened ({os_reason(exc)})") from None
+            reason = os_reason(exc)
+            raise LogError(
+                _("{file}: cannot be opened ({reason})").format(file=self.path, reason=reason)
+            ) from None
 
     def _error(self, exc: sqlite3.Error) -> LogError:
         text = str(exc)
         if "not a database" in text or "malformed" in text:
             return LogError(
-                f"{self.path}: is not a voice-coach log (not an SQLite database, or damaged); "
-                "left as it is",
-                "move it aside and a new log is started",
+                _(
+                    "{file}: is not a voice-coach log (not an SQLite database, or damaged); "
+                    "left as it is"
+                ).format(file=self.path),
+                _("move it aside and a new log is started"),
             )
-        return LogError(f"{self.path}: cannot be used ({text})")
+        return LogError(_("{file}: cannot be used ({reason})").format(file=self.path, reason=text))
 
     def _migrate(self) -> None:
         db = self._require()
@@ -290,9 +305,11 @@ class PracticeLog:
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise LogError(
-                f"{self.path}: was written by a newer voice-coach (log version {version}; "
-                f"this one reads up to {SCHEMA_VERSION}); left as it is",
-                "update voice-coach",
+                _(
+                    "{file}: was written by a newer voice-coach (log version {version}; this "
+                    "one reads up to {known}); left as it is"
+                ).format(file=self.path, version=version, known=SCHEMA_VERSION),
+                _("update voice-coach"),
             )
 
     def _require(self) -> sqlite3.Connection:

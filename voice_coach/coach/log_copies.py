@@ -28,6 +28,7 @@ from voice_coach.coach.log import (
     log_path,
 )
 from voice_coach.errors import UsageError, os_reason
+from voice_coach.i18n import _
 
 REQUIRED = ("started_at", "protocol", "reps_planned", "ended")
 
@@ -45,7 +46,9 @@ def backup(target: Path, *, force: bool = False, source: Path | None = None) -> 
 
     source = source or log_path()
     if not source.exists():
-        raise UsageError(f"{source}: there is no practice log yet", "nothing to back up")
+        raise UsageError(
+            _("{file}: there is no practice log yet").format(file=source), _("nothing to back up")
+        )
     counted: list[int] = []
 
     def fill(temp: Path) -> None:
@@ -62,24 +65,28 @@ def check_log_file(path: Path) -> int:
     """``path`` is a practice log this voice-coach can read (this or an older schema,
     whole by ``PRAGMA integrity_check``): its number of entries; else a one-line error."""
     if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(_("{file}: no such file").format(file=path))
     try:
         with contextlib.closing(_read_only(path)) as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise UsageError(
-                    f"{path}: was written by a newer voice-coach (log version {version}; "
-                    f"this one reads up to {SCHEMA_VERSION}); nothing was changed"
+                    _(
+                        "{file}: was written by a newer voice-coach (log version {version}; "
+                        "this one reads up to {known}); nothing was changed"
+                    ).format(file=path, version=version, known=SCHEMA_VERSION)
                 )
             if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-                raise UsageError(f"{path}: is damaged (integrity check); nothing was changed")
+                raise UsageError(
+                    _("{file}: is damaged (integrity check); nothing was changed").format(file=path)
+                )
             columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
             if version < 1 or not set(REQUIRED) <= columns:
                 raise sqlite3.DatabaseError("no sessions table")
             return int(db.execute("SELECT count(*) FROM sessions").fetchone()[0])
     except sqlite3.DatabaseError:
         raise UsageError(
-            f"{path}: is not a voice-coach practice log; nothing was changed"
+            _("{file}: is not a voice-coach practice log; nothing was changed").format(file=path)
         ) from None
 
 
@@ -107,8 +114,10 @@ def import_rows(path: Path, *, target: Path | None = None) -> Imported:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = os_reason(exc) if isinstance(exc, OSError) else "not UTF-8 text"
-        raise UsageError(f"{path}: cannot be read ({reason})") from None
+        reason = os_reason(exc) if isinstance(exc, OSError) else _("not UTF-8 text")
+        raise UsageError(
+            _("{file}: cannot be read ({reason})").format(file=path, reason=reason)
+        ) from None
     checked = [
         (_order(row.get("id"), number), _checked(row, path, number))
         for number, row in _rows(text, path)
@@ -126,14 +135,22 @@ def _rows(text: str, path: Path) -> list[tuple[int, Mapping[str, object]]]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}: is not valid JSON (line {exc.lineno})") from None
+            raise UsageError(
+                _("{file}: is not valid JSON (line {line})").format(file=path, line=exc.lineno)
+            ) from None
         if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
-            raise UsageError(f"{path}: must be a JSON list of objects, as history --json writes")
+            raise UsageError(
+                _("{file}: must be a JSON list of objects, as history --json writes").format(
+                    file=path
+                )
+            )
         return list(enumerate(data, start=1))
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or not set(REQUIRED) <= set(reader.fieldnames):
         raise UsageError(
-            f"{path}: is neither history --json's JSON nor its CSV (columns: {', '.join(COLUMNS)})"
+            _("{file}: is neither history --json's JSON nor its CSV (columns: {columns})").format(
+                file=path, columns=", ".join(COLUMNS)
+            )
         )
     return [
         (number, {key: (value if value != "" else None) for key, value in row.items()})
@@ -145,7 +162,11 @@ def _checked(row: Mapping[str, object], path: Path, number: int) -> dict[str, ob
     """One entry's columns, typed and checked, or a one-line error naming the row."""
 
     def bad(key: str) -> UsageError:
-        return UsageError(f"{path}: entry {number}: {key}: {row.get(key)!r} cannot be read")
+        return UsageError(
+            _("{file}: entry {n}: {key}: {value!r} cannot be read").format(
+                file=path, n=number, key=key, value=row.get(key)
+            )
+        )
 
     entry_id = row.get("id")
     out: dict[str, object] = {"id": int(entry_id) if str(entry_id).isdigit() else None}

@@ -235,9 +235,15 @@ def _program_from(raw: dict[str, Any], where: str, source: str, folder: Path | N
     name = _text(raw, "name", where, "", required=True) or ""
     stages = raw.get("stages")
     if not isinstance(stages, list) or not stages or not all(isinstance(s, dict) for s in stages):
-        raise ProtocolError(f"{where}: stages: a program needs at least one [[stages]] table")
+        raise ProtocolError(
+            _("{where}: stages: a program needs at least one [[stages]] table").format(where=where)
+        )
     if len(stages) > MAX_STAGES:
-        raise ProtocolError(f"{where}: stages: {len(stages)} stages; the limit is {MAX_STAGES}")
+        raise ProtocolError(
+            _("{where}: stages: {count} stages; the limit is {MAX_STAGES}").format(
+                where=where, count=len(stages), MAX_STAGES=MAX_STAGES
+            )
+        )
     return Program(
         name=name,
         title=_text(raw, "title", where, "", required=False) or name,
@@ -308,7 +314,11 @@ def _bounded(
     low, high = bounds
     value = raw[key]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ProtocolError(f"{where}: {prefix}{key}: must be a whole number from {low} to {high}")
+        raise ProtocolError(
+            _("{where}: {prefix}{key}: must be a whole number from {low} to {high}").format(
+                where=where, prefix=prefix, key=key, low=low, high=high
+            )
+        )
     return value
 
 
@@ -320,7 +330,9 @@ def _pace_factor(value: object) -> float:
     from voice_coach.core.protocol import pace_factor
 
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise UsageError(f"pace: must be slow, normal, fast or a factor, got {value!r}")
+        raise UsageError(
+            _("pace: must be slow, normal, fast or a factor, got {value!r}").format(value=value)
+        )
     return pace_factor(str(value))
 
 

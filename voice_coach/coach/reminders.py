@@ -24,7 +24,9 @@ def parse_clock(text: str) -> time:
     """``HH:MM`` (24-hour) from ``--at``."""
     found = _CLOCK.fullmatch(text.strip())
     if not found:
-        raise UsageError(f"--at {text!r} must be a time of day as HH:MM, e.g. --at 09:00")
+        raise UsageError(
+            _("--at {value!r} must be a time of day as HH:MM, e.g. --at 09:00").format(value=text)
+        )
     return time(int(found.group(1)), int(found.group(2)))
 
 
@@ -45,9 +47,9 @@ def reminder_calendar(
     from icalendar import Alarm, Calendar, Event
 
     if not times:
-        raise UsageError("give at least one --at HH:MM")
+        raise UsageError(_("give at least one --at HH:MM"))
     if len(set(times)) != len(times):
-        raise UsageError("each --at time must be given once")
+        raise UsageError(_("each --at time must be given once"))
     calendar = Calendar()
     calendar.add("prodid", "-//voice-coach//reminders//EN")
     calendar.add("version", "2.0")

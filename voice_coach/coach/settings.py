@@ -16,6 +16,7 @@ from pathlib import Path
 
 from voice_coach.errors import FieldError, ProtocolError
 from voice_coach.files.loader import _known_keys, parse_toml, read_bounded
+from voice_coach.i18n import _
 
 # What a settings file may hold, and the type of each value. ``engine`` is read once the
 # session has an ``--engine`` option (the settings pass through only options that exist).
@@ -123,34 +124,40 @@ def _checked(key: str, value: object, where: str) -> object:
     from voice_coach.core.timeline import CUE_STYLES
 
     def wrong(expected: str) -> ProtocolError:
-        return ProtocolError(f"{where}: {key}: must be {expected}, got {value!r}")
+        return ProtocolError(
+            _("{where}: {key}: must be {expected}, got {value!r}").format(
+                where=where, key=key, expected=expected, value=value
+            )
+        )
 
     if key in TEXT_KEYS:
         if not isinstance(value, str) or not value.strip():
-            raise wrong("text in quotes")
+            raise wrong(_("text in quotes"))
         if key == "cues" and value not in CUE_STYLES:
             raise wrong(f"one of {', '.join(CUE_STYLES)}")
         return value
     if key == "show_streaks":
         if not isinstance(value, bool):
-            raise wrong("true or false")
+            raise wrong(_("true or false"))
         return value
     if key == "rate":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise wrong("a whole number of words per minute")
+            raise wrong(_("a whole number of words per minute"))
         return value
     if key == "volume":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise wrong("a number from 0 to 1")
+            raise wrong(_("a number from 0 to 1"))
         if not (math.isfinite(value) and 0 <= value <= 1):
-            raise wrong("a number from 0 to 1")
+            raise wrong(_("a number from 0 to 1"))
         return float(value)
     if key == "pace":
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise wrong("slow, normal, fast or a factor")
+            raise wrong(_("slow, normal, fast or a factor"))
         try:
             pace_factor(str(value))
         except FieldError as exc:
-            raise ProtocolError(f"{where}: pace: {exc.detail}", exc.hint) from None
+            raise ProtocolError(
+                _("{where}: pace: {detail}").format(where=where, detail=exc.detail), exc.hint
+            ) from None
         return str(value)
     raise wrong("known")  # pragma: no cover - every key in SETTING_KEYS is handled above

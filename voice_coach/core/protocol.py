@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from voice_coach.errors import FieldError, ProtocolError, UsageError
+from voice_coach.i18n import _
 
 MIN_PHASE_S = 0.5
 MAX_PHASE_S = 600.0
@@ -159,9 +160,13 @@ def pace_factor(value: str | float) -> float:
         presets = ", ".join(f"{k} (x{v:g})" for k, v in PACE_PRESETS.items())
         raise FieldError(
             "pace",
-            f"must be a preset or a factor from {MIN_PACE_FACTOR:g} to {MAX_PACE_FACTOR:g}, "
-            f"got {str(value)!r}",
-            f"presets: {presets}",
+            _(
+                "must be a preset or a factor from {MIN_PACE_FACTOR:g} to {MAX_PACE_FACTOR:g}, got "
+                "{value!r}"
+            ).format(
+                MIN_PACE_FACTOR=MIN_PACE_FACTOR, MAX_PACE_FACTOR=MAX_PACE_FACTOR, value=str(value)
+            ),
+            _("presets: {presets}").format(presets=presets),
         )
     return factor
 
@@ -169,17 +174,26 @@ def pace_factor(value: str | float) -> float:
 def check_seconds(where: str, seconds: float, low: float, high: float) -> float:
     """A finite duration within bounds, or an error that names the field it is about."""
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise FieldError(where, f"must be a number of seconds, got {seconds!r}")
+        raise FieldError(
+            where, _("must be a number of seconds, got {seconds!r}").format(seconds=seconds)
+        )
     if not math.isfinite(seconds) or not low <= seconds <= high:
-        raise FieldError(where, f"must be from {low:g} to {high:g} seconds, got {seconds:g}")
+        raise FieldError(
+            where,
+            _("must be from {low:g} to {high:g} seconds, got {seconds:g}").format(
+                low=low, high=high, seconds=seconds
+            ),
+        )
     return float(seconds)
 
 
 def check_count(where: str, value: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise FieldError(where, f"must be a whole number, got {value!r}")
+        raise FieldError(where, _("must be a whole number, got {value!r}").format(value=value))
     if not 1 <= value <= high:
-        raise FieldError(where, f"must be from 1 to {high}, got {value}")
+        raise FieldError(
+            where, _("must be from 1 to {high}, got {value}").format(high=high, value=value)
+        )
     return value
 
 
@@ -193,13 +207,21 @@ def check_text(where: str, text: str | None, fields: frozenset[str] | None = Non
     if text is None:
         return None
     if not isinstance(text, str):
-        raise ProtocolError(f"{where}: must be text, got {text!r}")
+        raise ProtocolError(_("{where}: must be text, got {text!r}").format(where=where, text=text))
     if len(text) > MAX_TEXT_CHARS:
-        raise ProtocolError(f"{where}: is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        raise ProtocolError(
+            _("{where}: is {count} characters; the limit is {MAX_TEXT_CHARS}").format(
+                where=where, count=len(text), MAX_TEXT_CHARS=MAX_TEXT_CHARS
+            )
+        )
     if has_control_characters(text):
-        raise ProtocolError(f"{where}: contains control characters; use plain words")
+        raise ProtocolError(
+            _("{where}: contains control characters; use plain words").format(where=where)
+        )
     if "<" in text or ">" in text:
-        raise ProtocolError(f"{where}: '<' and '>' are not allowed; cue words are plain text")
+        raise ProtocolError(
+            _("{where}: '<' and '>' are not allowed; cue words are plain text").format(where=where)
+        )
     if fields is not None:
         check_placeholders(where, text, fields)
     if not text.strip():
@@ -212,20 +234,30 @@ def check_placeholders(where: str, text: str, fields: frozenset[str]) -> None:
     try:
         used = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text)]
     except ValueError as exc:
-        raise ProtocolError(f"{where}: {exc}; write {{{{ and }}}} for literal braces") from None
+        raise ProtocolError(
+            _("{where}: {exc}; write {{{{ and }}}} for literal braces").format(where=where, exc=exc)
+        ) from None
     allowed = ", ".join("{" + f + "}" for f in sorted(fields)) or "none"
     for name, spec, conversion in used:
         if name is None:
             continue
         if spec or conversion:
             # A format spec such as {rest:>99999999} would build a huge text when filled.
-            raise ProtocolError(f"{where}: write placeholders plainly, e.g. {{rep}}")
+            raise ProtocolError(
+                _("{where}: write placeholders plainly, e.g. {{rep}}").format(where=where)
+            )
         if name not in TEMPLATE_FIELDS:
             known = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
-            raise ProtocolError(f"{where}: unknown placeholder {{{name}}}; known: {known}")
+            raise ProtocolError(
+                _("{where}: unknown placeholder {{{name}}}; known: {known}").format(
+                    where=where, name=name, known=known
+                )
+            )
         if name not in fields:
             raise ProtocolError(
-                f"{where}: {{{name}}} has no value where this is said; it may use {allowed}"
+                _(
+                    "{where}: {{{name}}} has no value where this is said; it may use {allowed}"
+                ).format(where=where, name=name, allowed=allowed)
             )
 
 
@@ -261,16 +293,22 @@ def in_language(
         code = next((c for c in protocol.translations if wanted.startswith(c.lower())), None)
     if code is None:
         raise UsageError(
-            f"protocol {protocol.name!r} has no words for language {language!r}",
-            f"it has: {', '.join(protocol.languages)}; add a [translations.{language}] table",
+            _("protocol {name!r} has no words for language {language!r}").format(
+                name=protocol.name, language=language
+            ),
+            _("it has: {items}; add a [translations.{language}] table").format(
+                items=", ".join(protocol.languages), language=language
+            ),
         )
     words = protocol.translations[code]
     missing = untranslated(protocol, words)
     if missing and not allow_fallback:
         raise FieldError(
             "allow_fallback",
-            f"protocol {protocol.name!r} has no {code!r} words for: {', '.join(missing)}",
-            f"add them under [translations.{code}]",
+            _("protocol {name!r} has no {code!r} words for: {items}").format(
+                name=protocol.name, code=code, items=", ".join(missing)
+            ),
+            _("add them under [translations.{code}]").format(code=code),
         )
     phases = tuple(
         replace(phase, say=words.phases.get(phase.name, phase.say)) for phase in protocol.phases
@@ -311,8 +349,10 @@ def apply_pace(protocol: Protocol, pace: Pace) -> Protocol:
         if name not in names:
             raise FieldError(
                 "phase_s",
-                f"protocol {protocol.name!r} has no phase {name!r}",
-                f"its phases: {', '.join(names)}",
+                _("protocol {name!r} has no phase {name2!r}").format(
+                    name=protocol.name, name2=name
+                ),
+                _("its phases: {items}").format(items=", ".join(names)),
             )
     for field_name, kind, seconds in (
         ("hold_s", "hold", pace.hold_s),
@@ -324,8 +364,8 @@ def apply_pace(protocol: Protocol, pace: Pace) -> Protocol:
         if not targets:
             raise FieldError(
                 field_name,
-                f"protocol {protocol.name!r} has no {kind} phase",
-                f"set the phases by name instead: {', '.join(names)}",
+                _("protocol {name!r} has no {kind} phase").format(name=protocol.name, kind=kind),
+                _("set the phases by name instead: {items}").format(items=", ".join(names)),
             )
         for name in targets:
             phase_s.setdefault(name, seconds)
@@ -379,7 +419,8 @@ def check_session_length(protocol: Protocol) -> None:
     length = planned_length_s(protocol)
     if length > MAX_SESSION_S:
         raise UsageError(
-            f"that session would last {length / 3600:.1f} hours; the limit is "
-            f"{MAX_SESSION_S / 3600:g} hours",
-            "use fewer reps or sets, or shorter phases",
+            _("that session would last {value:.1f} hours; the limit is {value2:g} hours").format(
+                value=length / 3600, value2=MAX_SESSION_S / 3600
+            ),
+            _("use fewer reps or sets, or shorter phases"),
         )

@@ -27,7 +27,7 @@ from voice_coach.files.durable import fsync_folder
 from voice_coach.files.export import current_umask, export_session
 from voice_coach.files.leftovers import remove_stale
 from voice_coach.files.tags import ARTIST, FileTags
-from voice_coach.i18n import N_, in_language
+from voice_coach.i18n import N_, _, in_language
 
 PLAYLIST_NAME = "playlist.m3u8"
 FEED_NAME = "feed.xml"
@@ -57,14 +57,25 @@ class AlbumResult:
 def check_album_target(folder: Path, force: bool) -> None:
     """Refuse, before anything is rendered, an album that could not be put in place."""
     if "\0" in str(folder):
-        raise UsageError(f"{folder}: a folder name cannot contain a NUL character")
+        raise UsageError(
+            _("{folder}: a folder name cannot contain a NUL character").format(folder=folder)
+        )
     if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--album {folder}: is a file, not a folder", "give a folder name")
+        raise UsageError(
+            _("--album {folder}: is a file, not a folder").format(folder=folder),
+            _("give a folder name"),
+        )
     if folder.exists() and not force:
-        raise UsageError(f"--album {folder}: already exists; add --force to replace it")
+        raise UsageError(
+            _("--album {folder}: already exists; add --force to replace it").format(folder=folder)
+        )
     parent = folder.absolute().parent
     if not parent.is_dir():
-        raise ExportError(f"--album {folder}: the folder {parent} does not exist")
+        raise ExportError(
+            _("--album {folder}: the folder {parent} does not exist").format(
+                folder=folder, parent=parent
+            )
+        )
 
 
 def check_base_url(url: str) -> str:
@@ -72,8 +83,8 @@ def check_base_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c in url for c in " \n"):
         raise UsageError(
-            f"--base-url {url!r} is not an http or https address",
-            "give where the folder will be served, such as https://example.org/squeeze/",
+            _("--base-url {url!r} is not an http or https address").format(url=url),
+            _("give where the folder will be served, such as https://example.org/squeeze/"),
         )
     return url if url.endswith("/") else url + "/"
 
@@ -87,7 +98,9 @@ def check_track_names(names: Sequence[str]) -> None:
     seen = set()
     for name in names:
         if name in seen:
-            raise UsageError(f"{name!r} is in the album twice", "name each session once")
+            raise UsageError(
+                _("{name!r} is in the album twice").format(name=name), _("name each session once")
+            )
         seen.add(name)
 
 
@@ -128,7 +141,11 @@ def write_album(
         fsync_folder(building)
         _move_into_place(building, folder)
     except OSError as exc:
-        raise ExportError(f"--album {folder}: could not be written ({os_reason(exc)})") from None
+        raise ExportError(
+            _("--album {folder}: could not be written ({os_reason})").format(
+                folder=folder, os_reason=os_reason(exc)
+            )
+        ) from None
     finally:
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)

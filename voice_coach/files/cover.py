@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voice_coach.errors import UsageError
+from voice_coach.i18n import _
 
 if TYPE_CHECKING:
     from PIL import ImageFont
@@ -79,20 +80,34 @@ def read_cover(path: Path) -> Cover:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"--cover {path}: cannot be read ({exc.strerror or exc})") from None
+        raise UsageError(
+            _("--cover {path}: cannot be read ({value})").format(
+                path=path, value=exc.strerror or exc
+            )
+        ) from None
     try:
         with Image.open(io.BytesIO(data)) as image:
             kind, (width, height) = image.format, image.size
             image.verify()  # a truncated or damaged file fails here, not in a phone
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         reason = "not an image" if isinstance(exc, UnidentifiedImageError) else f"damaged: {exc}"
-        raise UsageError(f"--cover {path}: {reason}", "give a PNG or JPEG file") from None
+        raise UsageError(
+            _("--cover {path}: {reason}").format(path=path, reason=reason),
+            _("give a PNG or JPEG file"),
+        ) from None
     if kind not in COVER_KINDS:
-        raise UsageError(f"--cover {path}: is {kind}, not PNG or JPEG", "convert it to PNG")
+        raise UsageError(
+            _("--cover {path}: is {kind}, not PNG or JPEG").format(path=path, kind=kind),
+            _("convert it to PNG"),
+        )
     if min(width, height) < MIN_COVER_PX or max(width, height) > MAX_COVER_PX:
         raise UsageError(
-            f"--cover {path}: is {width} x {height} px",
-            f"a cover must be {MIN_COVER_PX} to {MAX_COVER_PX} px a side (1400 to 3000 suits "
-            "podcast apps)",
+            _("--cover {path}: is {width} x {height} px").format(
+                path=path, width=width, height=height
+            ),
+            _(
+                "a cover must be {MIN_COVER_PX} to {MAX_COVER_PX} px a side (1400 to 3000 suits "
+                "podcast apps)"
+            ).format(MIN_COVER_PX=MIN_COVER_PX, MAX_COVER_PX=MAX_COVER_PX),
         )
     return Cover(data, COVER_KINDS[kind], width, height)

@@ -32,6 +32,7 @@ from voice_coach.files.durable import SyncBehind, fsync_folder, fsync_path
 from voice_coach.files.leftovers import remove_stale
 from voice_coach.files.subtitles import SUBTITLE_KINDS
 from voice_coach.files.subtitles import subtitles as subtitle_text
+from voice_coach.i18n import _
 
 if TYPE_CHECKING:
     from voice_coach.files.tags import FileTags
@@ -72,7 +73,11 @@ def resolve_format(target: Path | None, fmt: str | None) -> str:
     if fmt is not None:
         name = fmt.lower().lstrip(".")
         if name not in FORMATS:
-            raise UsageError(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
+            raise UsageError(
+                _("--format {fmt!r} is not one of: {items}").format(
+                    fmt=fmt, items=", ".join(FORMATS)
+                )
+            )
         return name
     if target is None:
         return "wav"
@@ -80,8 +85,8 @@ def resolve_format(target: Path | None, fmt: str | None) -> str:
     if name not in FORMATS:
         shown = target.suffix or "no extension"
         raise UsageError(
-            f"{target}: cannot tell the format from {shown!r}",
-            f"use .wav, .flac, .ogg or .mp3, or --format {'|'.join(FORMATS)}",
+            _("{target}: cannot tell the format from {shown!r}").format(target=target, shown=shown),
+            _("use .wav, .flac, .ogg or .mp3, or --format {items}").format(items="|".join(FORMATS)),
         )
     return name
 
@@ -104,7 +109,7 @@ def export_session(
         check_target(target, force)
     name = resolve_format(target, fmt)
     if target is None and name != "wav":
-        raise UsageError("standard output (-o -) takes WAV only; drop --format")
+        raise UsageError(_("standard output (-o -) takes WAV only; drop --format"))
     _check_encoder(name, session)
     if target is None:
         return _to_stdout(session, progress)
@@ -134,13 +139,21 @@ def export_session(
         fsync_folder(target.parent)
         placed.clear()
     except OSError as exc:
-        raise ExportError(f"{target}: could not be written ({os_reason(exc)})") from None
+        raise ExportError(
+            _("{target}: could not be written ({os_reason})").format(
+                target=target, os_reason=os_reason(exc)
+            )
+        ) from None
     except EncoderError as exc:
         # libsndfile reports a failed write as "System error." without the errno; say
         # which of the likely causes it was where one is plain to see.
         cause = _write_failure_cause(target.parent, temps.get(target))
         reason = os_reason(OSError(cause, "")) if cause is not None else exc
-        raise ExportError(f"{target}: the {name} encoder failed ({reason})") from None
+        raise ExportError(
+            _("{target}: the {name} encoder failed ({reason})").format(
+                target=target, name=name, reason=reason
+            )
+        ) from None
     finally:
         # What this export created goes again; files replaced under --force cannot come back.
         for temp in [*temps.values(), *placed]:
@@ -157,14 +170,20 @@ def _sidecars(
     if subtitles is not None:
         if subtitles not in SUBTITLE_KINDS:
             kinds = " or ".join(SUBTITLE_KINDS)
-            raise UsageError(f"--subtitles {subtitles!r} must be {kinds}")
+            raise UsageError(
+                _("--subtitles {subtitles!r} must be {kinds}").format(
+                    subtitles=subtitles, kinds=kinds
+                )
+            )
         sidecars[target.with_suffix(f".{subtitles}")] = subtitle_text(session.timeline, subtitles)
     if timeline_json is not None:
         sidecars[target.with_suffix(".json")] = timeline_json
     if target in sidecars:
         raise UsageError(
-            f"{target}: the audio and its {target.suffix} sidecar would be the same file",
-            "give the audio file its own extension, such as .wav",
+            _("{target}: the audio and its {suffix} sidecar would be the same file").format(
+                target=target, suffix=target.suffix
+            ),
+            _("give the audio file its own extension, such as .wav"),
         )
     return sidecars
 
@@ -177,9 +196,11 @@ def _check_encoder(name: str, session: RenderedSession) -> None:
     if name == "wav":  # our own writer; its only limit is the format's 32-bit size
         if session.total_frames * 2 > WAV_MAX_DATA_BYTES:
             raise UsageError(
-                f"the session is too long for a WAV file at {session.sample_rate} Hz "
-                "(WAV holds at most 4 GiB)",
-                "use a lower --sample-rate, or .flac",
+                _(
+                    "the session is too long for a WAV file at {sample_rate} Hz (WAV holds at most "
+                    "4 GiB)"
+                ).format(sample_rate=session.sample_rate),
+                _("use a lower --sample-rate, or .flac"),
             )
         return
     import soundfile  # only the compressed formats need libsndfile
@@ -189,13 +210,15 @@ def _check_encoder(name: str, session: RenderedSession) -> None:
         soundfile.available_subtypes(container)
     ):
         raise ExportError(
-            f"this libsndfile ({soundfile.__libsndfile_version__}) cannot write {name}",
-            "update the soundfile package, or export to .wav or .flac",
+            _("this libsndfile ({libsndfile_version__}) cannot write {name}").format(
+                libsndfile_version__=soundfile.__libsndfile_version__, name=name
+            ),
+            _("update the soundfile package, or export to .wav or .flac"),
         )
     if name == "mp3" and session.sample_rate not in MP3_RATES:
         raise UsageError(
-            f"MP3 cannot be written at {session.sample_rate} Hz",
-            f"use --sample-rate {', '.join(map(str, MP3_RATES))}",
+            _("MP3 cannot be written at {sample_rate} Hz").format(sample_rate=session.sample_rate),
+            _("use --sample-rate {items}").format(items=", ".join(map(str, MP3_RATES))),
         )
 
 
@@ -203,15 +226,21 @@ def check_target(path: Path, force: bool) -> None:
     folder = path.parent
     if "\0" in str(path):
         # No file name can hold one; os calls would raise ValueError, not OSError.
-        raise UsageError(f"{path}: a file name cannot contain a NUL character")
+        raise UsageError(_("{path}: a file name cannot contain a NUL character").format(path=path))
     if path.is_dir():
-        raise ExportError(f"{path}: is a folder; give a file name such as {path / 'session.wav'}")
+        raise ExportError(
+            _("{path}: is a folder; give a file name such as {value}").format(
+                path=path, value=path / "session.wav"
+            )
+        )
     if not folder.exists():
-        raise ExportError(f"{path}: the folder {folder} does not exist")
+        raise ExportError(
+            _("{path}: the folder {folder} does not exist").format(path=path, folder=folder)
+        )
     if not folder.is_dir():
-        raise ExportError(f"{path}: {folder} is not a folder")
+        raise ExportError(_("{path}: {folder} is not a folder").format(path=path, folder=folder))
     if path.exists() and not force:
-        raise UsageError(f"{path}: already exists; add --force to overwrite it")
+        raise UsageError(_("{path}: already exists; add --force to overwrite it").format(path=path))
 
 
 def temp_beside(path: Path, *, private: bool = False) -> Path:
@@ -301,7 +330,11 @@ def write_whole(
         temp.replace(path)
         fsync_folder(path.parent)
     except OSError as exc:
-        raise ExportError(f"{path}: could not be written ({os_reason(exc)})") from None
+        raise ExportError(
+            _("{path}: could not be written ({os_reason})").format(
+                path=path, os_reason=os_reason(exc)
+            )
+        ) from None
     finally:
         with contextlib.suppress(OSError):
             temp.unlink()
@@ -315,7 +348,7 @@ def _to_stdout(session: RenderedSession, progress: Progress | None) -> ExportRes
     the export quietly: that is the reader's choice, not a failure.
     """
     if sys.stdout is None:  # started with standard output closed (``>&-``)
-        raise OutputError("standard output is closed", "give a file name with -o OUT")
+        raise OutputError(_("standard output is closed"), _("give a file name with -o OUT"))
     stream: BinaryIO = sys.stdout.buffer
     try:
         _write_wav_stream(session, stream, progress, seekable=False)

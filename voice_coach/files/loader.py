@@ -35,6 +35,7 @@ from voice_coach.core.protocol import (
     has_control_characters,
 )
 from voice_coach.errors import ProtocolError, UsageError
+from voice_coach.i18n import _
 from voice_coach.package_data import read_package_file
 
 DEFAULT_PROTOCOL = "glute-squeeze"
@@ -106,8 +107,13 @@ def read_toml(
     path = Path(name_or_path)
     if not path.exists():
         close = difflib.get_close_matches(text, names(), n=3)
-        hint = f"did you mean {' or '.join(close)}?" if close else f"see: voice-coach {kind}s"
-        raise ProtocolError(f"{text}: no such file or built-in {kind}", hint)
+        if close:
+            hint = _("did you mean {names}?").format(names=_(" or ").join(close))
+        else:
+            hint = _("see: voice-coach {command}").format(command=f"{kind}s")
+        raise ProtocolError(
+            _("{text}: no such file or built-in {kind}").format(text=text, kind=kind), hint
+        )
     return parse_toml(read_bounded(path, kind), text, kind), text, str(path)
 
 
@@ -115,18 +121,24 @@ def read_bounded(path: Path, kind: str) -> bytes:
     """A hand-written file's bytes, at most one more than the limit (so it can be refused)."""
     text = str(path)
     if path.is_dir():
-        raise ProtocolError(f"{text}: is a folder, not a {kind} file (.toml)")
+        raise ProtocolError(
+            _("{text}: is a folder, not a {kind} file (.toml)").format(text=text, kind=kind)
+        )
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ProtocolError(
-                f"{text}: is {size:,} bytes; a {kind} file is at most {MAX_FILE_BYTES:,}"
+                _("{text}: is {size:,} bytes; a {kind} file is at most {MAX_FILE_BYTES:,}").format(
+                    text=text, size=size, kind=kind, MAX_FILE_BYTES=MAX_FILE_BYTES
+                )
             )
         with path.open("rb") as file:
             # Bounded: /dev/zero or a growing file reports a small size but never ends.
             return file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise ProtocolError(f"{text}: cannot be read ({exc.strerror or exc})") from None
+        raise ProtocolError(
+            _("{text}: cannot be read ({value})").format(text=text, value=exc.strerror or exc)
+        ) from None
 
 
 def parse_protocol(data: bytes, where: str, source: str) -> Protocol:
@@ -137,19 +149,29 @@ def parse_protocol(data: bytes, where: str, source: str) -> Protocol:
 def parse_toml(data: bytes, where: str, kind: str) -> dict[str, Any]:
     """The table of a hand-written TOML file, or one ``ProtocolError`` line naming it."""
     if len(data) > MAX_FILE_BYTES:
-        raise ProtocolError(f"{where}: is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        raise ProtocolError(
+            _("{where}: is {count:,} bytes; the limit is {MAX_FILE_BYTES:,}").format(
+                where=where, count=len(data), MAX_FILE_BYTES=MAX_FILE_BYTES
+            )
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProtocolError(
-            f"{where}: is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            _("{where}: is not UTF-8 text (byte {start}); save it as UTF-8").format(
+                where=where, start=exc.start
+            )
         ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError(f"{where}: is not valid TOML: {exc}") from None
+        raise ProtocolError(
+            _("{where}: is not valid TOML: {exc}").format(where=where, exc=exc)
+        ) from None
     except RecursionError:
-        raise ProtocolError(f"{where}: is nested too deeply to be a {kind}") from None
+        raise ProtocolError(
+            _("{where}: is nested too deeply to be a {kind}").format(where=where, kind=kind)
+        ) from None
 
 
 def _protocol_from(raw: dict[str, Any], where: str, source: str) -> Protocol:
@@ -252,13 +274,25 @@ def _shipped_table(name: str) -> dict[str, Any]:
 def _phases(raw: Mapping[str, Any], where: str) -> tuple[Phase, ...]:
     items = raw.get("phases")
     if items is None:
-        raise ProtocolError(f"{where}: missing [[phases]]: a protocol needs at least one phase")
+        raise ProtocolError(
+            _("{where}: missing [[phases]]: a protocol needs at least one phase").format(
+                where=where
+            )
+        )
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise ProtocolError(f"{where}: phases: must be a list of [[phases]] tables")
+        raise ProtocolError(
+            _("{where}: phases: must be a list of [[phases]] tables").format(where=where)
+        )
     if not items:
-        raise ProtocolError(f"{where}: phases: is empty; a protocol needs at least one phase")
+        raise ProtocolError(
+            _("{where}: phases: is empty; a protocol needs at least one phase").format(where=where)
+        )
     if len(items) > MAX_PHASES:
-        raise ProtocolError(f"{where}: phases: {len(items)} phases; the limit is {MAX_PHASES}")
+        raise ProtocolError(
+            _("{where}: phases: {count} phases; the limit is {MAX_PHASES}").format(
+                where=where, count=len(items), MAX_PHASES=MAX_PHASES
+            )
+        )
     phases = []
     seen: set[str] = set()
     for index, item in enumerate(items, start=1):
@@ -266,12 +300,20 @@ def _phases(raw: Mapping[str, Any], where: str) -> tuple[Phase, ...]:
         _known_keys(item, PHASE_KEYS, where, prefix)
         name = _text(item, "name", where, prefix, required=True) or ""
         if name in seen:
-            raise ProtocolError(f"{where}: {prefix}name: {name!r} is used twice; names must differ")
+            raise ProtocolError(
+                _("{where}: {prefix}name: {name!r} is used twice; names must differ").format(
+                    where=where, prefix=prefix, name=name
+                )
+            )
         seen.add(name)
         kind = _choice(item, "kind", where, prefix, PHASE_KINDS) or "other"
         count = _choice(item, "count", where, prefix, COUNT_STYLES)
         if "seconds" not in item:
-            raise ProtocolError(f"{where}: {prefix}seconds: missing; how long the phase lasts")
+            raise ProtocolError(
+                _("{where}: {prefix}seconds: missing; how long the phase lasts").format(
+                    where=where, prefix=prefix
+                )
+            )
         phases.append(
             Phase(
                 name=name,
@@ -294,8 +336,10 @@ def _tone(item: Mapping[str, Any], where: str, prefix: str, phase: str) -> str |
         close = difflib.get_close_matches(tone, TONE_NAMES, n=1)
         guess = f"did you mean {close[0]}? " if close else ""
         raise ProtocolError(
-            f"{where}: {prefix}tone: phase {phase!r} has no such tone {tone!r}",
-            f"{guess}tones: {', '.join(TONE_NAMES)}",
+            _("{where}: {prefix}tone: phase {phase!r} has no such tone {tone!r}").format(
+                where=where, prefix=prefix, phase=phase, tone=tone
+            ),
+            _("{guess}tones: {items}").format(guess=guess, items=", ".join(TONE_NAMES)),
         )
     return tone
 
@@ -309,8 +353,10 @@ def _cues(table: Mapping[str, Any], where: str, prefix: str) -> SessionCues:
     countdown = table.get("rest_countdown", 3)
     if isinstance(countdown, bool) or not isinstance(countdown, int) or not 0 <= countdown <= 10:
         raise ProtocolError(
-            f"{where}: {prefix}rest_countdown: must be a whole number from 0 to 10, "
-            f"got {countdown!r}"
+            _(
+                "{where}: {prefix}rest_countdown: must be a whole number from 0 to 10, got "
+                "{countdown!r}"
+            ).format(where=where, prefix=prefix, countdown=countdown)
         )
     return SessionCues(rest_countdown=countdown, **texts)
 
@@ -336,7 +382,11 @@ def _translations(
     for code, words in table.items():
         prefix = f"translations.{code}."
         if not isinstance(words, dict):
-            raise ProtocolError(f"{where}: translations.{code}: must be a table of words")
+            raise ProtocolError(
+                _("{where}: translations.{code}: must be a table of words").format(
+                    where=where, code=code
+                )
+            )
         _known_keys(words, TRANSLATION_KEYS, where, prefix)
         phase_words = _table(words, "phases", where, prefix)
         _known_keys(phase_words, set(phase_names), where, prefix + "phases.")
@@ -344,7 +394,11 @@ def _translations(
         for phase_name, entry in phase_words.items():
             entry_prefix = f"{prefix}phases.{phase_name}."
             if not isinstance(entry, dict):
-                raise ProtocolError(f"{where}: {entry_prefix[:-1]}: must be a table with say = ...")
+                raise ProtocolError(
+                    _("{where}: {value}: must be a table with say = ...").format(
+                        where=where, value=entry_prefix[:-1]
+                    )
+                )
             _known_keys(entry, {"say"}, where, entry_prefix)
             said[phase_name] = _text(
                 entry, "say", where, entry_prefix, required=True, fields=PLACEHOLDERS["say"]
@@ -390,7 +444,9 @@ def _numbers(value: Any, where: str, field: str) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list) or not value or len(value) > MAX_NUMBERS:
         raise ProtocolError(
-            f"{where}: {field}: must be a list of 1 to {MAX_NUMBERS} words, one, two, three..."
+            _(
+                "{where}: {field}: must be a list of 1 to {MAX_NUMBERS} words, one, two, three..."
+            ).format(where=where, field=field, MAX_NUMBERS=MAX_NUMBERS)
         )
     return tuple(
         _text({"n": word}, "n", where, f"{field}[{i}]", required=True, fields=frozenset()) or ""
@@ -407,13 +463,21 @@ def _known_keys(table: Mapping[str, Any], known: set[str], where: str, prefix: s
                 if close
                 else f"known: {', '.join(sorted(known))}"
             )
-            raise ProtocolError(f"{where}: {prefix}{key}: unknown key; {hint}")
+            raise ProtocolError(
+                _("{where}: {prefix}{key}: unknown key; {hint}").format(
+                    where=where, prefix=prefix, key=key, hint=hint
+                )
+            )
 
 
 def _table(raw: Mapping[str, Any], key: str, where: str, prefix: str) -> Mapping[str, Any]:
     value = raw.get(key, {})
     if not isinstance(value, dict):
-        raise ProtocolError(f"{where}: {prefix}{key}: must be a table ([{prefix}{key}])")
+        raise ProtocolError(
+            _("{where}: {prefix}{key}: must be a table ([{prefix}{key}])").format(
+                where=where, prefix=prefix, key=key
+            )
+        )
     return value
 
 
@@ -432,25 +496,43 @@ def _text(
     value = raw.get(key)
     if value is None:
         if required:
-            raise ProtocolError(f"{where}: {prefix}{key}: missing; it is required")
+            raise ProtocolError(
+                _("{where}: {prefix}{key}: missing; it is required").format(
+                    where=where, prefix=prefix, key=key
+                )
+            )
         return None
     if not isinstance(value, str):
-        raise ProtocolError(f"{where}: {prefix}{key}: must be text in quotes, got {value!r}")
+        raise ProtocolError(
+            _("{where}: {prefix}{key}: must be text in quotes, got {value!r}").format(
+                where=where, prefix=prefix, key=key, value=value
+            )
+        )
     if limit > MAX_TEXT_CHARS:
         if len(value) > limit:
             raise ProtocolError(
-                f"{where}: {prefix}{key}: is {len(value)} characters; limit {limit}"
+                _("{where}: {prefix}{key}: is {count} characters; limit {limit}").format(
+                    where=where, prefix=prefix, key=key, count=len(value), limit=limit
+                )
             )
         if has_control_characters(value, allowed="\n\r\t"):
             # Shown on a terminal and written into tags: an escape could recolour one.
-            raise ProtocolError(f"{where}: {prefix}{key}: contains control characters")
+            raise ProtocolError(
+                _("{where}: {prefix}{key}: contains control characters").format(
+                    where=where, prefix=prefix, key=key
+                )
+            )
         return value
     try:
         checked = check_text(f"{prefix}{key}", value, fields)
     except ProtocolError as exc:
         raise ProtocolError(f"{where}: {exc.message}") from None
     if checked is None and required:
-        raise ProtocolError(f"{where}: {prefix}{key}: is empty; it is required")
+        raise ProtocolError(
+            _("{where}: {prefix}{key}: is empty; it is required").format(
+                where=where, prefix=prefix, key=key
+            )
+        )
     return checked
 
 
@@ -462,7 +544,9 @@ def _choice(
         return None
     if value not in choices:
         raise ProtocolError(
-            f"{where}: {prefix}{key}: must be one of {', '.join(choices)}, got {value!r}"
+            _("{where}: {prefix}{key}: must be one of {items}, got {value!r}").format(
+                where=where, prefix=prefix, key=key, items=", ".join(choices), value=value
+            )
         )
     return str(value)
 

@@ -19,12 +19,13 @@ import numpy as np
 
 from voice_coach.core.clip import Clip, trim_silence
 from voice_coach.errors import SpeechError, UsageError
+from voice_coach.i18n import N_, _
 from voice_coach.speech.voices import LIST_HINT, Voice
 
 RATE_MIN_WPM = 80
 RATE_MAX_WPM = 400
 DEFAULT_RATE_WPM = 175
-DOCTOR_HINT = "Is espeak-ng installed? Try: voice-coach doctor"
+DOCTOR_HINT = N_("Is espeak-ng installed? Try: voice-coach doctor")
 
 ESPEAK = "espeak-ng"
 PIPER = "piper"
@@ -51,21 +52,29 @@ class SpeechSettings:
         rate = self.rate_wpm
         if isinstance(rate, bool) or not isinstance(rate, int):
             raise UsageError(
-                f"Speech rate must be a whole number of words per minute, not {rate!r}"
+                _("Speech rate must be a whole number of words per minute, not {rate!r}").format(
+                    rate=rate
+                )
             )
         if not RATE_MIN_WPM <= rate <= RATE_MAX_WPM:
             raise UsageError(
-                f"Speech rate {rate} wpm is out of range: "
-                f"use {RATE_MIN_WPM} to {RATE_MAX_WPM} words per minute"
+                _(
+                    "Speech rate {rate} wpm is out of range: use {RATE_MIN_WPM} to {RATE_MAX_WPM} "
+                    "words per minute"
+                ).format(rate=rate, RATE_MIN_WPM=RATE_MIN_WPM, RATE_MAX_WPM=RATE_MAX_WPM)
             )
         volume = self.volume
         if isinstance(volume, bool) or not isinstance(volume, int | float) or not 0 <= volume <= 1:
-            raise UsageError(f"Speech volume {volume!r} is out of range: use 0 to 1")
+            raise UsageError(
+                _("Speech volume {volume!r} is out of range: use 0 to 1").format(volume=volume)
+            )
         if self.voice_id is not None and not self.voice_id.strip():
-            raise UsageError("The voice id is empty", hint=LIST_HINT)
+            raise UsageError(_("The voice id is empty"), hint=_(LIST_HINT))
         if self.engine not in _MODULES:
             raise UsageError(
-                f"Unknown speech engine {self.engine!r}: use {' or '.join(ENGINE_NAMES)}"
+                _("Unknown speech engine {engine!r}: use {items}").format(
+                    engine=self.engine, items=" or ".join(ENGINE_NAMES)
+                )
             )
 
 
@@ -100,7 +109,9 @@ def engine_for(name: str) -> Engine:
         module = _MODULES[name]
     except KeyError:
         raise UsageError(
-            f"Unknown speech engine {name!r}: use {' or '.join(ENGINE_NAMES)}"
+            _("Unknown speech engine {name!r}: use {items}").format(
+                name=name, items=" or ".join(ENGINE_NAMES)
+            )
         ) from None
     engine: Engine = importlib.import_module(module).ENGINE
     return engine
@@ -114,13 +125,15 @@ def check_text(text: str) -> None:
     one protocol file must sound the same everywhere.
     """
     if not text.strip():
-        raise UsageError("A cue has no words to speak")
+        raise UsageError(_("A cue has no words to speak"))
     found = _MARKUP.search(text)
     if found:
         raise UsageError(
-            f"Cue text {text!r} contains {found.group()!r}, which speech engines read as "
-            "markup: cues are spoken as plain words",
-            hint="Remove the markup from the protocol file",
+            _(
+                "Cue text {text!r} contains {group!r}, which speech engines read as markup: "
+                "cues are spoken as plain words"
+            ).format(text=text, group=found.group()),
+            hint=_("Remove the markup from the protocol file"),
         )
 
 
@@ -134,7 +147,10 @@ def clip_from_samples(samples: np.ndarray, sample_rate: int, text: str, volume: 
         samples = samples.astype(np.float32) / np.float32(32768.0)
     trimmed = trim_silence(Clip(samples.astype(np.float32, copy=False), sample_rate))
     if trimmed.samples.size == 0:
-        raise SpeechError(f"The speech engine produced only silence for {text!r}", hint=DOCTOR_HINT)
+        raise SpeechError(
+            _("The speech engine produced only silence for {text!r}").format(text=text),
+            hint=_(DOCTOR_HINT),
+        )
     samples = (trimmed.samples * np.float32(volume)).astype(np.float32)
     samples.setflags(write=False)
     return Clip(samples, trimmed.sample_rate)

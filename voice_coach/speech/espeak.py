@@ -46,6 +46,7 @@ import numpy as np
 
 from voice_coach.core.clip import Clip
 from voice_coach.errors import SpeechError, UsageError
+from voice_coach.i18n import _
 from voice_coach.speech.engine import (
     DOCTOR_HINT,
     ESPEAK,
@@ -100,7 +101,7 @@ def _driver_digest(driver: str) -> str:
     zipped install works too); its version where no source can be read (a frozen app)."""
     spec = importlib.util.find_spec("pyttsx3")
     if spec is None or spec.origin is None or not spec.submodule_search_locations:
-        raise SpeechError("The speech library pyttsx3 is not installed", hint=DOCTOR_HINT)
+        raise SpeechError(_("The speech library pyttsx3 is not installed"), hint=_(DOCTOR_HINT))
     folder = Path(next(iter(spec.submodule_search_locations)))
     digest = hashlib.sha256()
     read = 0
@@ -169,7 +170,7 @@ class EspeakSpeaker:
             suggestions = closest(voice_id, voices)
             if suggestions:
                 message += ". Closest: " + ", ".join(suggestions)
-            raise UsageError(message, hint=LIST_HINT)
+            raise UsageError(message, hint=_(LIST_HINT))
         self._entered = True
         return self
 
@@ -251,9 +252,10 @@ class _Driver:
         _settle()
         if self.errors:
             raise SpeechError(
-                f"The speech engine refused voice {wanted[0]!r} at {rate_wpm} wpm: "
-                f"{self.errors[0]}",
-                hint=DOCTOR_HINT,
+                _("The speech engine refused voice {value!r} at {rate_wpm} wpm: {value2}").format(
+                    value=wanted[0], rate_wpm=rate_wpm, value2=self.errors[0]
+                ),
+                hint=_(DOCTOR_HINT),
             )
         self.applied = wanted
 
@@ -292,18 +294,25 @@ class _Driver:
             status = _espeak.Synth(text.encode("utf-8"), flags=flags)
             if status != _espeak.EE_OK:
                 raise SpeechError(
-                    f"The speech engine refused {text!r} (espeak-ng status {status})",
-                    hint=DOCTOR_HINT,
+                    _("The speech engine refused {text!r} (espeak-ng status {status})").format(
+                        text=text, status=status
+                    ),
+                    hint=_(DOCTOR_HINT),
                 )
             # The end-of-message event first, then espeak-ng's own idle state (its
             # thread needs a moment after the event): a phrase takes 1 to 5 ms.
             if not finished.wait(SYNTH_TIMEOUT_S):
-                raise SpeechError(f"The speech engine did not finish {text!r}", hint=DOCTOR_HINT)
+                raise SpeechError(
+                    _("The speech engine did not finish {text!r}").format(text=text),
+                    hint=_(DOCTOR_HINT),
+                )
             status = _synchronize()
             if status != _espeak.EE_OK:
                 raise SpeechError(
-                    f"The speech engine failed on {text!r} (espeak-ng status {status})",
-                    hint=DOCTOR_HINT,
+                    _("The speech engine failed on {text!r} (espeak-ng status {status})").format(
+                        text=text, status=status
+                    ),
+                    hint=_(DOCTOR_HINT),
                 )
         except BaseException:
             # Timed out, refused or interrupted (Ctrl-C): stop espeak-ng before its
@@ -330,11 +339,15 @@ class _Driver:
         except Exception as exc:
             _driver = None
             raise SpeechError(
-                f"The speech engine failed on {text!r}: {exc}", hint=DOCTOR_HINT
+                _("The speech engine failed on {text!r}: {exc}").format(text=text, exc=exc),
+                hint=_(DOCTOR_HINT),
             ) from exc
         if self.errors:
             raise SpeechError(
-                f"The speech engine failed on {text!r}: {self.errors[0]}", hint=DOCTOR_HINT
+                _("The speech engine failed on {text!r}: {value}").format(
+                    text=text, value=self.errors[0]
+                ),
+                hint=_(DOCTOR_HINT),
             )
 
 
@@ -351,7 +364,8 @@ def _open_driver() -> _Driver:
         import pyttsx3
     except ImportError as exc:
         raise SpeechError(
-            f"The speech library pyttsx3 cannot be loaded: {exc}", hint=DOCTOR_HINT
+            _("The speech library pyttsx3 cannot be loaded: {exc}").format(exc=exc),
+            hint=_(DOCTOR_HINT),
         ) from exc
     errors: list[BaseException] = []
 
@@ -372,7 +386,9 @@ def _open_driver() -> _Driver:
                 engine.runAndWait()
             default_voice = engine.getProperty("voice")
     except Exception as exc:
-        raise SpeechError(f"The speech engine could not start: {exc}", hint=DOCTOR_HINT) from exc
+        raise SpeechError(
+            _("The speech engine could not start: {exc}").format(exc=exc), hint=_(DOCTOR_HINT)
+        ) from exc
     _driver = _Driver(engine=engine, default_voice=default_voice, errors=errors)
     atexit.register(_release_driver)
     return _driver
@@ -400,7 +416,7 @@ def _synchronize() -> int:
     deadline = time.monotonic() + SYNTH_TIMEOUT_S
     while _espeak.IsPlaying():
         if time.monotonic() > deadline:
-            raise SpeechError("The speech engine stayed busy", hint=DOCTOR_HINT)
+            raise SpeechError(_("The speech engine stayed busy"), hint=_(DOCTOR_HINT))
         time.sleep(IDLE_POLL_S)
     return int(_espeak.Synchronize())
 
@@ -421,14 +437,20 @@ def _read_clip(path: Path, text: str, volume: float) -> Clip:
     """The clip from the file the macOS and Windows engines write."""
     try:
         if not path.is_file() or path.stat().st_size == 0:
-            raise SpeechError(f"The speech engine wrote no audio for {text!r}", hint=DOCTOR_HINT)
+            raise SpeechError(
+                _("The speech engine wrote no audio for {text!r}").format(text=text),
+                hint=_(DOCTOR_HINT),
+            )
         import soundfile  # only a phrase not in the cache needs it
 
         try:
             data, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
         except RuntimeError as exc:
             raise SpeechError(
-                f"The speech engine wrote unreadable audio for {text!r}: {exc}", hint=DOCTOR_HINT
+                _("The speech engine wrote unreadable audio for {text!r}: {exc}").format(
+                    text=text, exc=exc
+                ),
+                hint=_(DOCTOR_HINT),
             ) from exc
     finally:
         path.unlink(missing_ok=True)
@@ -446,4 +468,4 @@ def _espeak_version() -> str:
         info.argtypes = [ctypes.c_void_p]
         version = info(None)
         return version.decode("utf-8", "replace") if version else "unknown"
-    raise SpeechError("The espeak-ng library is not installed", hint=DOCTOR_HINT)
+    raise SpeechError(_("The espeak-ng library is not installed"), hint=_(DOCTOR_HINT))

@@ -32,6 +32,7 @@ import numpy as np
 
 from voice_coach.core.clip import Clip
 from voice_coach.errors import SpeechError, VoiceFileError
+from voice_coach.i18n import _
 from voice_coach.speech.engine import (
     DEFAULT_RATE_WPM,
     SpeechSettings,
@@ -114,9 +115,13 @@ class PiperSpeaker:
             with _lock:
                 chunks = list(self._voice.synthesize(text, syn_config=self._synthesis))
         except Exception as exc:  # onnxruntime raises its own types; all mean the same
-            raise SpeechError(f"Piper failed on {text!r}: {exc}", hint=FIX_PIPER) from exc
+            raise SpeechError(
+                _("Piper failed on {text!r}: {exc}").format(text=text, exc=exc), hint=FIX_PIPER
+            ) from exc
         if not chunks:
-            raise SpeechError(f"Piper produced no audio for {text!r}", hint=FIX_PIPER)
+            raise SpeechError(
+                _("Piper produced no audio for {text!r}").format(text=text), hint=FIX_PIPER
+            )
         samples = np.concatenate([chunk.audio_float_array for chunk in chunks])
         return clip_from_samples(samples, int(chunks[0].sample_rate), text, self.settings.volume)
 
@@ -132,14 +137,19 @@ def load_voice(model: PiperModel) -> Any:
             import onnxruntime
             from piper import PiperVoice
         except ImportError as exc:
-            raise SpeechError(f"The neural engine cannot be loaded: {exc}", hint=FIX_PIPER) from exc
+            raise SpeechError(
+                _("The neural engine cannot be loaded: {exc}").format(exc=exc), hint=FIX_PIPER
+            ) from exc
         onnxruntime.set_default_logger_severity(3)  # its warnings are not the user's
         try:
             voice = PiperVoice.load(model.model_path, config_path=model.config_path)
         except Exception as exc:  # onnxruntime's own error types, JSON, missing keys
             detail = " ".join(str(exc).split())[:200]
             raise SpeechError(
-                f"The Piper voice {model.model_path} does not load: {detail}", hint=FIX_PIPER
+                _("The Piper voice {model_path} does not load: {detail}").format(
+                    model_path=model.model_path, detail=detail
+                ),
+                hint=FIX_PIPER,
             ) from exc
         _loaded[key] = voice
         return voice
@@ -155,7 +165,10 @@ def check_loads(model: PiperModel) -> None:
         except Exception as exc:  # piper-tts and onnxruntime raise their own types
             detail = " ".join(str(exc).split())[:200]
             raise VoiceFileError(
-                f"{model.model_path} loads but cannot speak: {detail}", hint=FIX_PIPER
+                _("{model_path} loads but cannot speak: {detail}").format(
+                    model_path=model.model_path, detail=detail
+                ),
+                hint=FIX_PIPER,
             ) from None
     except SpeechError as exc:
         raise VoiceFileError(exc.message, hint=exc.hint) from None
@@ -205,7 +218,7 @@ def _engine_code() -> str:
     sound changes it. Not its version: ``importlib.metadata`` is slow on a warm start."""
     spec = importlib.util.find_spec("piper")
     if spec is None or not spec.submodule_search_locations:
-        raise SpeechError("The neural engine piper-tts is not installed", hint=FIX_PIPER)
+        raise SpeechError(_("The neural engine piper-tts is not installed"), hint=FIX_PIPER)
     folder = Path(next(iter(spec.submodule_search_locations)))
     digest = hashlib.sha256()
     for name in _ENGINE_SOURCES:
@@ -220,6 +233,6 @@ def _model(settings: SpeechSettings) -> PiperModel:
     if settings.voice_id is None:
         models = installed_models()
         if not models:
-            raise SpeechError("No Piper voice is installed", hint=FIX_PIPER)
+            raise SpeechError(_("No Piper voice is installed"), hint=FIX_PIPER)
         return models[0]
     return model_for(settings.voice_id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voice_coach.errors import VoiceCoachError, VoiceFileError
+from voice_coach.i18n import _
 from voice_coach.speech.voices import LIST_HINT, Voice, normalize_language
 from voice_coach.userdirs import data_dir
 
@@ -62,37 +63,57 @@ def read_model(model: Path, bundled: bool = False) -> PiperModel:
     """The voice ``model`` is, from its config; a VoiceFileError naming the file and
     what is wrong when it cannot be one (the model itself is checked by loading it)."""
     if "\x00" in str(model):
-        raise VoiceFileError(f"{str(model)!r} is not a file name: it holds a NUL character")
+        raise VoiceFileError(
+            _("{model!r} is not a file name: it holds a NUL character").format(model=str(model))
+        )
     if model.is_dir():
-        raise VoiceFileError(f"{model} is a folder, not a Piper model file (.onnx)")
+        raise VoiceFileError(
+            _("{model} is a folder, not a Piper model file (.onnx)").format(model=model)
+        )
     if not model.name.endswith(MODEL_SUFFIX) or model.name == MODEL_SUFFIX:
-        raise VoiceFileError(f"{model} is not a Piper model: its name must end in .onnx")
+        raise VoiceFileError(
+            _("{model} is not a Piper model: its name must end in .onnx").format(model=model)
+        )
     if not model.exists():
-        raise VoiceFileError(f"{model}: no such file")
+        raise VoiceFileError(_("{model}: no such file").format(model=model))
     if not model.is_file():
-        raise VoiceFileError(f"{model} is not a regular file")
+        raise VoiceFileError(_("{model} is not a regular file").format(model=model))
     config = config_path_of(model)
     if not config.is_file():
         raise VoiceFileError(
-            f"{model} has no config beside it: {config.name} is missing",
-            hint="a Piper voice is NAME.onnx with NAME.onnx.json",
+            _("{model} has no config beside it: {name} is missing").format(
+                model=model, name=config.name
+            ),
+            hint=_("a Piper voice is NAME.onnx with NAME.onnx.json"),
         )
     try:
         if config.stat().st_size > MAX_CONFIG_BYTES:
-            raise VoiceFileError(f"{config} is too large to be a Piper voice config")
+            raise VoiceFileError(
+                _("{config} is too large to be a Piper voice config").format(config=config)
+            )
         raw = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise VoiceFileError(f"{config} is not a readable JSON voice config: {exc}") from None
+        raise VoiceFileError(
+            _("{config} is not a readable JSON voice config: {exc}").format(config=config, exc=exc)
+        ) from None
     if not isinstance(raw, dict):
-        raise VoiceFileError(f"{config} is not a Piper voice config (not a JSON object)")
+        raise VoiceFileError(
+            _("{config} is not a Piper voice config (not a JSON object)").format(config=config)
+        )
     espeak_voice = _text_at(raw, "espeak", "voice")
     language = _text_at(raw, "language", "code") or espeak_voice
     if not language:
-        raise VoiceFileError(f"{config} names no language (no language.code, no espeak.voice)")
+        raise VoiceFileError(
+            _("{config} names no language (no language.code, no espeak.voice)").format(
+                config=config
+            )
+        )
     audio = raw.get("audio")
     rate = audio.get("sample_rate") if isinstance(audio, dict) else None
     if isinstance(rate, bool) or not isinstance(rate, int) or not 8000 <= rate <= 192000:
-        raise VoiceFileError(f"{config} names no usable sample rate (audio.sample_rate)")
+        raise VoiceFileError(
+            _("{config} names no usable sample rate (audio.sample_rate)").format(config=config)
+        )
     stem = model.name[: -len(MODEL_SUFFIX)]
     dataset = raw.get("dataset")
     return PiperModel(
@@ -140,7 +161,9 @@ def model_for(voice_id: str) -> PiperModel:
     for model in installed_models():
         if model.voice_id == voice_id:
             return model
-    raise VoiceFileError(f"No installed Piper voice {voice_id!r}", hint=LIST_HINT)
+    raise VoiceFileError(
+        _("No installed Piper voice {voice_id!r}").format(voice_id=voice_id), hint=_(LIST_HINT)
+    )
 
 
 def add_voice(source: Path, force: bool, check_loads: Callable[[PiperModel], None]) -> PiperModel:
@@ -154,13 +177,16 @@ def add_voice(source: Path, force: bool, check_loads: Callable[[PiperModel], Non
     bundled = bundled_model()
     if bundled is not None and bundled.voice_id == model.voice_id:
         raise VoiceFileError(
-            f"{model.voice_id} is the bundled voice; rename {source.name} to add it"
+            _("{voice_id} is the bundled voice; rename {name} to add it").format(
+                voice_id=model.voice_id, name=source.name
+            )
         )
     folder = voices_dir()
     target = folder / source.name
     if not force and (target.exists() or config_path_of(target).exists()):
         raise VoiceFileError(
-            f"A voice {model.voice_id} is already added", hint="--force replaces it"
+            _("A voice {voice_id} is already added").format(voice_id=model.voice_id),
+            hint=_("--force replaces it"),
         )
     check_loads(model)
     try:
@@ -170,7 +196,9 @@ def add_voice(source: Path, force: bool, check_loads: Callable[[PiperModel], Non
     except OSError as exc:
         target.unlink(missing_ok=True)
         raise VoiceCoachError(
-            f"Could not copy {source} into {folder}: {exc.strerror or exc}"
+            _("Could not copy {source} into {folder}: {value}").format(
+                source=source, folder=folder, value=exc.strerror or exc
+            )
         ) from None
     return read_model(target)
 
@@ -179,17 +207,23 @@ def remove_voice(voice_id: str) -> str:
     """Remove an added voice; the bundled voice and system voices stay."""
     bundled = bundled_model()
     if bundled is not None and voice_id == bundled.voice_id:
-        raise VoiceFileError(f"{voice_id} is the bundled voice and cannot be removed")
+        raise VoiceFileError(
+            _("{voice_id} is the bundled voice and cannot be removed").format(voice_id=voice_id)
+        )
     if not voice_id.startswith(ID_PREFIX):
         raise VoiceFileError(
-            f"{voice_id!r} is not a voice you added (added voices are piper:NAME); "
-            "system voices cannot be removed",
-            hint=LIST_HINT,
+            _(
+                "{voice_id!r} is not a voice you added (added voices are piper:NAME); system "
+                "voices cannot be removed"
+            ).format(voice_id=voice_id),
+            hint=_(LIST_HINT),
         )
     stem = voice_id[len(ID_PREFIX) :]
     model = voices_dir() / (stem + MODEL_SUFFIX)
     if not stem or "/" in stem or stem.startswith(".") or not model.is_file():
-        raise VoiceFileError(f"No added voice {voice_id!r}", hint=LIST_HINT)
+        raise VoiceFileError(
+            _("No added voice {voice_id!r}").format(voice_id=voice_id), hint=_(LIST_HINT)
+        )
     config_path_of(model).unlink(missing_ok=True)  # unlisted first, then the model
     model.unlink()
     return voice_id

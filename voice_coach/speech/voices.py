@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from voice_coach.errors import UsageError
+from voice_coach.i18n import N_, _
 
-LIST_HINT = "List them with: voice-coach voices"
+LIST_HINT = N_("List them with: voice-coach voices")
 
 
 NEURAL_ENGINES = ("piper",)
@@ -91,7 +92,7 @@ def closest(query: str, voices: Sequence[Voice], count: int = 5) -> list[str]:
 def _raise_no_match(message: str, suggestions: list[str]) -> Voice:
     if suggestions:
         message += ". Closest: " + ", ".join(suggestions)
-    raise UsageError(message, hint=LIST_HINT)
+    raise UsageError(message, hint=_(LIST_HINT))
 
 
 def _language_rank(voice: Voice, wanted: str) -> int | None:
