@@ -70,12 +70,19 @@ def extract() -> None:
     ):
         template.add(message, None, [(path, line)], auto_comments=comments, context=context)
     with TEMPLATE.open("wb") as file:
-        write_po(file, template, width=100, omit_header=False, sort_output=True)
+        write_po(file, template, width=100, sort_output=True, include_lineno=False)
     for po in po_files():
         catalog = read(po)
         catalog.update(template, update_header_comment=False)
         with po.open("wb") as file:
-            write_po(file, catalog, width=100, sort_output=True, ignore_obsolete=True)
+            write_po(
+                file,
+                catalog,
+                width=100,
+                sort_output=True,
+                ignore_obsolete=True,
+                include_lineno=False,
+            )
 
 
 def init(language: str) -> Path:
@@ -92,7 +99,7 @@ def init(language: str) -> Path:
             catalog.add(message.id, None, message.locations, auto_comments=message.auto_comments)
     po.parent.mkdir(parents=True, exist_ok=True)
     with po.open("wb") as file:
-        write_po(file, catalog, width=100, sort_output=True)
+        write_po(file, catalog, width=100, sort_output=True, include_lineno=False)
     return po
 
 

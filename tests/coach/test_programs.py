@@ -172,7 +172,7 @@ def test_a_program_file_with_stricter_pain_rules(tmp_path, capsys):
     assert main(["programs", "show", str(path)]) == 0
     shown = capsys.readouterr().out
     assert "A rating of 5 or more: stop for today, and back one stage." in shown
-    assert "Ratings of 5 or more on 1 day within 28" in shown
+    assert "Pain of 5 or more on 1 day within 28 days" in shown
 
 
 def test_the_clinician_hold_is_flagged(three):

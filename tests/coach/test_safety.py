@@ -90,7 +90,7 @@ def test_protocols_show_prints_the_note_in_the_language_asked(capsys):
     assert main(["protocols", "show", "glute-squeeze", "--lang", "fr"]) == 0
     text = capsys.readouterr().out
     note = in_language(load_protocol("glute-squeeze"), "fr").safety
-    assert text.rstrip().splitlines()[-1] == f"Safety: {note}"
+    assert text.rstrip().splitlines()[-1] == f"Sécurité : {note}"  # --lang: the screens too
 
 
 def test_script_says_the_note_first_and_json_carries_it(capsys, tmp_path):
@@ -128,8 +128,8 @@ def test_run_prints_the_note_before_the_first_cue_and_quiet_hides_it(tmp_path, p
     played = run()
     assert played.returncode == 0, played.stderr
     lines = played.stdout.splitlines()
-    assert lines[0] == "Safety: Ask your midwife.", lines
-    assert any("Heben" in line for line in lines[1:]) and lines[-1] == "Session complete."
+    assert lines[0] == "Sicherheit: Ask your midwife.", lines  # --lang de: German screens
+    assert any("Heben" in line for line in lines[1:]) and lines[-1] == "Einheit geschafft."
     quiet = run("--quiet")
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stdout == ""

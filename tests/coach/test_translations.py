@@ -86,7 +86,10 @@ def test_a_spoken_text_with_no_words_in_the_language_is_an_error_naming_each_key
     assert main(["script", str(path), "--lang", "de"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "phases.release.say" in err
-    assert "(add them under [translations.de], or --allow-fallback to say them as written)" in err
+    assert (
+        "(ergänze sie unter [translations.de], oder --allow-fallback, um sie wie geschrieben zu "
+        "sagen)" in err
+    ), "worded with its option, in the language asked"
     assert main(["script", str(path), "--lang", "de", "--allow-fallback"]) == 0
     out = capsys.readouterr().out
     assert "Let go" in out and "Heben" in out and "Satz 1 von 2." in out
@@ -201,6 +204,11 @@ def test_no_spoken_word_is_read_in_another_languages_voice(language):
     assert borrowed == [], borrowed
 
 
+# What the screens call the safety note and a phase's words, in each shipped language.
+SAFETY = {"de": "Sicherheit: {}", "es": "Seguridad: {}", "fr": "Sécurité : {}"}
+SAYS = {"de": "sagt „{}“", "es": "dice «{}»", "fr": "dit « {} »"}
+
+
 @pytest.mark.parametrize("language", SHIPPED[1:])
 def test_protocols_and_show_give_the_words_of_the_language_asked(language, capsys):
     assert main(["protocols", "--lang", language]) == 0
@@ -211,8 +219,9 @@ def test_protocols_and_show_give_the_words_of_the_language_asked(language, capsy
         assert main(["protocols", "show", name, "--lang", language]) == 0
         shown = capsys.readouterr().out
         assert shown.startswith(f"{words.title} ({name})\n{words.description}\n")
-        assert " ".join(words.about.split()[:6]) in shown and f"Safety: {words.safety}" in shown
-        assert all(f'says "{said}"' in shown for said in words.phases.values())
+        assert " ".join(words.about.split()[:6]) in shown
+        assert SAFETY[language].format(words.safety) in shown
+        assert all(SAYS[language].format(said) in shown for said in words.phases.values())
 
 
 def test_a_first_phase_word_with_a_placeholder_is_pulled_ahead_of_its_beat_within_the_session():

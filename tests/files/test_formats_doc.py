@@ -98,6 +98,6 @@ def test_the_placeholders_table_says_where_each_has_a_value():
 
 def test_the_example_in_a_language_it_has_no_words_for_is_a_clear_error(example, capsys):
     assert main(["script", str(example), "--lang", "fr"]) == 2
-    assert "no words for language 'fr'" in capsys.readouterr().err
+    assert "n'a pas de mots pour la langue 'fr'" in capsys.readouterr().err  # said in French
     german = in_language(load_protocol(example), "de")
     assert german.phases[0].say == "Anheben"

@@ -218,7 +218,9 @@ def simpleaudio_problem() -> str | None:
     try:
         import simpleaudio  # noqa: F401
     except (ImportError, OSError) as error:
-        return f"simpleaudio did not load on Python {python[0]}.{python[1]}: {one_line(error)}"
+        return _("simpleaudio did not load on Python {version}: {error}").format(
+            version=f"{python[0]}.{python[1]}", error=one_line(error)
+        )
     return None
 
 

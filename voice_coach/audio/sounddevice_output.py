@@ -170,5 +170,7 @@ def sounddevice_problem() -> str | None:
     except ImportError:
         return "the sounddevice package is not installed (pip install sounddevice)"
     except OSError as error:
-        return f"the PortAudio library did not load ({one_line(error)}; on Debian: libportaudio2)"
+        return _("the PortAudio library did not load ({error}; on Debian: libportaudio2)").format(
+            error=one_line(error)
+        )
     return None

@@ -23,7 +23,7 @@ from voice_coach.cli.options import (
     out,
     out_bytes,
     safety_line,
-    words_language,
+    shown_words,
 )
 from voice_coach.coach.stats import days_words, sessions_words
 from voice_coach.errors import UsageError
@@ -80,7 +80,8 @@ def log_session(
     started = parse_when(when, now)
     plan = todays_session(program, now) if program is not None else None
     played = apply_pace(
-        load_protocol(plan.protocol if plan else protocol), plan.pace if plan else Pace()
+        shown_words(load_protocol(plan.protocol if plan else protocol)),
+        plan.pace if plan else Pace(),
     )
     shape = session_shape(played, None, plan.pace.factor if plan else 1.0, plan)
     with PracticeLog() as log:
@@ -220,7 +221,7 @@ def history_restore(
     restored = ngettext(
         "Restored {n} entry from {file}", "Restored {n} entries from {file}", count
     ).format(n=count, file=backup_file)
-    kept = "; " + _("the log before it is in {file}").format(file=saved) if saved else ""
+    kept = _("; ") + _("the log before it is in {file}").format(file=saved) if saved else ""
     out(restored + kept)
 
 
@@ -369,7 +370,6 @@ def programs_show(
 ) -> None:
     """Explain a program: its stages, the rules that move between them, a safety note."""
     from voice_coach.coach.programs import load_program
-    from voice_coach.core.protocol import in_language
     from voice_coach.files.loader import load_protocol
 
     loaded = load_program(program)
@@ -389,9 +389,7 @@ def programs_show(
     for line in loaded.pain_rules_text():
         out(f"  {line}")
     out()
-    first = in_language(
-        load_protocol(loaded.stages[0].protocol), words_language(None), allow_fallback=True
-    )
+    first = shown_words(load_protocol(loaded.stages[0].protocol))
     out(safety_line(first.safety))
 
 
@@ -409,7 +407,7 @@ def today(
 
     chosen = program or load_settings(known=settings_keys()).program or last_program()
     if chosen is None:
-        protocol = load_protocol(DEFAULT_PROTOCOL)
+        protocol = shown_words(load_protocol(DEFAULT_PROTOCOL))
         length = listed_length(protocol)
         out(
             _("No program yet: the default session, {title} ({length}).").format(
@@ -419,7 +417,7 @@ def today(
         out("voice-coach run   " + _("(voice-coach programs lists programs that move you on)"))
         return
     plan = todays_session(chosen)
-    out(f"{plan.program.title}: {plan.progress}")
+    out(_("{program}: {progress}").format(program=plan.program.title, progress=plan.progress))
     for line in pain_warnings(plan):
         out(line)
     out(_("Next: {session}").format(session=plan.stage.summary()))
@@ -519,7 +517,7 @@ def report(
     streak = practice_stats(days, today).current_streak if settings.show_streaks else None
     made = build_report(period, mine, loaded, start, today, streak)
     protocol = loaded.stages[0].protocol if loaded else DEFAULT_PROTOCOL
-    page = report_page(made, load_protocol(protocol).safety)
+    page = report_page(made, shown_words(load_protocol(protocol)).safety)
     target = Path(output)
     write_whole_file(target, page.encode("utf-8"), force=force, private=True)
     shown = _("no sessions") if made.empty else sessions_words(made.totals.sessions)
@@ -578,5 +576,5 @@ def language_shown() -> tuple[str, str]:
     else:
         source = _("default")
     if not has_catalog(code):
-        source += "; " + _("no screens in {lang}: shown in English").format(lang=code)
+        source += _("; ") + _("no screens in {lang}: shown in English").format(lang=code)
     return code, source

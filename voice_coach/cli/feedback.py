@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 STOP_TODAY = N_("Stop here for today. Skip the exercise today and keep moving gently.")
 SEE_CLINICIAN = N_(
-    "See a clinician before going on: pain of {stop_at} or more on {days} within {window}. "
-    "The program holds until a lower rating is logged."
+    "See a clinician before going on: {condition}. The program holds until a lower rating "
+    "is logged."
 )
 
 
@@ -37,19 +37,13 @@ def safety_answer(
 
 def pain_warnings(plan: NextSession) -> list[str]:
     """What a program's pain rules say before today's session, if anything."""
-    lines = []
-    from voice_coach.coach.programs import window
-    from voice_coach.coach.stats import days_words
+    from voice_coach.coach.programs import clinician_rule
 
+    lines = []
     if plan.stop_today:
         lines.append(_(STOP_TODAY))
     if plan.see_clinician:
-        rules = plan.program.pain
-        lines.append(
-            _(SEE_CLINICIAN).format(
-                stop_at=rules.stop_at, days=days_words(rules.clinician_days), window=window(rules)
-            )
-        )
+        lines.append(_(SEE_CLINICIAN).format(condition=clinician_rule(plan.program.pain)))
     return lines
 
 

@@ -137,9 +137,15 @@ def chosen_language() -> LanguageChoice:
     return _chosen[0] if _chosen else choose_screen_language([])
 
 
-def words_language(lang: str | None) -> str | None:
-    """The language to show a protocol's words in: ``--lang``, else the one chosen."""
-    return lang or chosen_language().code
+def shown_words(protocol: Protocol, lang: str | None = None) -> Protocol:
+    """A protocol with the words to show: ``--lang``'s (an error where it has none, as for
+    a session), else the chosen language's where the protocol has them all, else its own."""
+    from voice_coach.core.protocol import in_language
+    from voice_coach.session import preferred_words
+
+    if lang:
+        return in_language(protocol, lang, allow_fallback=True)
+    return in_language(protocol, preferred_words(protocol, chosen_language().code))
 
 
 # --- session options, shared by script, run and export -------------------------------

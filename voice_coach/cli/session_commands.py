@@ -20,11 +20,11 @@ from voice_coach.cli.options import (
     prepare,
     safety_line,
     seconds,
+    shown_words,
     with_session_options,
-    words_language,
 )
 from voice_coach.coach.programs import NextSession
-from voice_coach.core.protocol import Pace, apply_pace, in_language
+from voice_coach.core.protocol import Pace, apply_pace
 from voice_coach.display import clock
 from voice_coach.files.loader import builtin_names, load_protocol
 from voice_coach.i18n import _, ngettext
@@ -42,7 +42,7 @@ def protocols_list(ctx: typer.Context, lang: LangOption = None) -> None:
         return
     rows = []
     for name in builtin_names():
-        protocol = in_language(load_protocol(name), words_language(lang), allow_fallback=True)
+        protocol = shown_words(load_protocol(name), lang)
         length = listed_length(protocol)
         rows.append((name, protocol.description, f"{protocol.reps} x {protocol.sets}", length))
     width = max(len(row[0]) for row in rows)
@@ -59,7 +59,7 @@ def protocols_show(
 ) -> None:
     """Explain a protocol: what to do, why, the pace, and a safety note."""
     loaded = load_protocol(protocol)
-    p = apply_pace(in_language(loaded, words_language(lang), allow_fallback=True), Pace())
+    p = apply_pace(shown_words(loaded, lang), Pace())
     out(f"{p.title} ({p.name})")
     out(p.description)
     if p.about.strip():
@@ -158,7 +158,7 @@ def run(
     if not quiet:
         out(safety_line(prepared.protocol.safety))
     if plan is not None and not quiet:
-        out(f"{plan.program.title}: {plan.progress}")
+        out(_("{program}: {progress}").format(program=plan.program.title, progress=plan.progress))
         from voice_coach.cli.feedback import pain_warnings
 
         for line in pain_warnings(plan):

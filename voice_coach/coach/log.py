@@ -160,8 +160,10 @@ def tighten(path: Path) -> None:
             continue
     if changed:
         _notes.append(
-            f"{path}: the practice log was readable by other users; it is now yours alone "
-            f"({', '.join(changed)} made 0600)"
+            _(
+                "{folder}: the practice log was readable by other users; it is now yours "
+                "alone ({files} made 0600)"
+            ).format(folder=path, files=", ".join(changed))
         )
 
 

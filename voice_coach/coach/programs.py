@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voice_coach.coach.stats import days_words
+from voice_coach.coach.stats import on_days_words
 from voice_coach.core.protocol import MAX_PHASE_S, MAX_REPS, MAX_SETS, MIN_PHASE_S, Pace, apply_pace
 from voice_coach.errors import ProtocolError, UsageError
 from voice_coach.files.loader import (
@@ -27,7 +27,7 @@ from voice_coach.files.loader import (
     read_toml,
     shipped_names,
 )
-from voice_coach.i18n import _, ngettext, number
+from voice_coach.i18n import _, language_code, language_in_use, ngettext, number
 
 if TYPE_CHECKING:
     from voice_coach.coach.log import LogEntry
@@ -35,7 +35,17 @@ if TYPE_CHECKING:
 PROGRAMS_PACKAGE = "voice_coach.programs"
 MAX_STAGES = 50
 MAX_SESSIONS_PER_DAY = 24
-TOP_KEYS = {"name", "title", "description", "about", "sessions_per_day", "pain", "stages"}
+TOP_KEYS = {
+    "name",
+    "title",
+    "description",
+    "about",
+    "sessions_per_day",
+    "pain",
+    "stages",
+    "translations",
+}
+PROGRAM_WORDS = ("title", "description", "about")  # what [translations.LANG] may hold
 STAGE_KEYS = {"protocol", "reps", "sets", "hold_s", "relax_s", "pace", "advance", "step_back"}
 ADVANCE_KEYS = {"sessions", "days"}
 STEP_BACK_KEYS = {"pain_rise"}
@@ -148,11 +158,8 @@ class Program:
                 "A rating of {rise_from} or more that is {rise} or more above the one before, "
                 "or above where the stage began: back one stage."
             ).format(rise_from=rules.rise_from, rise=rise),
-            _(
-                "Ratings of {stop_at} or more on {days} within {window}: see a clinician; the "
-                "program holds until a lower rating."
-            ).format(
-                stop_at=rules.stop_at, days=days_words(rules.clinician_days), window=window(rules)
+            _("{condition}: see a clinician; the program holds until a lower rating.").format(
+                condition=sentence(clinician_rule(rules))
             ),
         ]
 
@@ -223,11 +230,40 @@ def builtin_program_names() -> list[str]:
     return shipped_names(PROGRAMS_PACKAGE)
 
 
-def load_program(name_or_path: str | Path) -> Program:
-    """A built-in program by name, or a program file by path."""
+def load_program(name_or_path: str | Path, language: str | None = None) -> Program:
+    """A built-in program by name, or a program file by path, with its words (title,
+    description, about) in ``language`` where the file has them (``[translations.de]``,
+    as a protocol file has); ``None``: the language the screens are in."""
     raw, where, source = read_toml(name_or_path, PROGRAMS_PACKAGE, "program", builtin_program_names)
     folder = Path(source).parent if source != "built-in" else None
-    return _program_from(raw, where, source, folder)
+    program = _program_from(raw, where, source, folder)
+    words = _program_words(raw, where).get(language_code(language or language_in_use()) or "")
+    return replace(program, **words) if words else program
+
+
+def _program_words(raw: Mapping[str, Any], where: str) -> dict[str, dict[str, str]]:
+    """The ``[translations.LANG]`` tables of a program file, checked, by language code."""
+    found = {}
+    for code, words in _table(raw, "translations", where, "").items():
+        prefix = f"translations.{code}."
+        if not isinstance(words, dict):
+            raise ProtocolError(
+                _("{where}: translations.{code}: must be a table of words").format(
+                    where=where, code=code
+                )
+            )
+        _known_keys(words, set(PROGRAM_WORDS), where, prefix)
+        texts = {
+            key: _text(words, key, where, prefix, required=False, **_limit(key))
+            for key in PROGRAM_WORDS
+        }
+        found[str(code).lower()] = {key: value for key, value in texts.items() if value}
+    return found
+
+
+def _limit(key: str) -> dict[str, int]:
+    """The length a program's text may have: ``about`` is paragraphs, the rest a line."""
+    return {"limit": 4000} if key == "about" else {}
 
 
 def _program_from(raw: dict[str, Any], where: str, source: str, folder: Path | None) -> Program:
@@ -248,7 +284,7 @@ def _program_from(raw: dict[str, Any], where: str, source: str, folder: Path | N
         name=name,
         title=_text(raw, "title", where, "", required=False) or name,
         description=_text(raw, "description", where, "", required=True) or "",
-        about=_text(raw, "about", where, "", required=False, limit=4000) or "",
+        about=_text(raw, "about", where, "", required=False, **_limit("about")) or "",
         sessions_per_day=_count(raw, "sessions_per_day", where, "", MAX_SESSIONS_PER_DAY) or 1,
         pain=_pain_rules(_table(raw, "pain", where, ""), where),
         stages=tuple(
@@ -423,10 +459,10 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
             and _pain_hold(rules, began, latest, clinician) is None
         ):
             why = ngettext(
-                "moved on after {n} completed session on {days}",
-                "moved on after {n} completed sessions on {days}",
+                "moved on after {n} completed session {on_days}",
+                "moved on after {n} completed sessions {on_days}",
                 completed,
-            ).format(n=completed, days=days_words(len(days)))
+            ).format(n=completed, on_days=on_days_words(len(days)))
             moves.append(Move(entry.day, stage + 1, stage + 2, why))
             stage += 1
             completed, days, began, latest = 0, set(), previous, None
@@ -455,7 +491,7 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
         completed=completed,
         days=len(days),
         began_pain=began,
-        why="; ".join(reasons),
+        why=_("; ").join(reasons),
         held=held,
         see_clinician=clinician,
         last_alarm=last_alarm,
@@ -468,10 +504,9 @@ def _pain_hold(
 ) -> str | None:
     """Why pain keeps a user in their stage, in words; ``None`` when it does not."""
     if clinician:
-        return _(
-            "ratings of {stop_at} or more on {days} within {window}; see a clinician before "
-            "going on"
-        ).format(stop_at=rules.stop_at, days=days_words(rules.clinician_days), window=window(rules))
+        return _("{condition}; see a clinician before going on").format(
+            condition=clinician_rule(rules)
+        )
     if latest is None:
         return None
     if latest > rules.move_up_at_most:
@@ -486,9 +521,19 @@ def _pain_hold(
     return None
 
 
-def window(rules: PainRules) -> str:
-    """The clinician rule's window in words: "14 days"."""
-    return days_words(rules.clinician_window_days)
+def clinician_rule(rules: PainRules) -> str:
+    """When the rules send a user to a clinician, in words: "pain of 7 or more on 3 days
+    within 14 days" (the one wording of it, wherever it is shown)."""
+    return ngettext(
+        "pain of {stop_at} or more on {days} day within {window} days",
+        "pain of {stop_at} or more on {days} days within {window} days",
+        rules.clinician_days,
+    ).format(stop_at=rules.stop_at, days=rules.clinician_days, window=rules.clinician_window_days)
+
+
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter, to begin a sentence."""
+    return text[:1].upper() + text[1:]
 
 
 def next_session(program: Program, entries: Sequence[LogEntry], now: datetime) -> NextSession:

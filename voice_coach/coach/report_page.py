@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from voice_coach.coach.report import REPORT_WEEKS, Report
 from voice_coach.coach.stats import calendar_weeks, weekday_names
+from voice_coach.i18n import _, decimal, language_in_use, ngettext
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 SHADES = ("#f1f1f1", "#c6dbef", "#6baed6", "#2171b5", "#08306b")  # 0, 1, 2, 3, 4+ sessions
@@ -40,19 +41,23 @@ td, th { padding: 0.3mm 1.5mm; text-align: left; vertical-align: top; }
 
 def report_page(report: Report, safety: str) -> str:
     """The whole page."""
+    about = _(
+        "{period}. Made by voice-coach from the user's own practice log; pain is rated from "
+        "0, no pain, to 10, the worst pain imaginable."
+    ).format(period=_period(report))
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{language_in_use()}"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        "<title>voice-coach: practice report</title>",
+        f"<title>{_h(_('voice-coach: practice report'))}</title>",
         f"<style>{STYLE}</style></head><body>",
-        "<h1>Practice report</h1>",
-        f"<p>{_period(report)}. Made by voice-coach from the user's own practice log; "
-        "pain is rated from 0, no pain, to 10, the worst pain imaginable.</p>",
+        f"<h1>{_h(_('Practice report'))}</h1>",
+        f"<p>{_h(about)}</p>",
     ]
     if report.empty:
         parts.append(
-            "<h2>No sessions</h2><p>The practice log holds no sessions in this period.</p>"
+            f"<h2>{_h(_('No sessions'))}</h2>"
+            f"<p>{_h(_('The practice log holds no sessions in this period.'))}</p>"
         )
     else:
         parts.append('<div class="row"><div style="flex: 1 1 auto">')
@@ -60,12 +65,14 @@ def report_page(report: Report, safety: str) -> str:
         parts.append("</div><div>")
         parts += _figures(report)
         parts.append("</div></div>")
-        parts.append("<h2>Pain ratings</h2>")
-        parts.append(_chart(_pain_chart, report) if report.ratings else "<p>None given.</p>")
-        parts.append("<h2>Sessions per week</h2>")
+        parts.append(f"<h2>{_h(_('Pain ratings'))}</h2>")
+        none = f"<p>{_h(_('None given.'))}</p>"
+        parts.append(_chart(_pain_chart, report) if report.ratings else none)
+        parts.append(f"<h2>{_h(_('Sessions per week'))}</h2>")
         parts.append(_chart(_weeks_chart, report))
         parts.append('<div class="row"><div>')
-        parts.append(f"<h2>The last {REPORT_WEEKS} weeks</h2>{_calendar(report)}")
+        last = _("The last {n} weeks").format(n=REPORT_WEEKS)
+        parts.append(f"<h2>{_h(last)}</h2>{_calendar(report)}")
         parts.append("</div><div>")
         parts += _moves(report)
         parts.append("</div></div>")
@@ -74,70 +81,89 @@ def report_page(report: Report, safety: str) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _h(text: str) -> str:
+    """Text (a translation, a name from a file) as HTML."""
+    return html.escape(text, quote=False)
+
+
 def _period(report: Report) -> str:
-    return f"From {_day(report.since)} to {_day(report.made)}"
+    return _("From {first} to {last}").format(first=_day(report.since), last=_day(report.made))
 
 
 def _day(day: date) -> str:
-    return day.strftime("%a %d %b %Y")
+    """ "Mon 07 Dec 2026", as the language in use writes a day."""
+    from babel.dates import format_date
+
+    return format_date(day, "EEE dd MMM y", locale=language_in_use())
 
 
 def _program(report: Report) -> list[str]:
+    heading = f"<h2>{_h(_('Program'))}</h2>"
     if report.program is None or report.state is None:
-        return ["<h2>Program</h2><p>No program: single sessions.</p>"]
+        return [f"{heading}<p>{_h(_('No program: single sessions.'))}</p>"]
     program, state = report.program, report.state
     stage = program.stages[state.stage]
+    where = ngettext(
+        "stage {stage} of {stages} ({summary}), {n} session a day planned.",
+        "stage {stage} of {stages} ({summary}), {n} sessions a day planned.",
+        program.sessions_per_day,
+    ).format(
+        stage=state.stage + 1,
+        stages=len(program.stages),
+        summary=stage.summary(),
+        n=program.sessions_per_day,
+    )
+    why = _("Why this stage: {reason}.").format(reason=state.why)
+    clinician = _(
+        "Pain of {stop_at} or more on several days: see a clinician before going on."
+    ).format(stop_at=program.pain.stop_at)
     return [
-        "<h2>Program</h2>",
-        f"<p><b>{html.escape(program.title)}</b>: stage {state.stage + 1} of "
-        f"{len(program.stages)} ({html.escape(stage.summary())}), "
-        f"{program.sessions_per_day} sessions a day planned.</p>",
-        f"<p>Why this stage: {html.escape(state.why)}.</p>",
-        *(
-            ["<p><b>Pain of 7 or more on several days: see a clinician before going on.</b></p>"]
-            if state.see_clinician
-            else []
-        ),
+        heading,
+        f"<p><b>{_h(program.title)}</b>: {_h(where)}</p>",
+        f"<p>{_h(why)}</p>",
+        *([f"<p><b>{_h(clinician)}</b></p>"] if state.see_clinician else []),
     ]
 
 
 def _figures(report: Report) -> list[str]:
     totals = report.totals
     rows = [
-        ("Sessions", f'<span id="sessions">{totals.sessions}</span>'),
-        ("Completed", f'<span id="completed">{totals.completed}</span>'),
-        ("Days practised", f'<span id="days">{totals.days_practised}</span>'),
-        ("Reps done", f'<span id="reps">{totals.reps_done}</span>'),
-        ("Pain ratings", f'<span id="ratings">{len(totals.ratings)}</span>'),
+        (_("Sessions"), f'<span id="sessions">{totals.sessions}</span>'),
+        (_("Completed"), f'<span id="completed">{totals.completed}</span>'),
+        (_("Days practised"), f'<span id="days">{totals.days_practised}</span>'),
+        (_("Reps done"), f'<span id="reps">{totals.reps_done}</span>'),
+        (_("Pain ratings"), f'<span id="ratings">{len(totals.ratings)}</span>'),
     ]
     if totals.ratings:
         mean = sum(totals.ratings) / len(totals.ratings)
-        rows += [
-            (
-                "Mean rating",
-                f"{mean:.1f} (lowest {min(totals.ratings)}, highest {max(totals.ratings)})",
-            ),
-            ("Latest rating", str(totals.ratings[-1])),
-        ]
+        spread = _("{mean} (lowest {low}, highest {high})").format(
+            mean=decimal(mean), low=min(totals.ratings), high=max(totals.ratings)
+        )
+        rows += [(_("Mean rating"), _h(spread)), (_("Latest rating"), str(totals.ratings[-1]))]
     if report.streak_days is not None:
-        rows.append(("Streak now", f"{report.streak_days} days in a row"))
-    cells = "".join(f"<tr><td>{name}</td><td>{value}</td></tr>" for name, value in rows)
-    return [f'<h2>Totals</h2><table class="figures">{cells}</table>']
+        streak = ngettext("{n} day in a row", "{n} days in a row", report.streak_days)
+        rows.append((_("Streak now"), _h(streak.format(n=report.streak_days))))
+    cells = "".join(f"<tr><td>{_h(name)}</td><td>{value}</td></tr>" for name, value in rows)
+    return [f'<h2>{_h(_("Totals"))}</h2><table class="figures">{cells}</table>']
 
 
 def _moves(report: Report) -> list[str]:
     if report.program is None:
         return []
     if not report.moves:
-        return ["<h2>Stage moves</h2><p>None yet.</p>"]
-    title = "Stage moves" + (f", the latest {len(report.moves)}" if report.earlier_moves else "")
+        return [f"<h2>{_h(_('Stage moves'))}</h2><p>{_h(_('None yet.'))}</p>"]
+    title = _("Stage moves")
+    if report.earlier_moves:
+        title = _("Stage moves, the latest {n}").format(n=len(report.moves))
     rows = "".join(
         f"<tr><td>{move.day.isoformat()}</td><td>{move.from_stage}&nbsp;→&nbsp;"
         f"{move.to_stage}</td><td>{html.escape(move.reason)}</td></tr>"
         for move in report.moves
     )
-    earlier = f"<p>and {report.earlier_moves} earlier.</p>" if report.earlier_moves else ""
-    return [f'<h2>{title}</h2><table class="moves">{rows}</table>{earlier}']
+    earlier = ""
+    if report.earlier_moves:
+        earlier = f"<p>{_h(_('and {n} earlier.').format(n=report.earlier_moves))}</p>"
+    return [f'<h2>{_h(title)}</h2><table class="moves">{rows}</table>{earlier}']
 
 
 def _calendar(report: Report) -> str:
@@ -184,7 +210,7 @@ def _pain_chart(figure: object, report: Report) -> None:
     stop = report.program.pain.stop_at if report.program else 7
     axes.axhline(stop, color="#b22222", linewidth=0.6, linestyle="--")
     axes.set_ylim(-0.5, 10.5)
-    axes.set_yticks([0, 5, 10], ["0 none", "5", "10 worst"])
+    axes.set_yticks([0, 5, 10], [_("0 none"), "5", _("10 worst")])
     axes.set_xlim(_start(report), _end(report))
     _plain(axes)
 
@@ -195,7 +221,7 @@ def _weeks_chart(figure: object, report: Report) -> None:
     axes.bar(mondays, [week.sessions for week in report.weeks], width=5, color="#6baed6")
     if report.program is not None:
         planned = [week.planned or 0 for week in report.weeks]
-        axes.step(mondays, planned, where="mid", color="#333", linewidth=0.8, label="planned")
+        axes.step(mondays, planned, where="mid", color="#333", linewidth=0.8, label=_("planned"))
         axes.legend(loc="upper left", frameon=False)
     axes.set_xlim(_start(report), _end(report))
     _plain(axes)

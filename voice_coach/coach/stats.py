@@ -29,6 +29,12 @@ def days_words(count: int) -> str:
     return ngettext("{n} day", "{n} days", count).format(n=count)
 
 
+def on_days_words(count: int) -> str:
+    """ "on 1 day", "on 3 days": the days a count of sessions was done on (a phrase of
+    its own, as languages decline the noun after the preposition)."""
+    return ngettext("on {n} day", "on {n} days", count).format(n=count)
+
+
 def weekday_names() -> list[str]:
     """Monday to Sunday, abbreviated, in the language in use, padded to one width."""
     from babel.dates import get_day_names
@@ -124,8 +130,8 @@ def week_sentence(week: Week, per_day: int, times: Sequence[time], program: str)
                 "A new week: {n} sessions a day is the plan.",
                 per_day,
             ).format(n=per_day)
-        return _("This week: {sessions} on {days}, on plan. Well done.").format(
-            sessions=sessions_words(week.sessions), days=days_words(week.days_practised)
+        return _("This week: {sessions} {on_days}, on plan. Well done.").format(
+            sessions=sessions_words(week.sessions), on_days=on_days_words(week.days_practised)
         )
     at = list(times)[:per_day] or list(DEFAULT_REMINDERS[:per_day])
     command = " ".join(f"--at {clock:%H:%M}" for clock in sorted(at))
@@ -171,7 +177,7 @@ class PainTrend:
     def words(self) -> str:
         text = _("latest {pain} ({day})").format(pain=self.latest, day=self.latest_day.isoformat())
         if self.recent_mean is not None:
-            text += "; " + ngettext(
+            text += _("; ") + ngettext(
                 "last {n} day {mean}", "last {n} days {mean}", TREND_DAYS
             ).format(n=TREND_DAYS, mean=decimal(self.recent_mean))
         if self.recent_mean is not None and self.before_mean is not None:

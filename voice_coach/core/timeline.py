@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from voice_coach.core.protocol import Protocol, fill
+from voice_coach.i18n import _
 
 CueKind = Literal["say", "tone"]
 SpanKind = Literal["lead-in", "set", "phase", "rest", "end"]
@@ -405,24 +406,31 @@ def unspoken_counts(protocol: Protocol, style: CueStyle = "both") -> str | None:
     if style == "tones":
         return None
     needs = {
-        f"phase {phase.name!r}": math.ceil(phase.seconds - 0.5) - (phase.count == "down")
+        _("phase {name!r}").format(name=phase.name): math.ceil(phase.seconds - 0.5)
+        - (phase.count == "down")
         for phase in protocol.phases
         if phase.count
     }
     if protocol.sets > 1 and protocol.rest_s > 0:
-        needs["the rest's countdown"] = min(protocol.cues.rest_countdown, int(protocol.rest_s) - 1)
+        needs[_("the rest's countdown")] = min(
+            protocol.cues.rest_countdown, int(protocol.rest_s) - 1
+        )
     have = len(protocol.numbers)
     short = {what: n for what, n in needs.items() if n > have}
     if not short:
         return None
-    fix = "(a protocol may bring its own: numbers = [...])"
+    fix = _("(a protocol may bring its own: numbers = [...])")
     if not have:
-        return f"no count words in {protocol.language!r}: {' and '.join(short)} not counted {fix}"
-    counts = ", ".join(f"{what} counts to {n}" for what, n in short.items())
-    return (
-        f"count words in {protocol.language!r} go only to {have}: {counts}; "
-        f"the counts above {have} are not said {fix}"
+        return _("no count words in {language!r}: {what} not counted {fix}").format(
+            language=protocol.language, what=_(" and ").join(short), fix=fix
+        )
+    counts = ", ".join(
+        _("{what} counts to {n}").format(what=what, n=n) for what, n in short.items()
     )
+    return _(
+        "count words in {language!r} go only to {have}: {counts}; the counts above {have} "
+        "are not said {fix}"
+    ).format(language=protocol.language, have=have, counts=counts, fix=fix)
 
 
 def span_at(timeline: Timeline, at_s: float) -> Span:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from voice_coach.i18n import _
+
 
 def session_bus_here() -> bool:
     """A D-Bus session bus to offer media controls on: named, or at its usual place."""
@@ -22,7 +24,7 @@ def check_media_keys(timeout_s: float = 2.0) -> str:
     """What ``doctor`` says of media keys: the MPRIS name a session would take, once
     the bus has been reached; an error with the reason otherwise."""
     if not session_bus_here():
-        raise RuntimeError("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
+        raise RuntimeError(_("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"))
     import asyncio
 
     from dbus_fast import BusType
@@ -35,4 +37,6 @@ def check_media_keys(timeout_s: float = 2.0) -> str:
         bus.disconnect()
 
     asyncio.run(reach())
-    return f"a session bus; run offers {BUS_NAME.format(pid='<PID>')} (playerctl -p voice_coach)"
+    return _("a session bus; run offers {name} (playerctl -p voice_coach)").format(
+        name=BUS_NAME.format(pid="<PID>")
+    )

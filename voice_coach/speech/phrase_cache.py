@@ -44,6 +44,7 @@ from voice_coach.audio.loudness import CLIP_PEAK_ABOVE_LU, limit_for_cache, loud
 from voice_coach.audio.onset import perceived_onset_s
 from voice_coach.core.clip import AUDIBLE_THRESHOLD, Clip
 from voice_coach.files.leftovers import remove_stale
+from voice_coach.i18n import _
 from voice_coach.speech.engine import ESPEAK, Speaker, SpeechSettings, check_text, engine_for
 from voice_coach.speech.voices import Voice
 from voice_coach.userdirs import CACHE_DIR_ENV, cache_root
@@ -182,9 +183,10 @@ def load_clips(
     notes = ()
     if unwritable is not None:
         notes = (
-            f"Phrase cache {folder} is not writable ({unwritable}); "
-            f"speaking without it, so the next start will be slower. Set {CACHE_DIR_ENV} "
-            "to a writable folder to fix this.",
+            _(
+                "Phrase cache {folder} is not writable ({reason}); speaking without it, so the "
+                "next start will be slower. Set {variable} to a writable folder to fix this."
+            ).format(folder=folder, reason=unwritable, variable=CACHE_DIR_ENV),
         )
     return PhraseClips(
         clips={text: entries[text].clip for text in distinct},
