@@ -15,6 +15,7 @@ Babel does the work (``pybabel`` would too; this keeps the options in one place)
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "voice_coach" / "locale"
 TEMPLATE = LOCALE / "voice_coach.pot"
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+FIELD = re.compile(r"\{([^{}]*)\}")
 
 
 def po_files(locale: Path = LOCALE) -> list[Path]:
@@ -45,7 +47,8 @@ def compile_all(locale: Path = LOCALE) -> list[Path]:
     made = []
     for po in po_files(locale):
         catalog = read(po)
-        errors = [(m.id, e) for m, errs in catalog.check() for e in errs]
+        errors = [(m.id, str(e)) for m, errs in catalog.check() for e in errs]
+        errors += [(m.id, "fields differ from the message's") for m in catalog if wrong_fields(m)]
         if errors:
             raise SystemExit(f"{po}: {errors[0][1]} in {errors[0][0]!r}")
         mo = po.with_suffix(".mo")
@@ -53,6 +56,19 @@ def compile_all(locale: Path = LOCALE) -> list[Path]:
             write_mo(file, catalog)
         made.append(mo)
     return made
+
+
+def fields(text: str) -> list[str]:
+    """The ``{name}`` fields of a message, as ``str.format`` sees them."""
+    return sorted(FIELD.findall(text.replace("{{", "").replace("}}", "")))
+
+
+def wrong_fields(message) -> bool:
+    """A translation whose fields are not those of its message: shown, it would fail."""
+    ids = message.id if isinstance(message.id, tuple) else (message.id,)
+    forms = message.string if isinstance(message.string, tuple) else (message.string,)
+    wanted = [fields(each) for each in ids]
+    return bool(message.id) and any(form and fields(form) not in wanted for form in forms)
 
 
 def extract() -> None:

@@ -13,9 +13,12 @@ from types import TracebackType
 from typing import IO, Any, Literal
 
 from voice_coach.core.timeline import Timeline, span_at
-from voice_coach.i18n import _
+from voice_coach.i18n import N_, _
 
 DisplayMode = Literal["live", "plain", "quiet"]
+# The session's own stretches, as the status line names them; a protocol's phases are
+# named as its file names them.
+SPAN_WORDS = {"lead-in": N_("lead-in"), "set": N_("set"), "rest": N_("rest"), "end": N_("end")}
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def status_of(timeline: Timeline, at_s: float) -> Status:
     span = span_at(timeline, at_s)
     return Status(
         protocol=timeline.protocol,
-        phase=span.phase,
+        phase=span.phase if span.kind == "phase" else _(SPAN_WORDS.get(span.kind, span.kind)),
         rep=span.rep,
         reps=timeline.reps,
         set=span.set,

@@ -119,12 +119,24 @@ def language_in_use() -> str:
     return _language
 
 
+def babel_locale() -> str:
+    """The language in use as Babel knows it, for dates and numbers; English for a
+    language Babel has no data for (a translator's own catalog, say)."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(_language)
+    except (UnknownLocaleError, ValueError):
+        return ENGLISH
+    return _language
+
+
 def decimal(value: float, digits: int = 1) -> str:
     """``value`` with ``digits`` decimals as the language in use writes it (4.5, 4,5)."""
     from babel.numbers import format_decimal
 
     pattern = "0." + "0" * digits if digits else "0"
-    return format_decimal(value, format=pattern, locale=_language)
+    return format_decimal(value, format=pattern, locale=babel_locale())
 
 
 def number(value: float) -> str:
@@ -134,4 +146,4 @@ def number(value: float) -> str:
         return text
     from babel.numbers import get_decimal_symbol
 
-    return text.replace(".", get_decimal_symbol(_language))
+    return text.replace(".", get_decimal_symbol(babel_locale()))

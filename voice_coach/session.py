@@ -324,7 +324,10 @@ def _pick_voice(choose: Callable[[list[Voice]], Voice], engine: str | None) -> V
 def left_out_note(cues: Sequence[Cue]) -> str:
     """Which encouragements were left out for want of room, in one line."""
     listed = ", ".join(
-        f"{cue.text!r} ({_('rep {n}').format(n=cue.rep) if cue.rep else cue.phase})" for cue in cues
+        "{text!r} ({where})".format(
+            text=cue.text, where=_("rep {n}").format(n=cue.rep) if cue.rep else cue.phase
+        )
+        for cue in cues
     )
     return _("left out, with no room before the next cue: {cues}").format(cues=listed)
 

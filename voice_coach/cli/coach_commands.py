@@ -288,9 +288,9 @@ def day_month(day: date) -> str:
     """ "03 Nov" as the language in use writes a day and month."""
     from babel.dates import format_date
 
-    from voice_coach.i18n import language_in_use
+    from voice_coach.i18n import babel_locale
 
-    return format_date(day, "dd MMM", locale=language_in_use())
+    return format_date(day, "dd MMM", locale=babel_locale())
 
 
 @dataclass

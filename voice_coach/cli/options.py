@@ -94,6 +94,7 @@ def seconds(value: float) -> str:
 # --- the language of the screens and the session --------------------------------------
 
 _chosen: list[LanguageChoice] = []
+SESSION_LANG_COMMANDS = ("script", "run", "export", "protocols")
 
 
 def choose_screen_language(argv: list[str]) -> LanguageChoice:
@@ -106,7 +107,8 @@ def choose_screen_language(argv: list[str]) -> LanguageChoice:
     """
     from voice_coach.coach.settings import choose_language, load_settings
 
-    given = given_language(argv)
+    # Only where --lang is the session's language (voices --lang is a filter of the list).
+    given = given_language(argv) if argv[:1] and argv[0] in SESSION_LANG_COMMANDS else None
     settings = None
     if not given:
         try:

@@ -27,8 +27,11 @@ from voice_coach.coach.programs import NextSession
 from voice_coach.core.protocol import Pace, apply_pace
 from voice_coach.display import clock
 from voice_coach.files.loader import builtin_names, load_protocol
-from voice_coach.i18n import _, ngettext
+from voice_coach.i18n import N_, _, ngettext
 from voice_coach.session import SessionOptions, format_time
+
+# How a phase counts, as a protocol file says it and as a person reads it.
+COUNTS = {"up": N_("up"), "down": N_("down")}
 
 protocols_app = typer.Typer(
     help="List the built-in protocols, or explain one.", rich_markup_mode=None
@@ -70,7 +73,9 @@ def protocols_show(
     out(_("Pace:"))
     for phase in p.phases:
         said = "  " + _('says "{words}"').format(words=phase.say) if phase.say else ""
-        counts = ", " + _("counts {how}").format(how=phase.count) if phase.count else ""
+        counts = ""
+        if phase.count:
+            counts = ", " + _("counts {how}").format(how=_(COUNTS.get(phase.count, phase.count)))
         out(f"  {phase.name:<10} {seconds(phase.seconds)}{counts}{said}")
     rest = ""
     if p.sets > 1:

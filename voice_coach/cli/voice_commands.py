@@ -10,7 +10,7 @@ import typer
 
 from voice_coach.cli.options import check_backend, out
 from voice_coach.errors import UsageError
-from voice_coach.i18n import _, ngettext
+from voice_coach.i18n import N_, _, ngettext
 
 voices_app = typer.Typer(
     help="List the installed voices; add or remove a Piper voice.", rich_markup_mode=None
@@ -55,9 +55,14 @@ def voices(
     width = max(len(v.id) for v in found)
     for v in found:
         languages = ", ".join(v.languages)
-        gender = f", {v.gender}" if v.gender else ""
+        said = _(GENDERS[v.gender]) if v.gender in GENDERS else v.gender
+        gender = f", {said}" if said else ""
         out(f"{v.id:<{width}}  {v.name} ({languages}{gender}) [{v.engine}]")
     out(ngettext("{n} voice", "{n} voices", len(found)).format(n=len(found)))
+
+
+# A voice's gender as the engines report it, and as a person reads it.
+GENDERS = {"male": N_("male"), "female": N_("female")}
 
 
 @voices_app.command("add")

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from voice_coach.coach.report import REPORT_WEEKS, Report
 from voice_coach.coach.stats import calendar_weeks, weekday_names
-from voice_coach.i18n import _, decimal, language_in_use, ngettext
+from voice_coach.i18n import _, babel_locale, decimal, language_in_use, ngettext
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 SHADES = ("#f1f1f1", "#c6dbef", "#6baed6", "#2171b5", "#08306b")  # 0, 1, 2, 3, 4+ sessions
@@ -49,15 +49,15 @@ def report_page(report: Report, safety: str) -> str:
         "<!DOCTYPE html>",
         f'<html lang="{language_in_use()}"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        f"<title>{_h(_('voice-coach: practice report'))}</title>",
+        tag("title", _("voice-coach: practice report")),
         f"<style>{STYLE}</style></head><body>",
-        f"<h1>{_h(_('Practice report'))}</h1>",
+        tag("h1", _("Practice report")),
         f"<p>{_h(about)}</p>",
     ]
     if report.empty:
         parts.append(
-            f"<h2>{_h(_('No sessions'))}</h2>"
-            f"<p>{_h(_('The practice log holds no sessions in this period.'))}</p>"
+            tag("h2", _("No sessions"))
+            + tag("p", _("The practice log holds no sessions in this period."))
         )
     else:
         parts.append('<div class="row"><div style="flex: 1 1 auto">')
@@ -65,10 +65,10 @@ def report_page(report: Report, safety: str) -> str:
         parts.append("</div><div>")
         parts += _figures(report)
         parts.append("</div></div>")
-        parts.append(f"<h2>{_h(_('Pain ratings'))}</h2>")
-        none = f"<p>{_h(_('None given.'))}</p>"
+        parts.append(tag("h2", _("Pain ratings")))
+        none = tag("p", _("None given."))
         parts.append(_chart(_pain_chart, report) if report.ratings else none)
-        parts.append(f"<h2>{_h(_('Sessions per week'))}</h2>")
+        parts.append(tag("h2", _("Sessions per week")))
         parts.append(_chart(_weeks_chart, report))
         parts.append('<div class="row"><div>')
         last = _("The last {n} weeks").format(n=REPORT_WEEKS)
@@ -79,6 +79,11 @@ def report_page(report: Report, safety: str) -> str:
     parts.append(f'<p class="note">{html.escape(safety)}</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def tag(name: str, text: str) -> str:
+    """``text`` as the HTML element ``name`` (``tag("h2", _("Totals"))``)."""
+    return f"<{name}>{_h(text)}</{name}>"
 
 
 def _h(text: str) -> str:
@@ -94,13 +99,13 @@ def _day(day: date) -> str:
     """ "Mon 07 Dec 2026", as the language in use writes a day."""
     from babel.dates import format_date
 
-    return format_date(day, "EEE dd MMM y", locale=language_in_use())
+    return format_date(day, "EEE dd MMM y", locale=babel_locale())
 
 
 def _program(report: Report) -> list[str]:
-    heading = f"<h2>{_h(_('Program'))}</h2>"
+    heading = tag("h2", _("Program"))
     if report.program is None or report.state is None:
-        return [f"{heading}<p>{_h(_('No program: single sessions.'))}</p>"]
+        return [heading + tag("p", _("No program: single sessions."))]
     program, state = report.program, report.state
     stage = program.stages[state.stage]
     where = ngettext(
@@ -144,14 +149,14 @@ def _figures(report: Report) -> list[str]:
         streak = ngettext("{n} day in a row", "{n} days in a row", report.streak_days)
         rows.append((_("Streak now"), _h(streak.format(n=report.streak_days))))
     cells = "".join(f"<tr><td>{_h(name)}</td><td>{value}</td></tr>" for name, value in rows)
-    return [f'<h2>{_h(_("Totals"))}</h2><table class="figures">{cells}</table>']
+    return [tag("h2", _("Totals")) + f'<table class="figures">{cells}</table>']
 
 
 def _moves(report: Report) -> list[str]:
     if report.program is None:
         return []
     if not report.moves:
-        return [f"<h2>{_h(_('Stage moves'))}</h2><p>{_h(_('None yet.'))}</p>"]
+        return [tag("h2", _("Stage moves")) + tag("p", _("None yet."))]
     title = _("Stage moves")
     if report.earlier_moves:
         title = _("Stage moves, the latest {n}").format(n=len(report.moves))
@@ -162,7 +167,7 @@ def _moves(report: Report) -> list[str]:
     )
     earlier = ""
     if report.earlier_moves:
-        earlier = f"<p>{_h(_('and {n} earlier.').format(n=report.earlier_moves))}</p>"
+        earlier = tag("p", _("and {n} earlier.").format(n=report.earlier_moves))
     return [f'<h2>{_h(title)}</h2><table class="moves">{rows}</table>{earlier}']
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-from voice_coach.i18n import _, decimal, language_in_use, ngettext
+from voice_coach.i18n import _, babel_locale, decimal, ngettext
 
 HEAT_WEEKS = 12
 HEAT_MARKS = "·░▒▓█"  # no session, then 1, 2, 3, 4 or more
@@ -39,7 +39,7 @@ def weekday_names() -> list[str]:
     """Monday to Sunday, abbreviated, in the language in use, padded to one width."""
     from babel.dates import get_day_names
 
-    names = get_day_names("abbreviated", locale=language_in_use())
+    names = get_day_names("abbreviated", locale=babel_locale())
     shown = [str(names[day]) for day in range(7)]
     width = max(len(name) for name in shown)
     return [name.ljust(width) for name in shown]
@@ -49,7 +49,7 @@ def month_name(day: date) -> str:
     """The month of ``day``, abbreviated, in the language in use."""
     from babel.dates import format_date
 
-    return format_date(day, "LLL", locale=language_in_use())
+    return format_date(day, "LLL", locale=babel_locale())
 
 
 @dataclass(frozen=True)
