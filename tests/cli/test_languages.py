@@ -268,3 +268,26 @@ def test_the_album_feed_is_described_in_the_album_s_language(tmp_path, warm_cach
     feed = feedparser.parse((album / "feed.xml").read_bytes()).feed
     assert feed.language == "de"
     assert feed.description == "album: Übungseinheiten, gesprochen von voice-coach."
+
+
+RUN_WORDS = {  # the safety label, a cue said, and the last line of a live session
+    "de": ("Sicherheit: ", "Anspannen", "Einheit geschafft."),
+    "es": ("Seguridad: ", "Aprieta", "Sesión completada."),
+    "fr": ("Sécurité : ", "Serrez", "Séance terminée."),
+}
+
+
+@pytest.mark.pulse
+@pytest.mark.parametrize("language", SHIPPED)
+def test_run_under_a_locale_speaks_and_shows_its_language(language, tmp_path, pulse_server):
+    done = voice_coach(
+        ["run", "glute-squeeze-queue", "--reps", "1", "--no-log"],
+        {"LANG": LOCALES[language]},
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    safety, said, last = RUN_WORDS[language]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(safety), lines
+    assert any(said in line for line in lines[1:-1]), lines  # each cue as it is heard
+    assert lines[-1] == last
