@@ -253,6 +253,21 @@ def bench_export_memory_only(args: argparse.Namespace) -> dict[str, object]:
     return bench_export_memory([10, 60, 100], formats=("wav", "flac", "ogg", "mp3"))
 
 
+def bench_music(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_export import bench_music
+
+    return bench_music([10, 60])
+
+
+def print_music(report: dict[str, object]) -> None:
+    print("export --music (a 4-minute MP3 bed), WAV, warm cache:")
+    for name, figures in report.items():
+        shown = ", ".join(f"{key} {value:.3g}" for key, value in figures.items())  # type: ignore[union-attr]
+        print(f"  {name:18} {shown}")
+    print("goal: the 60-minute export with music within 10 MB of the 10-minute one")
+
+
 def bench_trees(args: argparse.Namespace) -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_export import bench_export_trees
@@ -411,6 +426,11 @@ BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[di
         "peak memory of 10-, 60- and 100-minute exports in every format",
         bench_export_memory_only,
         print_export_memory,
+    ),
+    "music": (
+        "export --music: time and memory against no music, and the duck's lead",
+        bench_music,
+        print_music,
     ),
     "trees": (
         "the 10-minute WAV export of each --tree (a checkout), cold and warm, vs the peer",

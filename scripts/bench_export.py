@@ -203,6 +203,70 @@ def bench_export_memory(
         return report
 
 
+def bench_music(minutes: list[int]) -> dict[str, object]:
+    """``export --music`` of sessions of each length (a 4-minute stereo 44.1 kHz MP3 as
+    the bed, so it is decoded, resampled and looped): wall time and peak memory against
+    the same export without music, and how far ahead of each word the duck begins, read
+    from the exported audio (the music is a tone; its level falls before each word)."""
+    import numpy as np
+    import soundfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env = {**user_env(), "XDG_CACHE_HOME": str(folder / "cache")}
+        music = folder / "bed.mp3"
+        t = np.arange(4 * 60 * 44100) / 44100
+        tone = 0.3 * np.sin(2 * np.pi * 3000 * t)
+        soundfile.write(str(music), np.stack([tone, tone], axis=1), 44100)
+        report: dict[str, object] = {}
+        for length in minutes:
+            reps = str(length * 10)
+            for label, extra in (("plain", []), ("music", ["--music", str(music)])):
+                out = folder / f"{length}-{label}.wav"
+                command = voice_coach("export", "--reps", reps, "-o", str(out), "-q", *extra)
+                wall, rss_kib, _ = run_timed(command, env)
+                report[f"{length} min {label}"] = {"max_rss_mb": rss_kib / 1024, "wall_s": wall}
+        report["duck lead (s)"] = duck_lead(folder / f"{minutes[0]}-music.wav", env)
+        return report
+
+
+def duck_lead(path: Path, env: dict[str, str]) -> dict[str, float]:
+    """How long before each word's first sample the music has fallen by 1 dB, from the
+    file: the music's level by a 3 kHz band (20 ms windows), against the timeline."""
+    import json
+
+    import numpy as np
+    import soundfile
+
+    samples, rate = soundfile.read(str(path), dtype="float64")
+    timeline = json.loads(
+        subprocess.run(voice_coach("script", "--json", "--reps", "100"), env=env,
+                       capture_output=True, text=True, check=True).stdout
+    )  # fmt: skip
+    window = round(0.02 * rate)
+    t = np.arange(window) / rate
+    probe = np.exp(-2j * np.pi * 3000 * t)
+
+    def level(at: int) -> float:
+        return float(np.abs(np.dot(samples[at : at + window], probe)))
+
+    leads = []
+    previous_end = 0.0
+    for cue in timeline["cues"]:
+        gap = cue["at_s"] - previous_end
+        previous_end = max(previous_end, cue["at_s"] + cue["duration_s"])
+        at = round(cue["at_s"] * rate)
+        if gap < 2.5 or at < 60 * window:  # only words after a gap the bed is up in
+            continue
+        before = [level(at - k * window) for k in range(1, 60)]  # newest first
+        top = max(before[30:])  # the bed between words, well before the ramp
+        ducked = 0
+        while ducked < len(before) and before[ducked] < top * 10 ** (-1 / 20):
+            ducked += 1
+        leads.append(ducked * window / rate)
+    return {"words": len(leads), "median": float(np.median(leads)), "min": float(min(leads))}
+
+
 def bench_album(runs: int) -> dict[str, object]:
     """The three built-ins as an MP3 album (``export --album``), warm cache: wall time and
     peak memory of the whole command, each run into a folder that does not exist yet."""

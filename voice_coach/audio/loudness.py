@@ -339,6 +339,26 @@ def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.fft.irfft(spectrum * _k_spectrum(size, sample_rate), size)[:length]
 
 
+class KWeighting:
+    """``k_weighted`` for a stream, block by block: each block convolved with the
+    filters' impulse response, what rings past its end carried into the next (overlap-
+    add), so a stream read in blocks is weighted as it would be whole."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self._tail = np.zeros(len(_k_impulse(sample_rate)) - 1)
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        ring = len(self._tail)
+        size = _fft_size(len(block) + ring)
+        spectrum = np.fft.rfft(np.asarray(block, dtype=np.float64), size)
+        full = np.fft.irfft(spectrum * _k_spectrum(size, self.sample_rate), size)
+        full = full[: len(block) + ring]
+        full[:ring] += self._tail
+        self._tail = full[len(block) :].copy()
+        return full[: len(block)]
+
+
 def _fft_size(length: int) -> int:
     """The smallest length of at least ``length`` whose only prime factors are 2, 3, 5."""
     best = 1 << (length - 1).bit_length()

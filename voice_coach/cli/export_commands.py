@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,12 +23,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from voice_coach.cli.options import prepare, with_session_options
+from voice_coach.audio.music import DEFAULT_MUSIC_DB, MAX_MUSIC_DB, MIN_MUSIC_DB
+from voice_coach.cli.options import note, prepare, with_session_options
 from voice_coach.coach.programs import NextSession
 from voice_coach.display import clock
 from voice_coach.errors import UsageError
 from voice_coach.files.loader import builtin_names
-from voice_coach.i18n import _, ngettext
+from voice_coach.i18n import _, decimal, ngettext
 from voice_coach.session import (
     DEFAULT_SAMPLE_RATE,
     AlbumSource,
@@ -95,6 +97,21 @@ def export(
     chapters: Annotated[
         str, typer.Option(help="Chapters in MP3, OGG and FLAC files: on or off.")
     ] = "on",
+    music: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Mix this music under the session, lowered under each word (any audio "
+            "file soundfile reads, MP3 included).",
+        ),
+    ] = None,
+    music_db: Annotated[
+        float,
+        typer.Option(
+            metavar="DB",
+            help="With --music: the music between words against the speech, -40 to -6 dB.",
+        ),
+    ] = DEFAULT_MUSIC_DB,
     force: Annotated[bool, typer.Option(help="Overwrite files that exist.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     *,
@@ -109,6 +126,7 @@ def export(
     if subtitles is not None and subtitles not in ("srt", "vtt"):
         raise UsageError(_("--subtitles {value!r} must be srt or vtt").format(value=subtitles))
     with_chapters = on_off("--chapters", chapters)
+    bed = MusicChoice.of(music, music_db)
     if album is not None:
         if output is not None:
             raise UsageError(_("give -o OUT or --album DIR, not both"))
@@ -128,6 +146,7 @@ def export(
                 chapters=with_chapters,
                 force=force,
                 quiet=quiet,
+                music=bed,
             ),
         )
         return
@@ -142,7 +161,7 @@ def export(
     target = None if output == "-" else Path(output)
     user_cover = _user_cover(cover)
     prepared = prepare(protocols[0] if protocols else None, session)
-    rendered = prepared.render(sample_rate)
+    rendered = bed.under(prepared.render(sample_rate))
     tags = functools.partial(
         file_tags,
         prepared,
@@ -150,6 +169,7 @@ def export(
         cover=user_cover,
         chapters=with_chapters,
         album=plan.program.title if plan is not None else None,
+        music=bed.name,
     )
     with progress_bar(enabled=not quiet and target is not None) as progress:
         result = export_session(
@@ -188,6 +208,7 @@ def file_tags(
     title: str | None = None,
     track: int = 1,
     tracks: int = 1,
+    music: str | None = None,
 ) -> FileTags:
     """The tags of one exported session (the safety note as the comment)."""
     from voice_coach.files.tags import session_tags
@@ -203,7 +224,48 @@ def file_tags(
         tracks=tracks,
         cover=cover,
         chapters=chapters,
+        music=music,
     )
+
+
+@dataclass(frozen=True)
+class MusicChoice:
+    """``--music`` and ``--music-db``: a bed under each exported session, or none."""
+
+    path: Path | None = None
+    music_db: float = DEFAULT_MUSIC_DB
+
+    @staticmethod
+    def of(path: Path | None, music_db: float) -> MusicChoice:
+        if not (math.isfinite(music_db) and MIN_MUSIC_DB <= music_db <= MAX_MUSIC_DB):
+            raise UsageError(
+                _("--music-db {value} must be from {low} to {high}").format(
+                    value=f"{music_db:g}", low=f"{MIN_MUSIC_DB:g}", high=f"{MAX_MUSIC_DB:g}"
+                )
+            )
+        if path is not None and not path.is_file():
+            raise UsageError(_("--music {file}: no such file").format(file=path))
+        return MusicChoice(path, music_db)
+
+    @property
+    def name(self) -> str | None:
+        return self.path.name if self.path is not None else None
+
+    def under(self, rendered: RenderedSession) -> RenderedSession:
+        """The session with the bed under it (the session itself without one); a bed that
+        keeps the mix short of its loudness target says so once."""
+        if self.path is None:
+            return rendered
+        from voice_coach.audio.music import MixedSession, measure_bed
+
+        levels = measure_bed(rendered, self.path, self.music_db)
+        if levels.short_of_target:
+            note(
+                _("--music: the mix reaches {reached} LUFS of the {target} asked").format(
+                    reached=decimal(levels.expected_lufs), target=f"{levels.target_lufs:g}"
+                )
+            )
+        return MixedSession.of(rendered, levels)
 
 
 @dataclass(frozen=True)
@@ -219,6 +281,7 @@ class AlbumChoices:
     chapters: bool
     force: bool
     quiet: bool
+    music: MusicChoice = MusicChoice()
 
 
 def export_album(sources: list[AlbumSource], choices: AlbumChoices) -> None:
@@ -240,8 +303,10 @@ def export_album(sources: list[AlbumSource], choices: AlbumChoices) -> None:
     tracks = []
     for source in sources:
         prepared = prepare(source.protocol, source.options)
-        rendered = prepared.render(choices.sample_rate)
-        tags = functools.partial(file_tags, prepared, rendered, chapters=choices.chapters)
+        rendered = choices.music.under(prepared.render(choices.sample_rate))
+        tags = functools.partial(
+            file_tags, prepared, rendered, chapters=choices.chapters, music=choices.music.name
+        )
         protocol = prepared.protocol
         heading = source.title or protocol.title
         tags = functools.partial(tags, title=heading)

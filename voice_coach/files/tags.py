@@ -37,6 +37,7 @@ class FileTags:
     comment: str
     cover: Cover | None = None
     chapters: tuple[Chapter, ...] = ()
+    music: str | None = None  # the music bed's file name (export --music)
 
 
 def session_tags(
@@ -51,6 +52,7 @@ def session_tags(
     cover: Cover | None = None,
     chapters: bool = True,
     title: str | None = None,
+    music: str | None = None,
 ) -> FileTags:
     """The tags of one session's file: the album is the protocol's title unless an album
     or program names it; the cover is drawn from the title unless the user gave one; the
@@ -70,6 +72,7 @@ def session_tags(
         comment=comment,
         cover=cover if cover is not None else draw_cover(protocol.title),
         chapters=marks,
+        music=music,
     )
 
 
@@ -106,6 +109,7 @@ def _write_id3(path: Path, tags: FileTags) -> None:
         TLAN,
         TPE1,
         TRCK,
+        TXXX,
         CTOCFlags,
         PictureType,
     )
@@ -118,6 +122,8 @@ def _write_id3(path: Path, tags: FileTags) -> None:
     id3.add(TDRC(encoding=3, text=str(tags.year)))
     id3.add(TLAN(encoding=3, text=tags.language))
     id3.add(COMM(encoding=3, lang="XXX", desc="", text=tags.comment))
+    if tags.music:
+        id3.add(TXXX(encoding=3, desc="MUSIC", text=tags.music))
     if tags.cover is not None:
         id3.add(
             APIC(
@@ -167,6 +173,8 @@ def _write_vorbis(path: Path, fmt: str, tags: FileTags) -> None:
         "LANGUAGE": tags.language,
         "COMMENT": tags.comment,
     }
+    if tags.music:
+        comments["MUSIC"] = tags.music
     for number, chapter in enumerate(tags.chapters, start=1):
         comments[f"CHAPTER{number:03d}"] = _clock(chapter.start_s)
         comments[f"CHAPTER{number:03d}NAME"] = chapter.title
