@@ -45,7 +45,7 @@ FADE_IN_S = 2.0
 FADE_OUT_S = 3.0
 SEAM_S = 0.05  # each pass of a looped file fades in and out this fast: no click
 READ_FRAMES = 16384
-MEASURE_FRAMES = 8192
+MEASURE_HOPS = 30  # the first pass reads 3 s at a time, whole 100 ms hops
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,7 @@ class MusicStream:
             )
         self._seam = max(1, round(SEAM_S * self._file.samplerate))
         self._pending = np.zeros(0, dtype=np.float32)
+        self._read_frames = 0  # frames of the file read in its current pass
         self.position = 0  # the session frame the next read starts at
 
     def close(self) -> None:
@@ -120,19 +121,23 @@ class MusicStream:
         return out
 
     def _next_chunk(self) -> np.ndarray:
-        at = self._file.tell()
+        # Where in the file the chunk begins, counted here: libsndfile's tell() on an MP3
+        # stays at 0, which put a seam's fade at the start of every chunk.
+        at = self._read_frames
         with _quiet_decoder():
             data = self._file.read(READ_FRAMES, dtype="float32", always_2d=True)
             if len(data) == 0:
                 self._file.seek(0)
                 at = 0
                 data = self._file.read(READ_FRAMES, dtype="float32", always_2d=True)
-            if len(data) == 0:
-                raise UsageError(_("--music {file}: holds no sound").format(file=self.path))
+        if len(data) == 0:
+            raise UsageError(_("--music {file}: holds no sound").format(file=self.path))
+        self._read_frames = at + len(data)
         mono = data.mean(axis=1, dtype=np.float32)
-        where = np.arange(at, at + len(mono))
-        seam = np.minimum((where + 1) / self._seam, (self._source_frames - where) / self._seam)
-        mono *= np.clip(seam, 0.0, 1.0).astype(np.float32)
+        if at < self._seam or at + len(mono) > self._source_frames - self._seam:
+            where = np.arange(at, at + len(mono))
+            seam = np.minimum((where + 1) / self._seam, (self._source_frames - where) / self._seam)
+            mono *= np.clip(seam, 0.0, 1.0).astype(np.float32)
         if self._resampler is None:
             return mono
         return self._resampler.resample_chunk(mono)
@@ -182,7 +187,7 @@ def duck_weights(
     weights = np.zeros(frames, dtype=np.float64)
     t = (start + np.arange(frames)) / sample_rate
     t0, t1 = t[0] - DUCK_RELEASE_S, t[-1] + DUCK_LEAD_S
-    first = max(0, bisect.bisect_left([end for _s, end in spans], t0))
+    first = bisect.bisect_left(spans, t0, key=lambda span: span[1])  # ends rise with starts
     for begin, end in spans[first:]:
         if begin - DUCK_LEAD_S > t1:
             break
@@ -201,32 +206,38 @@ def duck_gains(
 
 
 class _Hops:
-    """K-weighted power per 100 ms hop of a stream of ``total`` frames, and its true peak
-    per block of ``MEASURE_FRAMES`` (arrays sized once: an hour is 36,000 hops)."""
+    """K-weighted power per 100 ms hop of a stream of ``total`` frames (an array sized
+    once: an hour is 36,000 hops), and with ``peak`` its true peak."""
 
-    def __init__(self, sample_rate: int, total: int) -> None:
+    def __init__(self, sample_rate: int, total: int, *, peak: bool = False) -> None:
         self.sample_rate = sample_rate
         self.weighting = KWeighting(sample_rate)
         self.per_step = sample_rate * STEP_S
         self.per_hop = self.per_step * HOP_STEPS
         self.sums = np.zeros(math.ceil(total / self.per_hop) + 1)
-        self.peaks = np.zeros(math.ceil(total / MEASURE_FRAMES) + 1)
-        self.blocks = 0
+        self.peak = 0.0
         self.frames = 0
-        import soxr
+        self._oversampler = None
+        if peak:
+            import soxr
 
-        self._oversampler = soxr.ResampleStream(
-            sample_rate, OVERSAMPLE * sample_rate, 1, dtype="float64", quality="HQ"
-        )
+            self._oversampler = soxr.ResampleStream(
+                sample_rate, OVERSAMPLE * sample_rate, 1, dtype="float32", quality="HQ"
+            )
 
     def add(self, block: np.ndarray) -> None:
-        weighted = self.weighting(block.astype(np.float64))
-        where = ((self.frames + np.arange(len(block))) // self.per_hop).astype(np.int64)
-        sums = np.bincount(where - where[0], weights=np.square(weighted))
-        self.sums[where[0] : where[0] + len(sums)] += sums
-        over = self._oversampler.resample_chunk(block.astype(np.float64))
-        self.peaks[self.blocks] = float(np.abs(over).max()) if len(over) else 0.0
-        self.blocks += 1
+        squares = np.square(self.weighting(block))
+        hop = int(self.per_hop)
+        first = int(self.frames // self.per_hop)
+        if hop == self.per_hop and self.frames % hop == 0 and len(block) % hop == 0:
+            sums = squares.reshape(-1, hop).sum(axis=1)  # whole hops: the usual case
+        else:
+            where = ((self.frames + np.arange(len(block))) // self.per_hop).astype(np.int64)
+            sums = np.bincount(where - first, weights=squares)
+        self.sums[first : first + len(sums)] += sums
+        if self._oversampler is not None:
+            over = self._oversampler.resample_chunk(block)
+            self.peak = max(self.peak, float(np.abs(over).max(initial=0.0)))
         self.frames += len(block)
 
     def hops(self) -> np.ndarray:
@@ -244,12 +255,15 @@ def measure_bed(
     speech's own loudness without one), true peak under the ceiling."""
     rate, total = session.sample_rate, session.total_frames
     spans = word_spans(session.timeline)
-    speech, music, ducked = _Hops(rate, total), _Hops(rate, total), _Hops(rate, total)
+    levels = session.levels
+    speech = _Hops(rate, total, peak=levels is None)  # with levels, its peak is known
+    music, ducked = _Hops(rate, total, peak=True), _Hops(rate, total)
     duck = 10 ** ((UNDER_WORDS_DB - music_db) / 20)
     stream = MusicStream(path, rate, total)
+    block = round(MEASURE_HOPS * rate * STEP_S * HOP_STEPS)
     try:
-        for start in range(0, total, MEASURE_FRAMES):
-            frames = min(MEASURE_FRAMES, total - start)
+        for start in range(0, total, block):
+            frames = min(block, total - start)
             bed = stream.read(frames)
             speech.add(session.read(start, frames))
             music.add(bed)
@@ -260,7 +274,6 @@ def measure_bed(
     if not math.isfinite(music_lufs):
         raise UsageError(_("--music {file}: is silent").format(file=path))
     speech_lufs = speech.lufs()
-    levels = session.levels
     target = levels.target_lufs if levels is not None else None
     aim = target if target is not None else speech_lufs
     music_gain = 10 ** ((speech_lufs + music_db - music_lufs) / 20)
@@ -271,13 +284,15 @@ def measure_bed(
     # and the words' peaks are limited under what the ducked music leaves of the ceiling.
     mix_gain = 10 ** ((aim - mix_lufs) / 20)
     ceiling = 10 ** ((TRUE_PEAK_CEILING_DBTP - PEAK_MARGIN_DB) / 20)
-    music_peak = float(music.peaks.max(initial=0.0)) * music_gain * mix_gain
+    music_peak = music.peak * music_gain * mix_gain
     if music_peak > ceiling / 2:  # a loud, peaky bed: it gives way, not the words
         music_gain *= ceiling / 2 / music_peak
         music_peak = ceiling / 2
-    under_words = float(ducked.peaks.max(initial=0.0)) * music_gain * mix_gain
+    # Ramps end before a word's first sample: under a word the bed is ducked all the way.
+    under_words = music_peak * duck
     speech_ceiling = ceiling - under_words
-    speech_peak = float(speech.peaks.max(initial=0.0)) * mix_gain
+    words_peak = 10 ** (levels.expected_peak_dbtp / 20) if levels is not None else speech.peak
+    speech_peak = words_peak * mix_gain
     peak = max(min(speech_peak, speech_ceiling) + under_words, music_peak)
     return MusicLevels(
         path=path,
