@@ -2,6 +2,7 @@
 (dbus-daemon), driven by the distribution's `playerctl`, heard through the PulseAudio
 null sink."""
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onsets import expected_onsets, find_onsets
 from pulse import RECORD_RATE, Tap, record_while
 
 from voice_coach.coach.log import PracticeLog
@@ -170,3 +172,49 @@ def test_a_media_key_pauses_no_later_than_the_space_key_plus_50_ms(bus):
     key_s = (silent_from(samples, result["key_at"], rate) - result["key_at"]) / rate
     print(f"silent {space_s * 1000:.0f} ms after space, {key_s * 1000:.0f} ms after playerctl")
     assert 0 < space_s < 0.5 and 0 < key_s <= space_s + 0.05, (space_s, key_s)
+
+
+def test_after_playerctl_play_every_cue_keeps_its_place_to_the_sample(bus, tmp_path):
+    """A pause by `playerctl` and `play` after it: the session goes on from the start of
+    the phase it was paused in, and every cue from there lands where the schedule puts
+    it, shifted as one by the pause (within a millisecond of one another)."""
+    env, server = bus
+    tones = [*SESSION, "--cues", "tones"]
+    timeline = json.loads(
+        subprocess.run([sys.executable, "-m", "voice_coach", "script", "--json", *tones],
+                       env=env, capture_output=True, text=True, check=True).stdout
+    )  # fmt: skip
+    result: dict = {}
+
+    def play(tap: Tap) -> None:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "voice_coach", "run", *tones, "--no-log"], env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        wait_until(lambda: "rep 2 of 3" in playerctl(env, "metadata", "xesam:title"), "rep 2")
+        time.sleep(0.7)
+        result["paused_at"] = tap.frames()
+        playerctl(env, "pause")
+        time.sleep(1.5)
+        result["resumed_at"] = tap.frames()
+        playerctl(env, "play")
+        run.communicate(timeout=60)
+        result["code"] = run.returncode
+
+    samples, rate = record_while(play, server, tail_s=0.5, tap=True)
+    assert result["code"] == 0, result
+    expected = expected_onsets(timeline["cues"], rate)
+    found = find_onsets(samples, rate)
+    before = [f for f in found if f < result["paused_at"]]
+    after = [f for f in found if f > result["resumed_at"]]
+    assert before and len(after) >= 4, (before, after)
+
+    def spread(first: list[int], schedule: list[int]) -> float:
+        shifts = np.array(first) - np.array(schedule[: len(first)])
+        return float(shifts.max() - shifts.min()) / rate * 1000
+
+    assert spread(before, expected) <= 2.0, "the cues before the pause"
+    # The cue the session went on from is one of the schedule's; the rest follow it.
+    candidates = [j for j in range(len(expected)) if len(expected) - j == len(after)]
+    assert candidates, (len(expected), len(after))
+    assert spread(after, expected[candidates[0] :]) <= 2.0, "every cue after play, as one"
