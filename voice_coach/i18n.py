@@ -16,6 +16,7 @@ from __future__ import annotations
 import gettext
 import os
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 
 DOMAIN = "voice_coach"
@@ -80,9 +81,17 @@ def catalog_dirs() -> list[Path]:
 
 def has_catalog(code: str) -> bool:
     """Whether screens can be shown in ``code`` (English always can)."""
-    return code == ENGLISH or any(
-        gettext.find(DOMAIN, str(folder), [code]) is not None for folder in catalog_dirs()
-    )
+    return code == ENGLISH or _catalog(code) is not None
+
+
+def _catalog(code: str | None) -> gettext.GNUTranslations | None:
+    """The compiled catalog of language ``code``, from the first folder that has one."""
+    for folder in catalog_dirs() if code and code != ENGLISH else []:
+        found = gettext.find(DOMAIN, str(folder), [code])
+        if found is not None:
+            with Path(found).open("rb") as file:
+                return gettext.GNUTranslations(file)
+    return None
 
 
 def use_language(code: str | None) -> bool:
@@ -90,28 +99,17 @@ def use_language(code: str | None) -> bool:
     catalog. True when a catalog was found (or English was asked for)."""
     global _translation, _language
     wanted = language_code(code) if code else None
-    for folder in catalog_dirs() if wanted and wanted != ENGLISH else []:
-        found = gettext.find(DOMAIN, str(folder), [wanted])
-        if found is not None:
-            with Path(found).open("rb") as file:
-                _translation = gettext.GNUTranslations(file)
-            _language = wanted
-            return True
-    _translation = gettext.NullTranslations()
-    _language = ENGLISH
-    return wanted in (None, ENGLISH)
+    catalog = _catalog(wanted)
+    _translation = catalog if catalog is not None else gettext.NullTranslations()
+    _language = wanted if catalog is not None and wanted else ENGLISH
+    return catalog is not None or wanted in (None, ENGLISH)
 
 
 def in_language(code: str, message: str) -> str:
     """``message`` in language ``code`` whatever the screens are in (an album's feed is
     in the album's language); as written where ``code`` has no catalog."""
-    wanted = language_code(code)
-    for folder in catalog_dirs() if wanted and wanted != ENGLISH else []:
-        found = gettext.find(DOMAIN, str(folder), [wanted])
-        if found is not None:
-            with Path(found).open("rb") as file:
-                return gettext.GNUTranslations(file).gettext(message)
-    return message
+    catalog = _catalog(language_code(code))
+    return catalog.gettext(message) if catalog is not None else message
 
 
 def language_in_use() -> str:
@@ -129,6 +127,14 @@ def babel_locale() -> str:
     except (UnknownLocaleError, ValueError):
         return ENGLISH
     return _language
+
+
+def day_text(day: date, pattern: str) -> str:
+    """A day as the language in use writes it, by a CLDR pattern ("LLL": the month's
+    abbreviation; "dd MMM": 07 Dec), through Babel."""
+    from babel.dates import format_date
+
+    return format_date(day, pattern, locale=babel_locale())
 
 
 def decimal(value: float, digits: int = 1) -> str:

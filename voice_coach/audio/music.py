@@ -45,7 +45,7 @@ FADE_IN_S = 2.0
 FADE_OUT_S = 3.0
 SEAM_S = 0.05  # each pass of a looped file fades in and out this fast: no click
 READ_FRAMES = 16384
-MEASURE_HOPS = 30  # the first pass reads 3 s at a time, whole 100 ms hops
+MEASURE_HOPS = 30  # the first pass reads whole hops at a time: their sums are a reshape
 
 
 @dataclass(frozen=True)

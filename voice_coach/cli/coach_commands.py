@@ -286,11 +286,9 @@ def stats() -> None:
 
 def day_month(day: date) -> str:
     """ "03 Nov" as the language in use writes a day and month."""
-    from babel.dates import format_date
+    from voice_coach.i18n import day_text
 
-    from voice_coach.i18n import babel_locale
-
-    return format_date(day, "dd MMM", locale=babel_locale())
+    return day_text(day, "dd MMM")
 
 
 @dataclass

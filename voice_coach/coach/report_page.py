@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from voice_coach.coach.report import REPORT_WEEKS, Report
 from voice_coach.coach.stats import calendar_weeks, weekday_names
-from voice_coach.i18n import _, babel_locale, decimal, language_in_use, ngettext
+from voice_coach.i18n import _, day_text, decimal, language_in_use, ngettext
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 SHADES = ("#f1f1f1", "#c6dbef", "#6baed6", "#2171b5", "#08306b")  # 0, 1, 2, 3, 4+ sessions
@@ -97,9 +97,7 @@ def _period(report: Report) -> str:
 
 def _day(day: date) -> str:
     """ "Mon 07 Dec 2026", as the language in use writes a day."""
-    from babel.dates import format_date
-
-    return format_date(day, "EEE dd MMM y", locale=babel_locale())
+    return day_text(day, "EEE dd MMM y")
 
 
 def _program(report: Report) -> list[str]:

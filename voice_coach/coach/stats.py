@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-from voice_coach.i18n import _, babel_locale, decimal, ngettext
+from voice_coach.i18n import _, babel_locale, day_text, decimal, ngettext
 
 HEAT_WEEKS = 12
 HEAT_MARKS = "·░▒▓█"  # no session, then 1, 2, 3, 4 or more
@@ -47,9 +47,7 @@ def weekday_names() -> list[str]:
 
 def month_name(day: date) -> str:
     """The month of ``day``, abbreviated, in the language in use."""
-    from babel.dates import format_date
-
-    return format_date(day, "LLL", locale=babel_locale())
+    return day_text(day, "LLL")
 
 
 @dataclass(frozen=True)
