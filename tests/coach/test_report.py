@@ -129,6 +129,17 @@ def test_the_page_is_self_contained_with_no_script_and_no_network(data, tmp_path
     assert html.count("<svg") == 2, "the charts inline as SVG"
 
 
+def test_sessions_per_week_are_counted_in_whole_numbers(data, tmp_path):
+    """Two sessions in twelve weeks: the axis counts 0, 1, 2, never "0.25" sessions."""
+    assert main(["log", "--when", "yesterday"]) == 0
+    assert main(["log"]) == 0
+    page = tmp_path / "report.html"
+    assert main(["report", "-o", str(page)]) == 0
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", page.read_text(encoding="utf-8"))
+    numbers = [label for label in labels if re.fullmatch(r"-?\d+(\.\d+)?", label.strip())]
+    assert numbers and all("." not in number for number in numbers), numbers
+
+
 def test_an_empty_log_gives_a_page_that_says_so(data, tmp_path):
     page = tmp_path / "report.html"
     assert main(["report", "-o", str(page)]) == 0

@@ -227,6 +227,9 @@ def _weeks_chart(figure: object, report: Report) -> None:
         axes.step(mondays, planned, where="mid", color="#333", linewidth=0.8, label=_("planned"))
         axes.legend(loc="upper left", frameon=False)
     axes.set_xlim(_start(report), _end(report))
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # no "0.25 sessions"
     _plain(axes)
 
 
