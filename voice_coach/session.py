@@ -151,11 +151,12 @@ def prepare_session(source: str | None, options: SessionOptions) -> PreparedSess
     from voice_coach.speech.phrase_cache import load_clips
 
     loaded_protocol = load_protocol(source)
-    words = in_language(
-        loaded_protocol,
-        options.language or preferred_words(loaded_protocol, options.preferred_language),
-        allow_fallback=options.allow_fallback,
-    )
+    if options.language:
+        words = in_language(
+            loaded_protocol, options.language, allow_fallback=options.allow_fallback
+        )
+    else:
+        words = in_preferred_language(loaded_protocol, options.preferred_language)
     protocol = apply_pace(words, options.pace)
     voice = choose_voice(protocol.language, options)
     rate_wpm = _rate_wpm(options)
@@ -237,14 +238,14 @@ def _levels(
     )
 
 
-def preferred_words(protocol: Protocol, language: str | None) -> str | None:
-    """``language`` if the protocol has all its words in it, else ``None`` (its own)."""
+def in_preferred_language(protocol: Protocol, language: str | None) -> Protocol:
+    """The protocol in ``language`` where it has all its words in it, else as it is."""
     if language is None:
-        return None
+        return protocol
     try:
-        return in_language(protocol, language).language
+        return in_language(protocol, language)
     except UsageError:
-        return None
+        return protocol
 
 
 def choose_voice(language: str, options: SessionOptions) -> Voice:

@@ -15,7 +15,7 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -180,7 +180,7 @@ def word_spans(timeline: Timeline) -> list[tuple[float, float]]:
 
 
 def duck_weights(
-    spans: list[tuple[float, float]], sample_rate: int, start: int, frames: int
+    spans: Sequence[tuple[float, float]], sample_rate: int, start: int, frames: int
 ) -> np.ndarray:
     """How far ducked each sample of ``[start, start + frames)`` is, from 0 (not at all)
     to 1 (under a word): raised-cosine ramps, down before a span and up after it."""
@@ -199,7 +199,11 @@ def duck_weights(
 
 
 def duck_gains(
-    spans: list[tuple[float, float]], duck_gain: float, sample_rate: int, start: int, frames: int
+    spans: Sequence[tuple[float, float]],
+    duck_gain: float,
+    sample_rate: int,
+    start: int,
+    frames: int,
 ) -> np.ndarray:
     weights = duck_weights(spans, sample_rate, start, frames)
     return (1.0 - (1.0 - duck_gain) * weights).astype(np.float32)
@@ -312,6 +316,7 @@ class MixedSession(RenderedSession):
     in order, block by block. Nothing in it is silence, so a writer skips nothing."""
 
     bed: MusicLevels | None = None
+    spans: tuple[tuple[float, float], ...] = ()  # where the bed is ducked (``word_spans``)
     _state: dict[str, object] = field(default_factory=dict, repr=False)
 
     @staticmethod
@@ -332,14 +337,13 @@ class MixedSession(RenderedSession):
         values = {f.name: getattr(session, f.name) for f in fields(RenderedSession)}
         values["placements"] = tuple(placements)
         values["longest"] = max((len(p.samples) for p in placements), default=0)
-        return MixedSession(**values, bed=bed)
+        return MixedSession(**values, bed=bed, spans=tuple(word_spans(session.timeline)))
 
     def read(self, start: int, frames: int) -> np.ndarray:
         assert self.bed is not None
         stream = self._stream(start)
         bed = stream.read(frames)
-        spans = self._state.setdefault("spans", word_spans(self.timeline))
-        bed *= duck_gains(spans, self.bed.duck_gain, self.sample_rate, start, frames)  # type: ignore[arg-type]
+        bed *= duck_gains(self.spans, self.bed.duck_gain, self.sample_rate, start, frames)
         speech = RenderedSession.read(self, start, frames)  # raised and limited by ``of``
         mixed = speech + np.float32(self.bed.music_gain * self.bed.mix_gain) * bed
         np.clip(mixed, -1.0, 1.0, out=mixed)

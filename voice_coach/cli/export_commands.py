@@ -26,10 +26,11 @@ import typer
 from voice_coach.audio.music import DEFAULT_MUSIC_DB, MAX_MUSIC_DB, MIN_MUSIC_DB
 from voice_coach.cli.options import note, prepare, with_session_options
 from voice_coach.coach.programs import NextSession
+from voice_coach.coach.stats import sessions_words
 from voice_coach.display import clock
 from voice_coach.errors import UsageError
 from voice_coach.files.loader import builtin_names
-from voice_coach.i18n import _, decimal, ngettext
+from voice_coach.i18n import _, decimal
 from voice_coach.session import (
     DEFAULT_SAMPLE_RATE,
     AlbumSource,
@@ -317,11 +318,10 @@ def export_album(sources: list[AlbumSource], choices: AlbumChoices) -> None:
     result = write_album(folder, tracks, title=choices.title, fmt=name, force=choices.force,
                          cover=user_cover, base_url=url)  # fmt: skip
     if not choices.quiet:
-        count = ngettext("{n} session", "{n} sessions", len(result.files))
         typer.echo(
             _("Wrote {folder}: {sessions} ({length})").format(
                 folder=folder,
-                sessions=count.format(n=len(result.files)),
+                sessions=sessions_words(len(result.files)),
                 length=clock(result.duration_s),
             ),
             err=True,

@@ -143,11 +143,11 @@ def shown_words(protocol: Protocol, lang: str | None = None) -> Protocol:
     """A protocol with the words to show: ``--lang``'s (an error where it has none, as for
     a session), else the chosen language's where the protocol has them all, else its own."""
     from voice_coach.core.protocol import in_language
-    from voice_coach.session import preferred_words
+    from voice_coach.session import in_preferred_language
 
     if lang:
         return in_language(protocol, lang, allow_fallback=True)
-    return in_language(protocol, preferred_words(protocol, chosen_language().code))
+    return in_preferred_language(protocol, chosen_language().code)
 
 
 # --- session options, shared by script, run and export -------------------------------

@@ -24,6 +24,7 @@ from voice_coach.cli.options import (
     with_session_options,
 )
 from voice_coach.coach.programs import NextSession
+from voice_coach.coach.stats import reps_words, sets_words
 from voice_coach.core.protocol import Pace, apply_pace
 from voice_coach.display import clock
 from voice_coach.files.loader import builtin_names, load_protocol
@@ -80,8 +81,7 @@ def protocols_show(
     rest = ""
     if p.sets > 1:
         rest = ", " + _("{time} rest between sets").format(time=seconds(p.rest_s))
-    reps = ngettext("{n} rep", "{n} reps", p.reps).format(n=p.reps)
-    sets = ngettext("{n} set", "{n} sets", p.sets).format(n=p.sets)
+    reps, sets = reps_words(p.reps), sets_words(p.sets)
     out(
         "  "
         + _("{reps} x {sets}{rest}, {lead_in} lead-in; about {length}").format(

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voice_coach.coach.stats import on_days_words
+from voice_coach.coach.stats import on_days_words, reps_words, sets_words
 from voice_coach.core.protocol import MAX_PHASE_S, MAX_REPS, MAX_SETS, MIN_PHASE_S, Pace, apply_pace
 from voice_coach.errors import ProtocolError, UsageError
 from voice_coach.files.loader import (
@@ -96,9 +96,9 @@ class Stage:
         parts = [self.protocol]
         pace = self.pace
         if pace.reps is not None:
-            parts.append(ngettext("{n} rep", "{n} reps", pace.reps).format(n=pace.reps))
+            parts.append(reps_words(pace.reps))
         if pace.sets is not None:
-            parts.append(ngettext("{n} set", "{n} sets", pace.sets).format(n=pace.sets))
+            parts.append(sets_words(pace.sets))
         if pace.hold_s is not None:
             parts.append(_("{seconds} s hold").format(seconds=number(pace.hold_s)))
         if pace.relax_s is not None:

@@ -24,6 +24,16 @@ def sessions_words(count: int) -> str:
     return ngettext("{n} session", "{n} sessions", count).format(n=count)
 
 
+def reps_words(count: int) -> str:
+    """ "1 rep", "10 reps", in the language in use."""
+    return ngettext("{n} rep", "{n} reps", count).format(n=count)
+
+
+def sets_words(count: int) -> str:
+    """ "1 set", "3 sets", in the language in use."""
+    return ngettext("{n} set", "{n} sets", count).format(n=count)
+
+
 def days_words(count: int) -> str:
     """ "1 day", "2 days", in the language in use."""
     return ngettext("{n} day", "{n} days", count).format(n=count)
