@@ -268,6 +268,28 @@ def print_music(report: dict[str, object]) -> None:
     print("goal: the 60-minute export with music within 10 MB of the 10-minute one")
 
 
+def bench_others_run(args: argparse.Namespace) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_others import bench_others
+
+    return bench_others(args.runs, args.reps if args.reps != 100 else 3)
+
+
+def print_others(report: dict[str, object]) -> None:
+    duck, pause = report["duck"], report["pause"]
+    lead, depth = duck["lead_s"], duck["down_at_onset_db"]  # type: ignore[index]
+    print(f"run --others duck, mpv's tone in the recording, {duck['cues']} cues after a gap:")  # type: ignore[index]
+    print(f"  1 dB down {lead['median']:.3f} s before the cue's first sound "
+          f"(min {lead['min']:.3f}, max {lead['max']:.3f}); at that sound "
+          f"{depth['median']:.1f} dB down (least {depth['min']:.1f})")  # fmt: skip
+    print(f"playerctl pause 50 ms into {pause['word']!r}, {pause['runs']} runs:")  # type: ignore[index]
+    for name in ("from_command_s", "after_the_word_s"):
+        shown = pause[name]  # type: ignore[index]
+        what = name.removesuffix("_s").replace("_", " ")
+        print(f"  silent {what}: median {shown['median']:.3f} s "
+              f"(min {shown['min']:.3f}, max {shown['max']:.3f})")  # fmt: skip
+
+
 def bench_trees(args: argparse.Namespace) -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_export import bench_export_trees
@@ -431,6 +453,11 @@ BENCHES: dict[str, tuple[str, Callable[[argparse.Namespace], dict], Callable[[di
         "export --music: time and memory against no music, and the duck's lead",
         bench_music,
         print_music,
+    ),
+    "others": (
+        "run over a real player's music: the duck's lead, and playerctl pause to silence",
+        bench_others_run,
+        print_others,
     ),
     "trees": (
         "the 10-minute WAV export of each --tree (a checkout), cold and warm, vs the peer",

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from isolation import NOWHERE, allowed_skip, copy_warm, user_folders, warm
+from isolation import KEEP_OTHERS, NOWHERE, allowed_skip, copy_warm, user_folders, warm
 from pulse import PulseServer, start_test_audio, stop_test_audio
 
-from voice_coach.userdirs import CACHE_DIR_ENV
+from voice_coach.userdirs import CACHE_DIR_ENV, CONFIG_ENV
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -45,12 +45,21 @@ def session_user_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
 
 @pytest.fixture(autouse=True)
 def own_user_folders(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Path:
-    """This test's own cache, data and config folders (not created: a fresh user's)."""
+    """This test's own cache, data and config folders (not created: a fresh user's). A
+    test that plays into the sound server gets a settings file that leaves other sound
+    alone (``KEEP_OTHERS``), so tests do not lower each other's streams."""
     root = tmp_path_factory.mktemp("user")
     for name, value in user_folders(root).items():
         monkeypatch.setenv(name, value)
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700)  # a login's, made at login
+    if "pulse_server" in request.fixturenames:
+        config = Path(os.environ[CONFIG_ENV])
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(KEEP_OTHERS, encoding="utf-8")
     from voice_coach.cli.options import choose_screen_language
 
     choose_screen_language([])  # English screens: a language an earlier test chose goes

@@ -10,7 +10,9 @@ cannot import ``conftest`` cleanly).
 - A phrase cache is warmed once per run with ``WARM_SESSIONS`` and copied into a test's
   own cache where it asks for one (the ``warm_cache`` fixture): isolated, not cold.
 - Sound goes nowhere unless a test asks for the test server (the ``pulse_server``
-  fixture): ``PULSE_SERVER`` points at a socket that does not exist (``NOWHERE``).
+  fixture): ``PULSE_SERVER`` points at a socket that does not exist (``NOWHERE``). A
+  test that asks for it gets a settings file with ``KEEP_OTHERS``: a session leaves
+  other streams alone unless the test says ``--others`` itself.
 - Under ``CI=true`` a skip fails the run unless its reason is on ``ALLOWED_SKIPS``.
 """
 
@@ -36,7 +38,10 @@ WARM_SESSIONS: list[tuple[str | None, SessionOptions]] = [
     *((name, SessionOptions(language="de")) for name in ("glute-squeeze", "glute-squeeze-sets")),
 ]
 
+KEEP_OTHERS = 'others = "keep"\n'
+
 XDG_FOLDERS = {
+    "XDG_RUNTIME_DIR": "xdg-runtime",
     "XDG_CACHE_HOME": "xdg-cache",
     "XDG_DATA_HOME": "xdg-data",
     "XDG_CONFIG_HOME": "xdg-config",

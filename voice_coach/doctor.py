@@ -39,6 +39,7 @@ def run_checks(backend: str, silent: bool) -> list[Check]:
     checks.append(_device(backend))
     checks.append(_tone(backend, silent))
     checks.append(_media_keys())
+    checks.append(_other_sound())
     return checks
 
 
@@ -52,6 +53,17 @@ def _media_keys() -> Check:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         detail = _("none: {reason}").format(reason=reason)
         return Check(_("media keys"), False, detail, needed_to_play=False)
+
+
+def _other_sound() -> Check:
+    """Lowering other sound needs the sound server; a session plays without it."""
+    try:
+        from voice_coach.desktop.ducking import check_ducking
+
+        return Check(_("other sound"), True, check_ducking(), needed_to_play=False)
+    except Exception as exc:  # no server, no libpulse: the doctor names it
+        detail = _("none: {reason}").format(reason=str(exc) or type(exc).__name__)
+        return Check(_("other sound"), False, detail, needed_to_play=False)
 
 
 def _guard(name: str, fix: str, body: Callable[[], str]) -> Check:

@@ -25,10 +25,15 @@ KEY_HELP = N_("space pauses, n skips to the next set or rest, q ends, Ctrl-C sto
 @dataclass
 class LiveState:
     """What the session is doing now, for a remote control to read from another thread:
-    ``status`` is ``Playing``, ``Paused`` or ``Stopped``; ``at_s`` what the user hears."""
+    ``status`` is ``Playing``, ``Paused`` or ``Stopped``; ``at_s`` what the user hears
+    (as of the display's last look); ``heard_s()`` what the user hears at this moment."""
 
     status: str = "Stopped"
     at_s: float = 0.0
+    clock: Callable[[], float] | None = None
+
+    def heard_s(self) -> float:
+        return self.clock() if self.clock is not None else self.at_s
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ def play_live(
             at = player.position_frames / rate - player.output_latency_s - display_delay_s
             return max(0.0, at)
 
+        state.clock = heard_s
         if keys.active:
             display.message(_(KEY_HELP))
         player.start()

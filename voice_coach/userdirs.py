@@ -48,3 +48,12 @@ def config_file() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def runtime_dir() -> Path:
+    """voice-coach's folder in ``$XDG_RUNTIME_DIR`` (the user's own, emptied at logout),
+    for what must outlive a process but not the login: what a live session lowered."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / APP_NAME
+    return cache_root() / "run"

@@ -31,6 +31,13 @@ def test_config_show_says_where_each_value_comes_from(settings, capsys):
     assert lines["volume"].split()[1:] == ["0.5", "settings", "file"]
     assert lines["program"].split()[1:] == ["glute-squeeze-daily", "settings", "file"]
     assert lines["cues"].split()[1:] == ["both", "default"]
+    assert lines["others"].split()[1:] == ["duck", "default"]
+    assert lines["duck_db"].split()[1:] == ["15.0", "default"]
+    settings.write_text('others = "pause"\nduck_db = 9\n')
+    assert main(["config", "show"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert lines["others"].split()[1:] == ["pause", "settings", "file"]
+    assert lines["duck_db"].split()[1:] == ["9.0", "settings", "file"]
 
 
 def test_settings_are_defaults_and_the_command_line_overrides(settings, capsys):
@@ -64,6 +71,9 @@ def test_a_default_program_plays_without_a_name_and_a_name_wins(settings, capsys
         ('paec = "slow"', "paec: unknown key; did you mean pace?"),
         ("pace = ", "is not valid TOML"),
         ("reps = 5", "reps: unknown key"),
+        ('others = "loud"', "others: must be one of duck, pause, keep"),
+        ("duck_db = 50", "duck_db: must be a number of decibels from 3 to 40"),
+        ("duck_db = true", "duck_db: must be a number of decibels from 3 to 40"),
     ],
 )
 def test_a_broken_settings_file_is_one_line_exit_2(settings, capsys, text, message):

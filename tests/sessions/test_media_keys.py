@@ -4,8 +4,6 @@ null sink."""
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,21 +18,6 @@ from voice_coach.coach.log import PracticeLog
 
 pytestmark = pytest.mark.pulse
 SESSION = ["--reps", "3", "--hold", "2", "--relax", "2", "--engine", "espeak-ng"]
-
-
-@pytest.fixture
-def bus(pulse_server, warm_cache, tmp_path):
-    """A session bus of this test's own; the environment that reaches it."""
-    assert shutil.which("dbus-daemon") and shutil.which("playerctl"), "scripts/setup --dev"
-    daemon = subprocess.Popen(
-        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    address = daemon.stdout.readline().strip()
-    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address}
-    yield env, pulse_server
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(timeout=10)
 
 
 def playerctl(env, *args: str) -> str:
@@ -130,6 +113,21 @@ def test_doctor_says_whether_media_keys_can_work(bus):
         assert line.startswith(expected), line
 
 
+def test_doctor_says_whether_other_sound_can_be_lowered(bus):
+    env, _server = bus
+    for environment, expected in [
+        (env, "ok    other sound           pulseaudio "),
+        ({**env, "PULSE_SERVER": "unix:/nonexistent/pulse"}, "--    other sound           none: "
+         "no sound server (PulseAudio or PipeWire) reached"),
+    ]:  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "voice_coach", "doctor", "--silent"], env=environment,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        line = next(line for line in done.stdout.splitlines() if "other sound" in line)
+        assert line.startswith(expected), line
+
+
 def silent_from(samples: np.ndarray, frame: int, rate: int) -> int:
     """The first frame from ``frame`` after which 0.1 s stays silent."""
     window = round(0.1 * rate)
@@ -144,7 +142,7 @@ def silent_from(samples: np.ndarray, frame: int, rate: int) -> int:
 def test_a_media_key_pauses_no_later_than_the_space_key_plus_50_ms(bus):
     """In one session on a terminal: space pauses (and resumes), then `playerctl pause`
     does; each timed from when it was sent to when the recording falls silent."""
-    from test_run_log import Terminal
+    from terminal import Terminal
 
     env, server = bus
     result: dict = {}

@@ -113,7 +113,8 @@ NOT_WORDS = {
     "normal", "both", "True", "False", "none", "LUFS", "dBTP", "ALSA", "pulse", "PulseAudio",
     "default", "sounddevice", "simpleaudio", "voice", "engine", "rate", "pace", "cues",
     "volume", "program", "lang", "WAV", "MP3", "FAIL", "KiB", "Piper", "joe", "medium",
-    "sink", "null", "Null", "Output", "Monitor", "pyttsx", "espeak", "PID", "MPRIS",
+    "sink", "null", "Null", "Output", "Monitor", "pyttsx", "espeak", "PID", "MPRIS", "others",
+    "duck",
 }  # fmt: skip
 
 

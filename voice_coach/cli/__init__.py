@@ -70,6 +70,7 @@ FLAGS = {
     "engine": "--engine",
     "loudness_lufs": "--loudness",
     "allow_fallback": "--allow-fallback",
+    "others": "--others",
 }
 
 

@@ -533,11 +533,12 @@ def report(
 def config_show() -> None:
     """The settings in force and where each comes from (the file, or the default)."""
     from voice_coach.cli.options import SESSION_PARAMETERS, settings_keys
-    from voice_coach.coach.settings import load_settings
+    from voice_coach.coach.settings import DEFAULT_DUCK_DB, DEFAULT_OTHERS, load_settings
 
     settings = load_settings(known=settings_keys())
     defaults = {name: default for name, _kind, default in SESSION_PARAMETERS}
     defaults["show_streaks"] = True
+    defaults["others"], defaults["duck_db"] = DEFAULT_OTHERS, DEFAULT_DUCK_DB
     if settings.exists:
         out(_("settings file: {file}").format(file=settings.path))
     else:

@@ -321,7 +321,9 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
     """
     signature = inspect.signature(func, eval_str=True)
     own = [
-        param for param in signature.parameters.values() if param.name not in ("session", "plan")
+        param
+        for param in signature.parameters.values()
+        if param.name not in ("session", "plan", "settings")
     ]
     shared = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
@@ -331,6 +333,7 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
         "session_context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context
     )
     wants_plan = "plan" in signature.parameters
+    wants_settings = "settings" in signature.parameters
     # The protocol argument: one name (run, script) or several (export).
     protocol_arg = "protocol" if "protocol" in signature.parameters else "protocols"
 
@@ -360,7 +363,9 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
             settings={k: v for k, v in settings.values.items() if k in values},
             defaults=values,
         )
-        extra = {"plan": plan} if wants_plan else {}
+        extra: dict[str, Any] = {"plan": plan} if wants_plan else {}
+        if wants_settings:
+            extra["settings"] = settings
         options = session_options(layered)
         if options.language is None:
             options = replace(options, preferred_language=chosen_language().code)
@@ -373,10 +378,12 @@ def with_session_options(func: Callable[..., None]) -> Callable[..., None]:
 def settings_keys() -> tuple[str, ...]:
     """What a settings file may hold: the session options this program has, and a
     program (``engine`` becomes one once the session has an ``--engine`` option)."""
-    from voice_coach.coach.settings import COACH_KEYS, SETTING_KEYS
+    from voice_coach.coach.settings import COACH_KEYS, LIVE_KEYS, SETTING_KEYS
 
     options = {name for name, *_kind in SESSION_PARAMETERS}
-    return tuple(key for key in SETTING_KEYS if key in options or key in COACH_KEYS)
+    return tuple(
+        key for key in SETTING_KEYS if key in options or key in COACH_KEYS or key in LIVE_KEYS
+    )
 
 
 def stage_values(pace: Pace) -> dict[str, Any]:

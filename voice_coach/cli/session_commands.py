@@ -24,6 +24,7 @@ from voice_coach.cli.options import (
     with_session_options,
 )
 from voice_coach.coach.programs import NextSession
+from voice_coach.coach.settings import MAX_DUCK_DB, MIN_DUCK_DB, Settings
 from voice_coach.coach.stats import reps_words, sets_words
 from voice_coach.core.protocol import Pace, apply_pace
 from voice_coach.display import clock
@@ -146,52 +147,84 @@ def run(
     no_log: Annotated[
         bool, typer.Option("--no-log", help="Do not record the session in the practice log.")
     ] = False,
+    others: Annotated[
+        str | None,
+        typer.Option(
+            metavar="duck|pause|keep",
+            help="Other applications' sound: lowered under each word (duck, the default), "
+            "paused for the session, or left alone.",
+        ),
+    ] = None,
+    duck_db: Annotated[
+        float | None,
+        typer.Option(
+            metavar="DB",
+            help="How far other sound is lowered under words, in decibels (default 15).",
+            min=MIN_DUCK_DB,
+            max=MAX_DUCK_DB,
+        ),
+    ] = None,
     *,
     session: SessionOptions,
     plan: NextSession | None,
+    settings: Settings,
 ) -> None:
     """Play the session live on the speakers; space pauses, n skips, q ends."""
     from voice_coach.cli.media_keys import media_keys
+    from voice_coach.cli.other_sound import other_sound
     from voice_coach.coach.practice import session_record
     from voice_coach.keys import KeyReader
     from voice_coach.live import LiveState, play_live
 
     check_backend(backend)
-    prepared = prepare(protocol, session)
-    rendered = prepared.render(PLAYBACK_SAMPLE_RATE)
-    mode = "quiet" if quiet else ("live" if sys.stdout.isatty() else "plain")
-    if not quiet:
-        out(safety_line(prepared.protocol.safety))
-    if plan is not None and not quiet:
-        out(_("{program}: {progress}").format(program=plan.program.title, progress=plan.progress))
-        from voice_coach.cli.feedback import pain_warnings
-
-        for line in pain_warnings(plan):
-            out(line)
-    record = None if no_log else session_record(prepared, session, plan)
+    neighbours = settings.others(others, duck_db)
     state = LiveState()
-    album = plan.program.title if plan is not None else None
-    with (
-        KeyReader() as keys,
-        media_keys(keys, state, rendered, prepared.protocol.title, album) as controls,
-    ):
+    with other_sound(neighbours, state) as acting:  # reaches the sound server meanwhile
+        prepared = prepare(protocol, session)
+        rendered = prepared.render(PLAYBACK_SAMPLE_RATE)
+        mode = "quiet" if quiet else ("live" if sys.stdout.isatty() else "plain")
+        if not quiet:
+            out(safety_line(prepared.protocol.safety))
+        if plan is not None and not quiet:
+            out(
+                _("{program}: {progress}").format(
+                    program=plan.program.title, progress=plan.progress
+                )
+            )
+            from voice_coach.cli.feedback import pain_warnings
 
-        def started() -> None:  # the first sound is playing: now the rest may start
-            if record is not None:
-                record.begin()
-            if controls is not None:
-                controls.start()
+            for line in pain_warnings(plan):
+                out(line)
+        record = None if no_log else session_record(prepared, session, plan)
+        album = plan.program.title if plan is not None else None
+        with (
+            KeyReader() as keys,
+            media_keys(keys, state, rendered, prepared.protocol.title, album) as controls,
+        ):
 
-        result = play_live(
-            rendered,
-            backend=backend,
-            display_mode=mode,
-            pre_roll_s=pre_roll,
-            display_delay_s=latency_ms / 1000,
-            keys=keys,
-            on_start=started,
-            state=state,
-        )
+            def started() -> None:  # the first sound is playing: now the rest may start
+                if record is not None:
+                    record.begin()
+                if controls is not None:
+                    controls.start()
+
+            if acting is not None:  # before the first sound: a cue at 0 is lowered under too
+                acting.follow(rendered.timeline)
+            result = play_live(
+                rendered,
+                backend=backend,
+                display_mode=mode,
+                pre_roll_s=pre_roll,
+                display_delay_s=latency_ms / 1000,
+                keys=keys,
+                on_start=started,
+                state=state,
+            )
+    if acting is not None and acting.problem:
+        if neighbours.mode == "duck":
+            note(_("other sound was not lowered: {why}").format(why=acting.problem))
+        else:
+            note(_("other players were not paused: {why}").format(why=acting.problem))
     if record is not None:
         record.finish_live(result, rendered.timeline)
         if record.problem:

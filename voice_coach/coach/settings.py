@@ -3,8 +3,9 @@
 One TOML file (``config.toml`` in the user's config folder; ``VOICE_COACH_CONFIG`` names
 another), read through the protocol loader's machinery so a mistake in it gets the same
 one-line error. Each key is a session option's name as on the command line (``lang``,
-``voice``, ``engine``, ``rate``, ``pace``, ``cues``, ``volume``), ``program``, or
-``show_streaks``; the command line overrides every session option.
+``voice``, ``engine``, ``rate``, ``pace``, ``cues``, ``volume``), ``program``,
+``show_streaks``, or what a live session does to other sound (``others``, ``duck_db``);
+the command line overrides every one of them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from voice_coach.i18n import _
 
 # What a settings file may hold, and the type of each value. ``engine`` is read once the
 # session has an ``--engine`` option (the settings pass through only options that exist).
-TEXT_KEYS = ("lang", "voice", "engine", "cues", "program")
+TEXT_KEYS = ("lang", "voice", "engine", "cues", "program", "others")
 SETTING_KEYS: tuple[str, ...] = (
     "lang",
     "voice",
@@ -31,8 +32,18 @@ SETTING_KEYS: tuple[str, ...] = (
     "volume",
     "program",
     "show_streaks",
+    "others",
+    "duck_db",
 )
 COACH_KEYS = ("program", "show_streaks")  # settings of the coach, not of a session
+LIVE_KEYS = ("others", "duck_db")  # settings of a live session's neighbours
+
+# Other applications' sound during a live session: lowered under each word and tone,
+# paused for the session, or left alone; lowered by this many decibels.
+OTHERS_CHOICES = ("duck", "pause", "keep")
+DEFAULT_OTHERS = "duck"
+DEFAULT_DUCK_DB = 15.0
+MIN_DUCK_DB, MAX_DUCK_DB = 3.0, 40.0
 
 
 @dataclass(frozen=True)
@@ -46,10 +57,30 @@ class Settings:
         value = self.values.get("program")
         return str(value) if value is not None else None
 
+    def others(self, given: str | None, given_db: float | None) -> OthersChoice:
+        """What a live session does to other sound: the command line's, else this
+        file's, else the default (``duck`` by ``DEFAULT_DUCK_DB``)."""
+        mode = given or str(self.values.get("others", DEFAULT_OTHERS))
+        if mode not in OTHERS_CHOICES:
+            raise FieldError(
+                "others",
+                _("must be one of {items}, not {value!r}").format(
+                    items=", ".join(OTHERS_CHOICES), value=mode
+                ),
+            )
+        duck_db = given_db if given_db is not None else self.values.get("duck_db", DEFAULT_DUCK_DB)
+        return OthersChoice(mode, float(duck_db))  # type: ignore[arg-type]
+
     @property
     def show_streaks(self) -> bool:
         """Streaks help many and stress some: ``show_streaks = false`` hides them all."""
         return bool(self.values.get("show_streaks", True))
+
+
+@dataclass(frozen=True)
+class OthersChoice:
+    mode: str  # one of OTHERS_CHOICES
+    duck_db: float = DEFAULT_DUCK_DB
 
 
 def layered_values(
@@ -135,6 +166,8 @@ def _checked(key: str, value: object, where: str) -> object:
             raise wrong(_("text in quotes"))
         if key == "cues" and value not in CUE_STYLES:
             raise wrong(f"one of {', '.join(CUE_STYLES)}")
+        if key == "others" and value not in OTHERS_CHOICES:
+            raise wrong(f"one of {', '.join(OTHERS_CHOICES)}")
         return value
     if key == "show_streaks":
         if not isinstance(value, bool):
@@ -149,6 +182,15 @@ def _checked(key: str, value: object, where: str) -> object:
             raise wrong(_("a number from 0 to 1"))
         if not (math.isfinite(value) and 0 <= value <= 1):
             raise wrong(_("a number from 0 to 1"))
+        return float(value)
+    if key == "duck_db":
+        expected = _("a number of decibels from {low:g} to {high:g}").format(
+            low=MIN_DUCK_DB, high=MAX_DUCK_DB
+        )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong(expected)
+        if not (math.isfinite(value) and MIN_DUCK_DB <= value <= MAX_DUCK_DB):
+            raise wrong(expected)
         return float(value)
     if key == "pace":
         if isinstance(value, bool) or not isinstance(value, str | int | float):

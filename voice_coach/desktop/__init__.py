@@ -6,7 +6,10 @@ session bus exists.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from voice_coach.i18n import _
@@ -40,3 +43,24 @@ def check_media_keys(timeout_s: float = 2.0) -> str:
     return _("a session bus; run offers {name} (playerctl -p voice_coach)").format(
         name=BUS_NAME.format(pid="<PID>")
     )
+
+
+@contextlib.contextmanager
+def signals_end_the_session() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) end the session as Ctrl-C does, so every
+    ``finally`` runs: the volumes are put back, the terminal restored, the log written."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

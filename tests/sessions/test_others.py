@@ -1,0 +1,302 @@
+"""Other sound during `run` (`--others duck|pause|keep`), with a real player: mpv, with
+the distribution's mpv-mpris plugin (started without --no-config, so the plugin loads),
+plays a tone of known frequency into the test's null sink while a session plays there.
+
+The recording shows the tone lowered under every word and tone and back in the gaps;
+every way a session ends puts mpv's stream back to the exact per-channel volume it had;
+a volume the user sets meanwhile is theirs; `--others pause` pauses mpv for the session
+and resumes it, and leaves a player that was already paused alone. mpv's state is read
+with `pactl` (its stream's volume) and mpv's own IPC socket (paused or not), apart from
+voice-coach's own D-Bus and pulsectl code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from pulse import RECORD_RATE, record_while
+from terminal import Terminal
+
+pytestmark = pytest.mark.pulse
+
+MUSIC_HZ = 9500.0  # above almost all of a voice's energy: the music's level reads apart
+MUSIC_AMPLITUDE = 0.3
+SESSION = ["--hold", "2", "--relax", "4", "--engine", "espeak-ng"]
+FRAME = RECORD_RATE // 100  # 10 ms: 9.5 kHz falls on a whole bin
+
+
+def pactl_json(env: dict[str, str], *args: str) -> list[dict]:
+    done = subprocess.run(
+        ["pactl", "-f", "json", *args], env=env, capture_output=True, text=True, timeout=10,
+        check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
+class Mpv:
+    """mpv playing a looped tone into the test's sink, with an IPC socket to ask it
+    whether it is paused, and its stream on the sound server found by its process."""
+
+    def __init__(self, env: dict[str, str], folder: Path, *, paused: bool = False) -> None:
+        assert shutil.which("mpv"), "scripts/setup --dev installs mpv and mpv-mpris"
+        folder.mkdir(parents=True, exist_ok=True)
+        tone = folder / "tone.wav"
+        if not tone.exists():  # 2 s of whole cycles: the loop has no seam
+            t = np.arange(2 * RECORD_RATE) / RECORD_RATE
+            wave = (MUSIC_AMPLITUDE * np.sin(2 * np.pi * MUSIC_HZ * t)).astype(np.float32)
+            soundfile.write(tone, np.stack([wave, wave], axis=1), RECORD_RATE)
+        self.env = env
+        self.socket = folder / f"mpv-{time.monotonic_ns()}.sock"
+        home = folder / "home"  # no user configuration; the system's scripts (mpris.so)
+        home.mkdir(exist_ok=True)
+        self.process = subprocess.Popen(
+            ["mpv", "--no-video", "--ao=pulse", "--loop-file=inf", "--really-quiet",
+             f"--input-ipc-server={self.socket}", *(["--pause"] if paused else []), str(tone)],
+            env={**env, "HOME": str(home)}, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while (self.index is None or not self.socket.exists()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.index is not None, "mpv's stream never appeared on the sound server"
+
+    def stream(self) -> dict | None:
+        for each in pactl_json(self.env, "list", "sink-inputs"):
+            if each["properties"].get("application.process.id") == str(self.process.pid):
+                return each
+        return None
+
+    @property
+    def index(self) -> int | None:
+        found = self.stream()
+        return None if found is None else int(found["index"])
+
+    def volume(self) -> list[int]:
+        found = self.stream()
+        assert found is not None, "mpv's stream is gone"
+        return [channel["value"] for channel in found["volume"].values()]
+
+    def set_volume(self, raw: list[int]) -> None:
+        subprocess.run(
+            ["pactl", "set-sink-input-volume", str(self.index), *map(str, raw)],
+            env=self.env, check=True, timeout=10,
+        )  # fmt: skip
+
+    def paused(self) -> bool:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(self.socket))
+            client.sendall(b'{"command": ["get_property", "pause"]}\n')
+            reply = b""
+            while b"\n" not in reply:
+                reply += client.recv(4096)
+        for line in reply.splitlines():
+            answer = json.loads(line)
+            if "data" in answer:
+                return bool(answer["data"])
+        raise AssertionError(f"mpv did not say: {reply!r}")
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def music(bus, tmp_path):
+    """mpv playing the tone, and the environment (sound server, bus) it and run share."""
+    env, _server = bus
+    player = Mpv(env, tmp_path / "mpv")
+    yield player
+    player.close()
+
+
+def until(check, what: str, limit_s: float = 30.0, step_s: float = 0.02):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(step_s)
+    raise AssertionError(f"never: {what}")
+
+
+def script_cues(env: dict[str, str], args: list[str]) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "voice_coach", "script", "--json", *args], env=env,
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def music_db(samples: np.ndarray) -> np.ndarray:
+    """The tone's level in each 10 ms frame, in dB of its amplitude (Hann window)."""
+    frames = len(samples) // FRAME
+    blocks = samples[: frames * FRAME].reshape(frames, FRAME) * np.hanning(FRAME)
+    probe = np.exp(-2j * np.pi * MUSIC_HZ * np.arange(FRAME) / RECORD_RATE)
+    amplitude = np.abs(blocks @ probe) * 2 / np.hanning(FRAME).sum()
+    return 20 * np.log10(np.maximum(amplitude, 1e-9))
+
+
+def without_music(samples: np.ndarray) -> np.ndarray:
+    """The session's own sound: the recording below 3 kHz, where voices and tones are
+    loud and the music is not (nor the clicks of its volume's steps)."""
+    spectrum = np.fft.rfft(samples)
+    spectrum[np.fft.rfftfreq(len(samples), 1 / RECORD_RATE) > 3000] = 0
+    return np.fft.irfft(spectrum, len(samples))
+
+
+def merged(spans: list[tuple[float, float]], hold_s: float) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if out and start - out[-1][1] < hold_s:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def power_db(levels_db: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(10 ** (levels_db / 10))))
+
+
+def test_music_is_lowered_under_every_word_and_tone_and_back_in_the_gaps(bus, music):
+    env, server = bus
+    args = [*SESSION, "--reps", "2"]
+    timeline = script_cues(env, args)
+
+    def play() -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "voice_coach", "run", *args, "--no-log", "--quiet",
+             "--others", "duck"], env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    samples, rate = record_while(play, server, tail_s=1.5)
+    level = music_db(samples)
+    reference = float(np.median(level[-50:]))  # the last 0.5 s: the session is over
+    assert reference > -20, f"the music is not in the recording ({reference:.1f} dB)"
+    speech = np.abs(without_music(samples))
+    edge = round(0.1 * rate)  # the recording's cut ends ring through the band-stop
+    first = edge + int(np.flatnonzero(speech[edge:] > 0.02)[0])  # the start tone: sample 0
+
+    def frames(start_s: float, end_s: float) -> slice:
+        start, end = first + round(start_s * rate), first + round(end_s * rate)
+        return slice(start // FRAME, end // FRAME)
+
+    under = []
+    for cue in timeline["cues"]:
+        during = power_db(level[frames(cue["at_s"], cue["at_s"] + cue["duration_s"])])
+        under.append((cue["text"] or cue["tone"], reference - during))
+    assert all(drop >= 12 for _what, drop in under), under
+    spans = merged([(c["at_s"], c["at_s"] + c["duration_s"]) for c in timeline["cues"]], 1.5)
+    gaps = [(a[1], b[0]) for a, b in itertools.pairwise(spans) if b[0] - a[1] >= 2]
+    assert len(gaps) >= 2, f"the session has too few long gaps to check: {spans}"
+    back = [reference - float(level[frames(*gap)].max()) for gap in gaps]
+    assert all(drop <= 1 for drop in back), back
+    # Before the session, the music at its own level (the duck came with the session).
+    assert reference - float(np.median(level[: first // FRAME - 30])) <= 1
+
+
+def duck_started(music: Mpv, before: list[int]) -> bool:
+    now = music.volume()
+    return all(n < b for n, b in zip(now, before, strict=True))
+
+
+@pytest.mark.parametrize("how", ["end", "q", "ctrl-c", "sigterm", "sighup", "kill -9"])
+def test_every_way_out_puts_the_music_back_to_its_exact_volume(bus, music, how):
+    env, _server = bus
+    before = [52_000, 39_000]  # a balance of the user's own: each channel put back
+    music.set_volume(before)
+    reps = "1" if how == "end" else "3"
+    terminal = Terminal(["run", *SESSION, "--reps", reps, "--no-log", "--others", "duck"], env)
+    until(lambda: duck_started(music, before), "the music lowered")
+    run = terminal.process
+    if how == "q":
+        terminal.type("q")
+    elif how == "ctrl-c":
+        os.killpg(run.pid, signal.SIGINT)  # the terminal's Ctrl-C: the whole group
+    elif how in ("sigterm", "sighup"):
+        run.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGHUP)
+    elif how == "kill -9":
+        run.kill()
+    code, err = terminal.finish()
+    ended = time.monotonic()
+    assert code == {"end": 0, "q": 0, "kill -9": -9}.get(how, 130), err
+    runtime = Path(env["XDG_RUNTIME_DIR"]) / "voice-coach"
+    if how != "kill -9":
+        # Put back by the session itself before it exited (the watcher, which would
+        # restore a few milliseconds after, finds nothing left to do).
+        assert music.volume() == before
+        assert not list(runtime.glob("ducked-*"))
+        return
+    until(lambda: music.volume() == before, "the music back at its volume", limit_s=2.0)
+    assert time.monotonic() - ended < 2.0
+    until(lambda: not list(runtime.glob("ducked-*")), "the state file removed", limit_s=2.0)
+
+
+def test_a_volume_the_user_sets_meanwhile_is_theirs(bus, music):
+    env, _server = bus
+    before = music.volume()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "voice_coach", "run", *SESSION, "--reps", "1", "--no-log",
+         "--quiet", "--others", "duck"], env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    until(lambda: duck_started(music, before), "the music lowered")
+    mine = [19_661, 19_661]  # 30%, set by hand while the session plays
+    music.set_volume(mine)
+    assert run.wait(timeout=120) == 0
+    time.sleep(0.3)
+    assert music.volume() == mine
+
+
+def test_the_next_session_restores_what_a_killed_session_and_watcher_left(bus, music):
+    """Both the session and its watcher gone: the state file is all that is left, and
+    the next `run` (whatever its --others) puts the music back from it."""
+    env, _server = bus
+    saved, lowered = [50_000, 50_000], [28_000, 28_000]
+    music.set_volume(lowered)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    runtime = Path(env["XDG_RUNTIME_DIR"]) / "voice-coach"
+    runtime.mkdir(mode=0o700)
+    state = runtime / f"ducked-{dead.pid}.json"
+    stream = {"index": music.index, "name": "mpv", "saved": saved, "set": lowered, "was": None}
+    state.write_text(json.dumps({"pid": dead.pid, "streams": [stream]}))
+    done = subprocess.run(
+        [sys.executable, "-m", "voice_coach", "run", *SESSION, "--reps", "1", "--no-log",
+         "--quiet", "--others", "keep"], env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert music.volume() == saved
+    assert not state.exists()
+
+
+def test_pause_pauses_playing_players_and_resumes_only_those(bus, music, tmp_path):
+    env, _server = bus
+    already = Mpv(env, tmp_path / "paused-mpv", paused=True)
+    try:
+        until(lambda: not music.paused(), "mpv playing")
+        assert already.paused()
+        run = subprocess.Popen(
+            [sys.executable, "-m", "voice_coach", "run", *SESSION, "--reps", "1", "--no-log",
+             "--quiet", "--others", "pause"], env=env, stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        until(music.paused, "the playing mpv paused for the session")
+        assert run.poll() is None, "the session ended before it was seen paused"
+        _out, err = run.communicate(timeout=120)
+        assert run.returncode == 0 and err == "", err
+        until(lambda: not music.paused(), "the playing mpv resumed", limit_s=3)
+        assert already.paused(), "a player the user had paused was resumed"
+    finally:
+        already.close()
