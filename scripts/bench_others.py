@@ -111,13 +111,12 @@ def duck_leads(server: str, folder: Path, runs: int, reps: int) -> dict[str, obj
 def pause_to_silence(server: str, folder: Path, runs: int) -> dict[str, object]:
     """``playerctl pause`` 50 ms into the first rep's word; the recording's last sound
     before 0.1 s of silence, from the command and from the word's last sample."""
-    sink = new_sink(server, f"bench_pause_{os.getpid()}_{time.monotonic_ns()}")
     bus = subprocess.Popen(
         ["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
     env = {
-        **os.environ, "PULSE_SERVER": server, "PULSE_SINK": sink,
+        **os.environ, "PULSE_SERVER": server,
         "DBUS_SESSION_BUS_ADDRESS": bus.stdout.readline().strip(),  # type: ignore[union-attr]
     }  # fmt: skip
     args = [*SESSION, "--reps", "2"]
@@ -125,10 +124,12 @@ def pause_to_silence(server: str, folder: Path, runs: int) -> dict[str, object]:
     word = next(c for c in cues if c["rep"] == 1 and c["kind"] == "say")
     from_command, after_word = [], []
     try:
-        for _ in range(runs):
+        for run_no in range(runs):
+            sink = new_sink(server, f"bench_pause_{os.getpid()}_{run_no}_{time.monotonic_ns()}")
             rec = record(server, sink, folder)
             run = subprocess.Popen(
-                voice_coach(["run", *args, *LIVE, "--others", "keep"]), env=env,
+                voice_coach(["run", *args, *LIVE, "--others", "keep"]),
+                env={**env, "PULSE_SINK": sink},
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             )  # fmt: skip
             first = None
@@ -143,7 +144,7 @@ def pause_to_silence(server: str, folder: Path, runs: int) -> dict[str, object]:
             sent = rec.frames()
             subprocess.run(["playerctl", "-p", "voice_coach", "pause"], env=env, check=True)
             time.sleep(1.5)
-            subprocess.run(["playerctl", "-p", "voice_coach", "stop"], env=env, check=True)
+            subprocess.run(["playerctl", "-p", "voice_coach", "stop"], env=env, check=False)
             run.wait(timeout=60)
             samples = rec.stop()
             loud = np.flatnonzero(np.abs(samples[sent:]) > 1e-3)
