@@ -67,11 +67,14 @@ def play_live(
     pre_roll_s: float = 0.0,
     display_delay_s: float = 0.0,
     keys: KeyReader | None = None,
+    before_start: Callable[[], None] | None = None,
     on_start: Callable[[], None] | None = None,
     state: LiveState | None = None,
 ) -> LiveResult:
     """Play ``session`` to its end, a quit or Ctrl-C (which fades out and returns).
 
+    ``before_start`` is called once the device is open, just before it plays (other
+    sound is lowered there: opening the device gives the work time to be ready).
     ``on_start`` is called once the device is playing (the practice log begins its entry
     there: a session that never played is never logged, and the first sound does not
     wait for the log)."""
@@ -93,6 +96,8 @@ def play_live(
         state.clock = heard_s
         if keys.active:
             display.message(_(KEY_HELP))
+        if before_start is not None:
+            before_start()
         player.start()
         state.status = "Playing"
         if on_start is not None:

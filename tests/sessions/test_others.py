@@ -234,8 +234,7 @@ def test_every_way_out_puts_the_music_back_to_its_exact_volume(bus, music, how):
     assert code == {"end": 0, "q": 0, "kill -9": -9}.get(how, 130), err
     runtime = Path(env["XDG_RUNTIME_DIR"]) / "voice-coach"
     if how != "kill -9":
-        # Put back by the session itself before it exited (the watcher, which would
-        # restore a few milliseconds after, finds nothing left to do).
+        # Put back before the session exited: it waits for its ducking process to do so.
         assert music.volume() == before
         assert not list(runtime.glob("ducked-*"))
         return
@@ -259,8 +258,8 @@ def test_a_volume_the_user_sets_meanwhile_is_theirs(bus, music):
     assert music.volume() == mine
 
 
-def test_the_next_session_restores_what_a_killed_session_and_watcher_left(bus, music):
-    """Both the session and its watcher gone: the state file is all that is left, and
+def test_the_next_session_restores_what_a_killed_session_and_ducking_process_left(bus, music):
+    """Both the session and its ducking process gone: the state file is all that is left, and
     the next `run` (whatever its --others) puts the music back from it."""
     env, _server = bus
     saved, lowered = [50_000, 50_000], [28_000, 28_000]

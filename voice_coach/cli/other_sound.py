@@ -33,7 +33,7 @@ def other_sound(choice: OthersChoice, state: LiveState) -> Iterator[OtherSound |
     Ctrl-C) or an error."""
     from voice_coach.desktop.ducking import left_behind, restore_left_behind
 
-    if left_behind():  # an earlier session and its watcher were killed: put it back now
+    if left_behind():  # an earlier session and its ducking process were killed: put it back now
         restore_left_behind()
     if choice.mode == "keep":
         yield None

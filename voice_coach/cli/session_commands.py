@@ -208,8 +208,10 @@ def run(
                 if controls is not None:
                     controls.start()
 
-            if acting is not None:  # before the first sound: a cue at 0 is lowered under too
-                acting.follow(rendered.timeline)
+            def before_start() -> None:  # a cue at 0 is lowered under too
+                if acting is not None:
+                    acting.follow(rendered.timeline)
+
             result = play_live(
                 rendered,
                 backend=backend,
@@ -217,6 +219,7 @@ def run(
                 pre_roll_s=pre_roll,
                 display_delay_s=latency_ms / 1000,
                 keys=keys,
+                before_start=before_start,
                 on_start=started,
                 state=state,
             )

@@ -1,18 +1,20 @@
 """Other applications' sound lowered under each word and tone of a live session.
 
 The sound server (PulseAudio, or PipeWire through its PulseAudio interface) holds every
-application's stream; pulsectl sets their volumes. A thread follows what the user hears
-(the session's own clock) and, since the timeline says where every word and tone will
-be, lowers the other streams before each one begins and raises them after it ends, on
-the same envelope an exported music bed gets (``audio.music``): raised-cosine ramps, a
-duck held through gaps shorter than ``DUCK_HOLD_S``.
+application's stream; pulsectl sets their volumes. The ducking is done by a process of
+its own (``ducking_process.py``, started by ``Ducker``), so it never waits on the
+session's work nor the session on it: it follows what the user hears (the session's
+clock, sent to it) and, since the timeline says where every word and tone will be,
+lowers the other streams before each one begins and raises them after it ends, on the
+same envelope an exported music bed gets (``audio.music``): raised-cosine ramps, a duck
+held through gaps shorter than ``DUCK_HOLD_S``.
 
 Put back exactly, whatever happens: each stream's per-channel volume is saved before its
 first change and set back on every way out, unless the user changed it meanwhile (then
 the user's wins). What is changed is written at once to a state file in the runtime
-folder; a watcher process in its own session (``watcher.py``) restores from it when this
-process dies, even by ``kill -9``, and the next session restores from any file whose
-process and watcher both died. The server remembers volumes per application, so a
+folder; the ducking process restores from it when the session's pipe closes, even after
+``kill -9`` of the session, and the next session restores from any file whose session
+and ducking process both died. The server remembers volumes per application, so a
 player left lowered would start quiet next time.
 """
 
@@ -24,12 +26,12 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voice_coach.coach.settings import DEFAULT_DUCK_DB
 from voice_coach.i18n import _
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 TICK_S = 0.02  # how often the volumes follow the session: ramps in steps this short
 SLEW_S = 0.1  # a duck never moves from none to full faster (a pause or a skip): no click
 SETTLE_S = 0.3  # the longest a session waits for other sound to be lowered before a cue at 0
+RESTORE_WAIT_S = 3.0  # the longest a session's end waits for every stream to be put back
 VOLUME_NORM = 0x10000  # the server's 100%; its volumes are on a cubic scale of amplitude
 STATE_PREFIX = "ducked-"
 
@@ -69,19 +72,6 @@ def ducked_volume(saved: Sequence[int], duck_db: float, weight: float) -> list[i
 def same_volume(a: Sequence[int], b: Sequence[int]) -> bool:
     """Equal but for the server's rounding (a volume it stores can differ by a step)."""
     return len(a) == len(b) and all(abs(x - y) <= 1 for x, y in zip(a, b, strict=True))
-
-
-def duck_envelope(timeline: Timeline) -> Callable[[float], float]:
-    """How far to duck (0 to 1) at each moment of the session: the envelope an exported
-    music bed gets, to the millisecond."""
-    from voice_coach.audio.music import duck_weights, word_spans
-
-    spans = word_spans(timeline)
-
-    def weight_at(t_s: float) -> float:
-        return float(duck_weights(spans, 1000, round(t_s * 1000), 1)[0])
-
-    return weight_at
 
 
 def state_folder() -> Path:
@@ -135,9 +125,10 @@ class Playing:
     own: bool  # this process's own (never lowered)
 
 
-def volumes(pulse: Any) -> dict[int, Playing]:
-    """Every application's stream on the server, by its index."""
-    own = str(os.getpid())
+def volumes(pulse: Any, session_pid: int | None = None) -> dict[int, Playing]:
+    """Every application's stream on the server, by its index; ``own`` marks the
+    session's (``session_pid``, by default this process)."""
+    own = str(session_pid or os.getpid())
     found = {}
     for stream in pulse.sink_input_list():
         props = stream.proplist
@@ -150,6 +141,11 @@ def volumes(pulse: Any) -> dict[int, Playing]:
             props.get("application.process.id") == own,
         )
     return found
+
+
+def others_on(now: dict[int, Playing], sink: int | None) -> bool:
+    """Whether another application plays on ``sink`` (on any, where it is not known)."""
+    return any(not found.own and sink in (None, found.sink) for found in now.values())
 
 
 def session_sink(pulse: Any) -> int | None:
@@ -181,10 +177,10 @@ def set_volume(pulse: Any, index: int, raw: Sequence[int]) -> None:
         )
 
 
-def restore(pulse: Any, streams: Sequence[Ducked]) -> int:
+def restore(pulse: Any, streams: Sequence[Ducked], session_pid: int | None = None) -> int:
     """Each stream still at the volume voice-coach set put back to its saved one; a
     stream the user changed meanwhile, or that ended, left alone. How many were."""
-    now = volumes(pulse)
+    now = volumes(pulse, session_pid)
     restored = 0
     for stream in streams:
         found = now.get(stream.index)
@@ -208,7 +204,7 @@ def restore_from(path: Path) -> None:
 
 
 def left_behind(folder: Path | None = None) -> list[Path]:
-    """State files of sessions whose process is gone (and whose watcher did not restore)."""
+    """State files of sessions whose process is gone (and whose ducking process did not restore)."""
     folder = folder if folder is not None else state_folder()
     found = []
     for path in sorted(folder.glob(STATE_PREFIX + "*.json")) if folder.is_dir() else []:
@@ -225,98 +221,173 @@ def left_behind(folder: Path | None = None) -> list[Path]:
 
 
 def restore_left_behind() -> None:
-    """What an earlier session left lowered (it and its watcher were killed) put back."""
+    """What an earlier session left lowered (it and its ducking process were killed) put back."""
     for path in left_behind():
         with contextlib.suppress(OSError):
             restore_from(path)
 
 
 class Ducker:
-    """Lowers the other streams while a session plays, from a thread of its own.
+    """Lowers the other streams while a session plays, from a process of its own (the
+    ducking process, ``ducking_process.py``), so its work never waits on this one's: the
+    session's first sound is not delayed by it, and it puts everything back when this
+    process ends, however it ends (``kill -9`` included).
 
-    ``start()`` reaches the server; ``follow(timeline)`` gives the session to follow.
-    ``heard_s`` is what the user hears now; ``playing`` whether the session is playing
-    (paused, the music comes back).
-
-    The envelope is read at ``heard_s`` itself, with no look-ahead of its own: the
-    server applies a stream's volume where it mixes, and the session's words pass the
-    same mix, so whatever the sink's latency, both reach the ear after it
-    (docs/internals.md has the measurement).
+    ``start()`` starts the process, which reaches the server while the session is
+    prepared and its device opened; ``follow(timeline)``, just before the device plays,
+    gives it the words' spans; a thread then tells it,
+    every ``TICK_S``, what the user hears (``heard_s``) and whether the session plays
+    (``playing``; paused, the music comes back). ``close()`` asks it to put everything
+    back and waits until it has.
     """
 
     def __init__(
         self,
         heard_s: Callable[[], float],
         playing: Callable[[], bool],
-        duck_db: float = DEFAULT_DUCK_DB,
+        duck_db: float,
     ) -> None:
-        self.weight_at: Callable[[float], float] | None = None
         self.heard_s = heard_s
         self.playing = playing
         self.duck_db = duck_db
         self.problem: str | None = None
-        self.state_path = state_folder() / f"{STATE_PREFIX}{os.getpid()}.json"
-        self._streams: dict[int, Ducked] = {}
-        self._weight = 0.0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._said = b""
         self._stop = threading.Event()
-        self._settled = threading.Event()  # lowered as the session's start wants, or given up
-        self._thread: threading.Thread | None = None
-        self._pulse: Any = None
-        self._sink: int | None = None  # where the session plays: only sound there is lowered
-        self._watcher: subprocess.Popen[bytes] | None = None
+        self._clock: threading.Thread | None = None
 
     def start(self) -> None:
-        """Connect and follow the session on a thread of its own; returns at once."""
-        self._thread = threading.Thread(target=self._run, name="ducking", daemon=True)
-        self._thread.start()
+        state = state_folder() / f"{STATE_PREFIX}{os.getpid()}.json"
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "voice_coach.desktop.ducking_process", str(state),
+             str(os.getpid()), str(self.duck_db)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C and a closed terminal do not reach it
+        )  # fmt: skip
 
     def follow(self, timeline: Timeline) -> None:
-        """Follow ``timeline`` from now on. Where other sound plays and a cue comes at the
-        very start, return once it is lowered (the ramp's length, at most ``SETTLE_S``):
-        the first tone is not heard over the music while the duck catches up."""
-        self.weight_at = duck_envelope(timeline)
-        self._settled.wait(SETTLE_S)
+        """Give the ducking process the session. Where other sound plays, return once it
+        is lowered as the start wants (at most ``SETTLE_S``), so a cue at 0 is not heard
+        over the music while the duck catches up; where none does, at once."""
+        from voice_coach.audio.music import word_spans
+
+        if not self._send({"follow": word_spans(timeline)}):
+            return
+        self._clock = threading.Thread(target=self._tell_the_time, name="ducking", daemon=True)
+        self._clock.start()
+        deadline = time.monotonic() + SETTLE_S
+        while not self._may_begin():
+            if time.monotonic() >= deadline or not self._wait_for_word(deadline):
+                break
+
+    def _may_begin(self) -> bool:
+        """Whether the session may start: nothing to lower, or lowered, or no server."""
+        said = self._heard()
+        return "problem" in said or said.get("others") is False or "settled" in said
 
     def close(self) -> None:
-        """Stop following the session and put every stream back."""
+        """Put every stream back (the ducking process does, and ends) before returning."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._pulse is not None:
-            with contextlib.suppress(Exception):  # the server went away: the watcher tries
-                restore(self._pulse, list(self._streams.values()))
-                self.state_path.unlink(missing_ok=True)
-            self._pulse.close()
-            self._pulse = None
-        if self._watcher is not None:
-            self._watcher.stdin.close()  # type: ignore[union-attr]  # the watcher ends
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._watcher.wait(timeout=2)
+        if self._clock is not None:
+            self._clock.join(timeout=1)
+        if self._process is None:
+            return
+        self._send({"end": True})
+        try:  # closes the pipe, and reads what it said until it ends
+            out, _err = self._process.communicate(timeout=RESTORE_WAIT_S)
+            self._said += out
+        except subprocess.TimeoutExpired:  # still putting back: it goes on without us
+            pass
+        self.problem = self._heard().get("problem")
 
-    def _run(self) -> None:
+    def _tell_the_time(self) -> None:
+        while not self._stop.wait(TICK_S):
+            clock = [self.heard_s(), time.monotonic(), self.playing()]
+            if not self._send({"clock": clock}):
+                return
+
+    def _send(self, message: dict[str, object]) -> bool:
         try:
-            self._pulse = connect()
-            self._sink = session_sink(self._pulse)
-            while not self._stop.wait(TICK_S):
-                self._follow()
-        except Exception as exc:  # no server, or one that failed: the session plays on
-            self.problem = str(exc) or type(exc).__name__
-        finally:
-            self._settled.set()
+            self._process.stdin.write(json.dumps(message).encode() + b"\n")  # type: ignore[union-attr]
+            self._process.stdin.flush()  # type: ignore[union-attr]
+            return True
+        except (OSError, ValueError, AttributeError):  # it ended (no server): nothing to tell
+            return False
 
-    def _follow(self) -> None:
+    def _wait_for_word(self, deadline: float) -> bool:
+        """Read what the ducking process has said by ``deadline``; False once it ended."""
+        import select
+
+        out = self._process.stdout  # type: ignore[union-attr]
+        ready, _, _ = select.select([out], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            return True
+        chunk = os.read(out.fileno(), 4096)
+        self._said += chunk
+        return bool(chunk)
+
+    def _heard(self) -> dict[str, object]:
+        said: dict[str, object] = {}
+        for line in self._said.splitlines():
+            with contextlib.suppress(ValueError):
+                said.update(json.loads(line))
+        return said
+
+
+class Follower:
+    """The ducking itself, in the ducking process: follows the session's clock as the
+    session reports it, lowers the other streams on the session's sink on the
+    envelope, and keeps the state file true before every change.
+
+    The envelope is read at what the user hears, with no look-ahead of its own: the
+    server applies a stream's volume where it mixes, and the session's words pass the
+    same mix, so whatever the sink's latency, both reach the ear after it
+    (docs/internals.md has the measurement).
+    """
+
+    def __init__(self, pulse: Any, session_pid: int, duck_db: float, state_path: Path) -> None:
+        self.pulse = pulse
+        self.session_pid = session_pid
+        self.duck_db = duck_db
+        self.state_path = state_path
+        self.weight_at: Callable[[float], float] | None = None
+        self.clock: tuple[float, float, bool] = (0.0, time.monotonic(), True)
+        self.settled = False
+        self._streams: dict[int, Ducked] = {}
+        self._weight = 0.0
+        self._sink = session_sink(pulse)  # where the session plays: only sound there is lowered
+
+    def others_playing(self) -> bool:
+        """Whether another application's stream plays where the session will."""
+        now = volumes(self.pulse, self.session_pid)
+        return others_on(now, self._session_sink(now))
+
+    def follow(self, spans: Sequence[tuple[float, float]]) -> None:
+        from voice_coach.audio.music import duck_weights
+
+        def weight_at(t_s: float) -> float:
+            return float(duck_weights(spans, 1000, round(t_s * 1000), 1)[0])
+
+        self.weight_at = weight_at
+
+    def heard_s(self) -> float:
+        """What the user hears now: the session's last report, run on while it plays."""
+        heard, at, playing = self.clock
+        return heard + (time.monotonic() - at) if playing else heard
+
+    def tick(self) -> None:
         weight_at = self.weight_at
         target = 0.0
-        if weight_at is not None and self.playing():
+        if weight_at is not None and self.clock[2]:
             target = weight_at(self.heard_s())
         step = TICK_S / SLEW_S
         self._weight = min(max(target, self._weight - step), self._weight + step)
-        if weight_at is not None and self._weight == target:
-            self._settled.set()
+        now = volumes(self.pulse, self.session_pid)
+        sink = self._session_sink(now)
+        if weight_at is not None and (self._weight == target or not others_on(now, sink)):
+            self.settled = True  # lowered as the start wants, or nothing here to lower
         if self._weight <= 0.0 and not self._streams:
             return
-        now = volumes(self._pulse)
-        sink = next((found.sink for found in now.values() if found.own), self._sink)
         changed = False
         for index in list(self._streams):
             found = now.get(index)
@@ -336,30 +407,25 @@ class Ducker:
             if wanted != stream.set:
                 stream.was, stream.set = stream.set, wanted
                 changes.append(stream)
-        if changes and self._watcher is None:
-            self._watcher = start_watcher(self.state_path)  # before the first change
         if changes or changed:
             self._write()  # before the server hears of it: a death between leaves both
         for stream in changes:
-            set_volume(self._pulse, stream.index, stream.set)
+            set_volume(self.pulse, stream.index, stream.set)
         if self._weight <= 0.0:
             self._streams.clear()  # all back: the next duck saves what is there then
             self._write()
+
+    def _session_sink(self, now: dict[int, Playing]) -> int | None:
+        """Where the session plays: its stream's sink once it has one."""
+        return next((found.sink for found in now.values() if found.own), self._sink)
+
+    def restore(self) -> None:
+        restore(self.pulse, list(self._streams.values()), self.session_pid)
+        self._streams.clear()
+        self.state_path.unlink(missing_ok=True)
 
     def _write(self) -> None:
         if self._streams:
             write_state(self.state_path, list(self._streams.values()))
         else:
             self.state_path.unlink(missing_ok=True)
-
-
-def start_watcher(state_path: Path) -> subprocess.Popen[bytes]:
-    """The watcher (``watcher.py``) in a session of its own: it restores from
-    ``state_path`` once this process's end closes the pipe to it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "voice_coach.desktop.watcher", str(state_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
