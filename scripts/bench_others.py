@@ -70,8 +70,9 @@ def duck_leads(server: str, folder: Path, runs: int, reps: int) -> dict[str, obj
     for run in range(runs):
         sink = new_sink(server, f"bench_duck_{os.getpid()}_{run}_{time.monotonic_ns()}")
         mpv = subprocess.Popen(
+            # No scripts: mpv-mpris, with no session bus here, only fills stderr.
             ["mpv", "--no-video", "--ao=pulse", "--loop-file=inf", "--really-quiet",
-             str(tone_file(folder))],
+             "--load-scripts=no", str(tone_file(folder))],
             env={**env, "PULSE_SINK": sink}, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         try:
@@ -113,7 +114,7 @@ def pause_to_silence(server: str, folder: Path, runs: int) -> dict[str, object]:
     before 0.1 s of silence, from the command and from the word's last sample."""
     bus = subprocess.Popen(
         ["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE,
-        text=True,
+        stderr=subprocess.DEVNULL, text=True,  # its warning of a file limit it cannot raise
     )  # fmt: skip
     env = {
         **os.environ, "PULSE_SERVER": server,
