@@ -386,3 +386,10 @@ def test_each_move_is_kept_with_its_day_and_reason(three):
         (2, 1, 2), (4, 2, 3), (5, 3, 2), (6, 2, 1)]  # fmt: skip
     assert moves[0].reason == "moved on after 3 completed sessions on 2 days"
     assert moves[2].reason == "a rating of 8"
+
+
+def test_a_first_stage_started_again_says_so_in_its_move(three):
+    """Stage 1 has no stage below it: its move reads "1 -> 1" and must say why it is one."""
+    moves = stage_state(three, [*done(1, pain=2), entry(2, pain=5)]).moves
+    assert [(m.from_stage, m.to_stage) for m in moves] == [(1, 1)]
+    assert moves[0].reason == "pain rose from 2 to 5: this stage starts again"

@@ -140,6 +140,27 @@ def test_sessions_per_week_are_counted_in_whole_numbers(data, tmp_path):
     assert numbers and all("." not in number for number in numbers), numbers
 
 
+def test_the_plan_begins_with_the_program(data):
+    """Weeks before the program's first session plan nothing (the chart's "planned" line
+    does not call a user behind for weeks before they began), the first week from its day."""
+    from voice_coach.coach.programs import load_program
+    from voice_coach.coach.report import build_report
+
+    today = local_now().date()
+    began = today - timedelta(days=9)
+    assert main(["log", "--when", (today - timedelta(days=30)).isoformat()]) == 0
+    assert main(["log", "--program", "glute-squeeze-daily", "--when", began.isoformat()]) == 0
+    program = load_program("glute-squeeze-daily")
+    with PracticeLog() as log:
+        period = log.entries()
+        mine = log.entries(program=program.name, oldest_first=True)
+    made = build_report(period, mine, program, today - timedelta(weeks=12), today, None)
+    first = next(week for week in made.weeks if week.monday + timedelta(days=6) >= began)
+    assert all(week.planned is None for week in made.weeks if week.monday < first.monday)
+    assert first.planned == program.sessions_per_day * ((first.monday - began).days + 7)
+    assert made.weeks[-1].planned == program.sessions_per_day * made.weeks[-1].days_so_far
+
+
 def test_an_empty_log_gives_a_page_that_says_so(data, tmp_path):
     page = tmp_path / "report.html"
     assert main(["report", "-o", str(page)]) == 0

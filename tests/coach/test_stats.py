@@ -164,12 +164,31 @@ def test_weeks_start_on_monday_and_count_against_the_plan():
     assert weeks({}, [], today, None)[0].words() == "0 sessions, 0 days practised"
 
 
+def test_the_plan_runs_from_the_program_s_first_day():
+    """A program begun on Wednesday plans nothing for Monday and Tuesday, nor for the
+    weeks before: the chart and the sentence do not call a user behind for days before
+    they began."""
+    from voice_coach.coach.stats import week_sentence, weeks
+
+    today = date(2026, 12, 3)  # a Thursday
+    days = {date(2026, 12, 2): 2, date(2026, 11, 24): 2}
+    found = weeks(days, [], today, sessions_per_day=3, plan_from=date(2026, 12, 2))
+    this, last = found[0], found[1]
+    assert (this.plan_days, this.planned, this.sessions) == (2, 6, 2)
+    assert (last.plan_days, last.planned, last.on_plan) == (0, None, None)
+    assert last.words() == "2 sessions, 1 day practised"
+    began_today = weeks(days, [], today, sessions_per_day=3, plan_from=today)[0]
+    assert "planned before today" not in week_sentence(began_today, 3, [], "p")
+    behind = week_sentence(this, 3, [], "p")  # Wednesday's 3, not Monday's and Tuesday's
+    assert behind.startswith("This week: 2 of the 3 sessions planned before today."), behind
+
+
 def test_the_week_sentence_praises_on_plan_and_gives_one_step_when_behind():
     from voice_coach.coach.stats import Week, usual_times, week_sentence
 
     def week(sessions, days_so_far):
         return Week(date(2026, 11, 30), days_so_far, sessions, min(sessions, days_so_far),
-                    3 * days_so_far, None)  # fmt: skip
+                    3 * days_so_far, None, plan_days=days_so_far)  # fmt: skip
 
     assert "on plan. Well done." in week_sentence(week(9, 4), 3, [], "p")
     assert week_sentence(week(0, 1), 3, [], "p") == "A new week: 3 sessions a day is the plan."

@@ -329,12 +329,14 @@ def coach_view(program: str | None = None) -> CoachView:
         latest = log.latest_rating()
         minutes = log.start_minutes(since=since)
         chosen = program or settings.program or log.last_program()
-    loaded = load_program(chosen) if chosen else None
+        loaded = load_program(chosen) if chosen else None
+        first = log.entries(program=loaded.name, oldest_first=True, limit=1) if loaded else []
     per_day = loaded.sessions_per_day if loaded else None
+    plan_from = first[0].day if first else today  # the plan runs from the program's start
     return CoachView(
         today=today,
         days=days,
-        weeks=weeks(days, ratings, today, per_day),
+        weeks=weeks(days, ratings, today, per_day, plan_from=plan_from),
         trend=pain_trend(ratings or ([latest] if latest else []), today),
         program=loaded,
         per_day=per_day,

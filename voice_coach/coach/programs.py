@@ -443,7 +443,9 @@ def stage_state(program: Program, entries: Sequence[LogEntry]) -> StageState:
                 why = _("{cause} on {day}: {step}").format(
                     cause=cause, day=entry.day.isoformat(), step=step
                 )
-                moves.append(Move(entry.day, stage + 1, max(1, stage), cause))
+                # A first stage started again says so: "1 -> 1" alone reads as a slip.
+                reason = cause if stage > 0 else _("{cause}: {step}").format(cause=cause, step=step)
+                moves.append(Move(entry.day, stage + 1, max(1, stage), reason))
                 stage = max(0, stage - 1)
                 completed, days, began = 0, set(), pain
                 continue

@@ -80,7 +80,8 @@ def build_report(
     count = (today - (since - timedelta(days=since.weekday()))).days // 7 + 1
     per_day = program.sessions_per_day if program else None
     day_ratings = [(when.date(), pain) for when, pain in ratings]
-    found = weeks(days, day_ratings, today, per_day, count=max(1, count))
+    plan_from = min((entry.day for entry in program_entries), default=today)
+    found = weeks(days, day_ratings, today, per_day, count=max(1, count), plan_from=plan_from)
     state = stage_state(program, program_entries) if program else None
     moves = state.moves if state else ()
     return Report(

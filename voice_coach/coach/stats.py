@@ -68,8 +68,9 @@ class Week:
     days_so_far: int  # 7, or fewer in the current week (today included)
     sessions: int
     days_practised: int
-    planned: int | None  # sessions per day times days_so_far, with a program
+    planned: int | None  # sessions per day times the days of the plan in it, with a program
     pain_mean: float | None
+    plan_days: int = 0  # the days of the week so far the program was followed (from its start)
 
     @property
     def on_plan(self) -> bool | None:
@@ -98,10 +99,12 @@ def weeks(
     today: date,
     sessions_per_day: int | None,
     count: int = FEEDBACK_WEEKS,
+    plan_from: date | None = None,
 ) -> list[Week]:
     """This week and the ``count - 1`` before it, newest first: sessions against the
-    plan (``sessions_per_day`` times the days of the week so far), days practised, the
-    mean pain rating."""
+    plan (``sessions_per_day`` times the days of the week so far that are on or after
+    ``plan_from``, the program's first day; none before it), days practised, the mean
+    pain rating."""
     this_monday = today - timedelta(days=today.weekday())
     found = []
     for back in range(count):
@@ -110,14 +113,17 @@ def weeks(
         span = (last - monday).days + 1
         inside = {day: n for day, n in days.items() if monday <= day <= last}
         pains = [pain for day, pain in ratings if monday <= day <= last]
+        first = max(monday, plan_from) if plan_from is not None else monday
+        plan_days = max(0, (last - first).days + 1)
         found.append(
             Week(
                 monday=monday,
                 days_so_far=span,
                 sessions=sum(inside.values()),
                 days_practised=len(inside),
-                planned=sessions_per_day * span if sessions_per_day is not None else None,
+                planned=(sessions_per_day * plan_days if sessions_per_day and plan_days else None),
                 pain_mean=sum(pains) / len(pains) if pains else None,
+                plan_days=plan_days,
             )
         )
     return found
@@ -130,7 +136,7 @@ def week_sentence(week: Week, per_day: int, times: Sequence[time], program: str)
     """One sentence on the current week for ``today``: praise when on plan (every
     planned session of the days before today done), else one concrete step, the exact
     reminder command for the times the user practised before (or usual times)."""
-    due = per_day * (week.days_so_far - 1)  # today is not over yet
+    due = per_day * max(0, week.plan_days - 1)  # today is not over yet
     if week.sessions >= due:
         if week.sessions == 0:
             return ngettext(
