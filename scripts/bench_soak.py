@@ -70,8 +70,10 @@ def _soak(
     cues: list[dict],
 ) -> dict[str, object]:
     underruns, with_underruns, worst_ms = 0, 0, 0.0
-    for number in range(sessions):
-        sink = new_sink(server, f"soak_{backend}_{os.getpid()}_{number}")
+    # One sink for the back-end's sessions: each costs the server file descriptors until
+    # the bench ends, and a hundred of them reached its limit.
+    sink = new_sink(server, f"soak_{backend}_{os.getpid()}")
+    for _number in range(sessions):
         rec = record(server, sink, folder)
         done = subprocess.run(
             voice_coach(["run", *SESSION, "--quiet", "--no-log", "--backend", backend]),
@@ -109,10 +111,14 @@ def cue_errors_ms(heard: np.ndarray, expected: np.ndarray, cues: list[dict]) -> 
 
 
 def _best_lag(heard: np.ndarray, piece: np.ndarray, low: int, high: int) -> int:
-    """Where in ``heard`` (from ``low`` to ``high``) ``piece`` matches best."""
+    """Where in ``heard`` (from ``low`` to ``high``) ``piece`` matches best: the
+    cross-correlation through the FFT (a second of the export against a whole recording
+    took seconds directly)."""
     low = max(0, low)
-    window = heard[low : high + len(piece)]
+    window = heard[low : high + len(piece)].astype(np.float64)
     if len(window) < len(piece):
         raise SystemExit("bench: the recording is shorter than the session")
-    scores = np.correlate(window, piece, mode="valid")
+    size = 1 << (len(window) + len(piece) - 1).bit_length()
+    spectrum = np.fft.rfft(window, size) * np.conj(np.fft.rfft(piece, size))
+    scores = np.fft.irfft(spectrum, size)[: len(window) - len(piece) + 1]
     return low + int(np.argmax(scores))
