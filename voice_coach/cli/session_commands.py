@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -208,10 +209,8 @@ def run(
                 if controls is not None:
                     controls.start()
 
-            def before_start() -> None:  # a cue at 0 is lowered under too
-                if acting is not None:
-                    acting.follow(rendered.timeline)
-
+            # Other sound lowered from just before the device plays: a cue at 0 too.
+            follow = None if acting is None else partial(acting.follow, rendered.timeline)
             result = play_live(
                 rendered,
                 backend=backend,
@@ -219,7 +218,7 @@ def run(
                 pre_roll_s=pre_roll,
                 display_delay_s=latency_ms / 1000,
                 keys=keys,
-                before_start=before_start,
+                before_start=follow,
                 on_start=started,
                 state=state,
             )

@@ -70,7 +70,7 @@ class Week:
     days_practised: int
     planned: int | None  # sessions per day times the days of the plan in it, with a program
     pain_mean: float | None
-    plan_days: int = 0  # the days of the week so far the program was followed (from its start)
+    plan_days: int  # the days of the week so far the program was followed (from its start)
 
     @property
     def on_plan(self) -> bool | None:

@@ -235,10 +235,9 @@ class Ducker:
 
     ``start()`` starts the process, which reaches the server while the session is
     prepared and its device opened; ``follow(timeline)``, just before the device plays,
-    gives it the words' spans; a thread then tells it,
-    every ``TICK_S``, what the user hears (``heard_s``) and whether the session plays
-    (``playing``; paused, the music comes back). ``close()`` asks it to put everything
-    back and waits until it has.
+    gives it the words' spans; a thread then tells it, every ``TICK_S``, what the user
+    hears (``heard_s``) and whether the session plays (``playing``; paused, the music
+    comes back). ``close()`` asks it to put everything back and waits until it has.
     """
 
     def __init__(
