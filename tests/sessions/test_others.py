@@ -5,9 +5,9 @@ plays a tone of known frequency into the test's null sink while a session plays 
 The recording shows the tone lowered under every word and tone and back in the gaps;
 every way a session ends puts mpv's stream back to the exact per-channel volume it had;
 a volume the user sets meanwhile is theirs; `--others pause` pauses mpv for the session
-and resumes it, and leaves a player that was already paused alone. mpv's state is read
-with `pactl` (its stream's volume) and mpv's own IPC socket (paused or not), apart from
-voice-coach's own D-Bus and pulsectl code.
+and resumes it (after `kill -9` too), and leaves a player that was already paused alone.
+mpv's state is read with `pactl` (its stream's volume) and mpv's own IPC socket (paused or
+not), apart from voice-coach's own D-Bus and pulsectl code.
 """
 
 from __future__ import annotations
@@ -299,3 +299,20 @@ def test_pause_pauses_playing_players_and_resumes_only_those(bus, music, tmp_pat
         assert already.paused(), "a player the user had paused was resumed"
     finally:
         already.close()
+
+
+@pytest.mark.parametrize("how", ["sigterm", "kill -9"])
+def test_pause_resumes_the_players_however_the_session_ends(bus, music, how):
+    """The players process resumes them when the session's pipe closes: after SIGTERM
+    through the session's own handlers, after ``kill -9`` with none."""
+    env, _server = bus
+    run = subprocess.Popen(
+        [sys.executable, "-m", "voice_coach", "run", *SESSION, "--reps", "3", "--no-log",
+         "--quiet", "--others", "pause"], env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    until(music.paused, "the playing mpv paused for the session")
+    run.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
+    assert run.wait(timeout=30) == (130 if how == "sigterm" else -9)
+    ended = time.monotonic()
+    until(lambda: not music.paused(), "the playing mpv resumed", limit_s=2.0)
+    assert time.monotonic() - ended < 2.0

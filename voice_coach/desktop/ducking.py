@@ -23,8 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voice_coach.desktop.helper import Helper
 from voice_coach.i18n import _
 
 if TYPE_CHECKING:
@@ -39,8 +38,6 @@ if TYPE_CHECKING:
 
 TICK_S = 0.02  # how often the volumes follow the session: ramps in steps this short
 SLEW_S = 0.1  # a duck never moves from none to full faster (a pause or a skip): no click
-SETTLE_S = 0.3  # the longest a session waits for other sound to be lowered before a cue at 0
-RESTORE_WAIT_S = 3.0  # the longest a session's end waits for every stream to be put back
 VOLUME_NORM = 0x10000  # the server's 100%; its volumes are on a cubic scale of amplitude
 STATE_PREFIX = "ducked-"
 
@@ -248,89 +245,47 @@ class Ducker:
     ) -> None:
         self.heard_s = heard_s
         self.playing = playing
-        self.duck_db = duck_db
         self.problem: str | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._said = b""
+        state = state_folder() / f"{STATE_PREFIX}{os.getpid()}.json"
+        self._helper = Helper(
+            "voice_coach.desktop.ducking_process", str(state), str(os.getpid()), str(duck_db)
+        )
         self._stop = threading.Event()
         self._clock: threading.Thread | None = None
 
     def start(self) -> None:
-        state = state_folder() / f"{STATE_PREFIX}{os.getpid()}.json"
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "voice_coach.desktop.ducking_process", str(state),
-             str(os.getpid()), str(self.duck_db)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C and a closed terminal do not reach it
-        )  # fmt: skip
+        self._helper.start()
 
     def follow(self, timeline: Timeline) -> None:
         """Give the ducking process the session. Where other sound plays, return once it
-        is lowered as the start wants (at most ``SETTLE_S``), so a cue at 0 is not heard
-        over the music while the duck catches up; where none does, at once."""
+        is lowered as the start wants (at most ``helper.SETTLE_S``), so a cue at 0 is not
+        heard over the music while the duck catches up; where none does, at once."""
         from voice_coach.audio.music import word_spans
 
-        if not self._send({"follow": word_spans(timeline)}):
+        if not self._helper.send({"follow": word_spans(timeline)}):
             return
         self._clock = threading.Thread(target=self._tell_the_time, name="ducking", daemon=True)
         self._clock.start()
-        deadline = time.monotonic() + SETTLE_S
-        while not self._may_begin():
-            if time.monotonic() >= deadline or not self._wait_for_word(deadline):
-                break
-
-    def _may_begin(self) -> bool:
-        """Whether the session may start: nothing to lower, or lowered, or no server."""
-        said = self._heard()
-        return "problem" in said or said.get("others") is False or "settled" in said
+        self._helper.wait_until(may_begin)
 
     def close(self) -> None:
         """Put every stream back (the ducking process does, and ends) before returning."""
         self._stop.set()
         if self._clock is not None:
             self._clock.join(timeout=1)
-        if self._process is None:
-            return
-        self._send({"end": True})
-        try:  # closes the pipe, and reads what it said until it ends
-            out, _err = self._process.communicate(timeout=RESTORE_WAIT_S)
-            self._said += out
-        except subprocess.TimeoutExpired:  # still putting back: it goes on without us
-            pass
-        self.problem = self._heard().get("problem")
+        self._helper.finish()
+        self.problem = self._helper.problem()
 
     def _tell_the_time(self) -> None:
         while not self._stop.wait(TICK_S):
             clock = [self.heard_s(), time.monotonic(), self.playing()]
-            if not self._send({"clock": clock}):
+            if not self._helper.send({"clock": clock}):
                 return
 
-    def _send(self, message: dict[str, object]) -> bool:
-        try:
-            self._process.stdin.write(json.dumps(message).encode() + b"\n")  # type: ignore[union-attr]
-            self._process.stdin.flush()  # type: ignore[union-attr]
-            return True
-        except (OSError, ValueError, AttributeError):  # it ended (no server): nothing to tell
-            return False
 
-    def _wait_for_word(self, deadline: float) -> bool:
-        """Read what the ducking process has said by ``deadline``; False once it ended."""
-        import select
-
-        out = self._process.stdout  # type: ignore[union-attr]
-        ready, _, _ = select.select([out], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            return True
-        chunk = os.read(out.fileno(), 4096)
-        self._said += chunk
-        return bool(chunk)
-
-    def _heard(self) -> dict[str, object]:
-        said: dict[str, object] = {}
-        for line in self._said.splitlines():
-            with contextlib.suppress(ValueError):
-                said.update(json.loads(line))
-        return said
+def may_begin(said: dict[str, object]) -> bool:
+    """Whether the session may start: nothing to lower, or lowered, or no server."""
+    return "problem" in said or said.get("others") is False or "settled" in said
 
 
 class Follower:

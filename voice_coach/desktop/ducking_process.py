@@ -1,10 +1,9 @@
 """The ducking process, run as ``python -m voice_coach.desktop.ducking_process STATE_FILE
 SESSION_PID DB``.
 
-Started by a live session (``ducking.Ducker``) in a session of its own, with a pipe from
-it as standard input and one back to it as standard output. It reaches the sound server
-at once, while the session is prepared and its device opened; then it lowers the other
-streams under the session's words (``ducking.Follower``) from what the session tells it,
+Started by a live session (``ducking.Ducker``, through ``helper.Helper``). It reaches the
+sound server at once, while the session is prepared and its device opened; then it lowers
+the other streams under the session's words (``ducking.Follower``) from what the session tells it,
 one JSON object a line: ``{"follow": [[start_s, end_s], ...]}`` (the words' spans), ``{"clock":
 [heard_s, monotonic_s, playing]}`` (what the user hears, as of when), ``{"end": true}``.
 It answers ``{"others": bool}`` once it has reached the server (whether another
@@ -12,10 +11,8 @@ application plays where the session will: if not, the session need not wait for 
 ``{"settled": true}`` once the session's start is lowered as it wants, or ``{"problem":
 "..."}`` when there is no server to reach.
 
-When the pipe closes, however the session ended (``kill -9`` included, which no handler
-of the session's own sees), it puts every stream back and removes the state file, then
-ends. Ctrl-C and a closed terminal, which reach the session's process group, do not
-reach it, and it ignores them all the same.
+When the pipe closes, however the session ended, it puts every stream back and removes
+the state file, then ends (``helper.py`` says why a process of its own).
 """
 
 from __future__ import annotations
@@ -24,22 +21,15 @@ import contextlib
 import json
 import os
 import select
-import signal
 import sys
 from pathlib import Path
 
 from voice_coach.desktop.ducking import TICK_S, Follower, connect
-
-
-def say(message: dict[str, object]) -> None:
-    with contextlib.suppress(OSError):  # the session is gone: nobody to tell
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
+from voice_coach.desktop.helper import ignore_the_terminal, say
 
 
 def main(argv: list[str]) -> int:
-    for sig in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+    ignore_the_terminal()
     if len(argv) != 3:
         print("usage: python -m voice_coach.desktop.ducking_process STATE SESSION_PID DB",
               file=sys.stderr)  # fmt: skip
