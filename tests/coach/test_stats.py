@@ -177,8 +177,10 @@ def test_the_plan_runs_from_the_program_s_first_day():
     assert (this.plan_days, this.planned, this.sessions) == (2, 6, 2)
     assert (last.plan_days, last.planned, last.on_plan) == (0, None, None)
     assert last.words() == "2 sessions, 1 day practised"
-    began_today = weeks(days, [], today, sessions_per_day=3, plan_from=today)[0]
-    assert "planned before today" not in week_sentence(began_today, 3, [], "p")
+    last_week_only = {date(2026, 11, 24): 2}
+    began_today = weeks(last_week_only, [], today, sessions_per_day=3, plan_from=today)[0]
+    begins = "The program begins today: 3 sessions a day is the plan."
+    assert week_sentence(began_today, 3, [], "p") == begins  # not "A new week" on a Thursday
     behind = week_sentence(this, 3, [], "p")  # Wednesday's 3, not Monday's and Tuesday's
     assert behind.startswith("This week: 2 of the 3 sessions planned before today."), behind
 

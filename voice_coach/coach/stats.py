@@ -138,6 +138,12 @@ def week_sentence(week: Week, per_day: int, times: Sequence[time], program: str)
     reminder command for the times the user practised before (or usual times)."""
     due = per_day * max(0, week.plan_days - 1)  # today is not over yet
     if week.sessions >= due:
+        if week.sessions == 0 and week.plan_days < week.days_so_far:  # begun mid-week
+            return ngettext(
+                "The program begins today: {n} session a day is the plan.",
+                "The program begins today: {n} sessions a day is the plan.",
+                per_day,
+            ).format(n=per_day)
         if week.sessions == 0:
             return ngettext(
                 "A new week: {n} session a day is the plan.",
