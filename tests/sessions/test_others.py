@@ -316,3 +316,20 @@ def test_pause_resumes_the_players_however_the_session_ends(bus, music, how):
     ended = time.monotonic()
     until(lambda: not music.paused(), "the playing mpv resumed", limit_s=2.0)
     assert time.monotonic() - ended < 2.0
+
+
+def test_pause_lets_the_players_play_while_the_session_is_paused(bus, music):
+    """As lowered music comes back while the session is paused, so do paused players: space
+    resumes mpv, space again pauses it as the session plays on, `q` resumes it for good."""
+    env, _server = bus
+    terminal = Terminal(["run", *SESSION, "--reps", "3", "--no-log", "--others", "pause"], env)
+    until(music.paused, "the playing mpv paused for the session")
+    terminal.type(" ")
+    terminal.wait_for(r"Paused at \d+:\d\d", 10)
+    until(lambda: not music.paused(), "mpv playing while the session is paused", limit_s=2)
+    terminal.type(" ")
+    until(music.paused, "mpv paused again as the session plays on", limit_s=2)
+    terminal.type("q")
+    code, err = terminal.finish()
+    assert code == 0, err
+    until(lambda: not music.paused(), "mpv playing after the session", limit_s=3)

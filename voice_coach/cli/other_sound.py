@@ -39,20 +39,20 @@ def other_sound(choice: OthersChoice, state: LiveState) -> Iterator[OtherSound |
         yield None
         return
     acting: OtherSound
+
+    def playing() -> bool:
+        # From before the first sound (a cue at 0 starts lowered), not while paused (the
+        # music comes back until the session resumes).
+        return state.status != "Paused"
+
     if choice.mode == "pause":
         from voice_coach.desktop.players import PausedPlayers
 
-        acting = PausedPlayers()
+        acting = PausedPlayers(playing)
     else:
         from voice_coach.desktop.ducking import Ducker
 
-        acting = Ducker(
-            state.heard_s,
-            # Ducked from before the first sound (a cue at 0 starts lowered), not while
-            # paused (the music comes back until the session resumes).
-            lambda: state.status != "Paused",
-            choice.duck_db,
-        )
+        acting = Ducker(state.heard_s, playing, choice.duck_db)
     with signals_end_the_session():
         acting.start()
         try:

@@ -3,9 +3,10 @@ SESSION_PID``.
 
 Started by a live session with ``--others pause`` (``players.PausedPlayers``, through
 ``helper.Helper``). It reaches the session bus at once; on ``{"pause": true}`` it pauses
-every other MPRIS2 player that is playing and answers ``{"paused": [bus names]}``; when
-the session's pipe closes or it says ``{"end": true}``, it resumes those it paused that
-are still paused, and ends. ``{"problem": "..."}`` when there is no bus to reach, or
+every other MPRIS2 player that is playing and answers ``{"paused": [bus names]}``; on
+``{"resume": true}`` (the session is paused) it resumes those it paused that are still
+paused; when the session's pipe closes or it says ``{"end": true}``, it resumes them
+too, and ends. ``{"problem": "..."}`` when there is no bus to reach, or
 the bus fails.
 
 dbus-fast's asyncio client; a player that does not answer within ``CALL_TIMEOUT_S`` is
@@ -54,6 +55,9 @@ async def serve(own: str) -> None:
             if "pause" in message and not paused:
                 paused = await pause_playing(bus, own)
                 say({"paused": paused})
+            if "resume" in message:
+                await resume(bus, own, paused)
+                paused = []
             if "end" in message:
                 break
     except Exception as exc:  # the bus went away: nothing more to do on it
