@@ -333,3 +333,44 @@ def test_pause_lets_the_players_play_while_the_session_is_paused(bus, music):
     code, err = terminal.finish()
     assert code == 0, err
     until(lambda: not music.paused(), "mpv playing after the session", limit_s=3)
+
+
+@pytest.fixture
+def remembering(bus):
+    """The sound server's memory of each application's volume (module-stream-restore,
+    which a desktop's PulseAudio loads), for one test: loaded before its players start."""
+    env, _server = bus
+    loaded = subprocess.run(
+        ["pactl", "load-module", "module-stream-restore"], env=env, capture_output=True,
+        text=True, check=True, timeout=10,
+    )  # fmt: skip
+    yield
+    unload = ["pactl", "unload-module", loaded.stdout.strip()]
+    subprocess.run(unload, env=env, check=True, timeout=10)
+
+
+def test_a_player_that_quits_while_lowered_starts_at_its_own_volume_next_time(
+    bus, remembering, tmp_path
+):
+    """The server remembers the volume a player's stream ended with; quit while lowered,
+    the player would start that quiet next time, unless that memory is put back."""
+    env, _server = bus
+    before = [52_000, 39_000]
+    player = Mpv(env, tmp_path / "mpv")
+    try:
+        player.set_volume(before)
+        run = subprocess.Popen(
+            [sys.executable, "-m", "voice_coach", "run", *SESSION, "--reps", "1", "--no-log",
+             "--quiet", "--others", "duck"], env=env, stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        until(lambda: duck_started(player, before), "the music lowered")
+    finally:
+        player.close()  # quits while lowered
+    _out, err = run.communicate(timeout=120)
+    assert run.returncode == 0 and err == "", err
+    again = Mpv(env, tmp_path / "mpv")
+    try:
+        assert again.volume() == before
+    finally:
+        again.close()

@@ -14,8 +14,9 @@ first change and set back on every way out, unless the user changed it meanwhile
 the user's wins). What is changed is written at once to a state file in the runtime
 folder; the ducking process restores from it when the session's pipe closes, even after
 ``kill -9`` of the session, and the next session restores from any file whose session
-and ducking process both died. The server remembers volumes per application, so a
-player left lowered would start quiet next time.
+and ducking process both died. The server remembers volumes per application
+(module-stream-restore), so a player that quits while lowered would start quiet next
+time: what it remembers for that player is put back too (``forget_lowered``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Ducked:
     saved: list[int]
     set: list[int]
     was: list[int] | None = None
+    remembered: str | None = None  # its entry in the server's memory of volumes, if any
 
     def ours(self, raw: Sequence[int]) -> bool:
         """Whether ``raw`` is a volume voice-coach set (not one the user chose since)."""
@@ -120,6 +122,7 @@ class Playing:
     sink: int
     raw: list[int]
     own: bool  # this process's own (never lowered)
+    remembered: str | None = None  # module-stream-restore's name for its volume
 
 
 def volumes(pulse: Any, session_pid: int | None = None) -> dict[int, Playing]:
@@ -136,6 +139,7 @@ def volumes(pulse: Any, session_pid: int | None = None) -> dict[int, Playing]:
             stream.sink,
             raw,
             props.get("application.process.id") == own,
+            props.get("module-stream-restore.id"),
         )
     return found
 
@@ -176,16 +180,41 @@ def set_volume(pulse: Any, index: int, raw: Sequence[int]) -> None:
 
 def restore(pulse: Any, streams: Sequence[Ducked], session_pid: int | None = None) -> int:
     """Each stream still at the volume voice-coach set put back to its saved one; a
-    stream the user changed meanwhile, or that ended, left alone. How many were."""
+    stream the user changed meanwhile left alone; one that ended, its remembered volume
+    put back (``forget_lowered``). How many streams were put back."""
     now = volumes(pulse, session_pid)
     restored = 0
     for stream in streams:
         found = now.get(stream.index)
-        if found is not None and found.name == stream.name and stream.ours(found.raw):
+        if found is None or found.name != stream.name:
+            forget_lowered(pulse, stream)
+        elif stream.ours(found.raw):
             if not same_volume(found.raw, stream.saved):
                 set_volume(pulse, stream.index, stream.saved)
             restored += 1
     return restored
+
+
+def forget_lowered(pulse: Any, stream: Ducked) -> bool:
+    """For a stream that ended while lowered: the server remembers the volume it ended
+    with for its application, and would start it that quiet next time; that memory is
+    put back to the saved volume, unless it holds one the user set. True when it was.
+    A server without the memory (PipeWire without the extension, say) is left alone."""
+    import pulsectl
+
+    if stream.remembered is None or same_volume(stream.set, stream.saved):
+        return False
+    try:
+        entry = next((e for e in pulse.stream_restore_list() if e.name == stream.remembered), None)
+        if entry is None or len(entry.volume.values) != len(stream.saved):
+            return False
+        if not stream.ours([round(value * VOLUME_NORM) for value in entry.volume.values]):
+            return False
+        entry.volume = pulsectl.PulseVolumeInfo([value / VOLUME_NORM for value in stream.saved])
+        pulse.stream_restore_write(entry, mode="replace")  # "merge" keeps the old entry
+        return True
+    except pulsectl.PulseError:
+        return False
 
 
 def restore_from(path: Path) -> None:
@@ -345,8 +374,11 @@ class Follower:
         changed = False
         for index in list(self._streams):
             found = now.get(index)
-            if found is None or not self._streams[index].ours(found.raw):
-                del self._streams[index]  # it ended, or the user set it: theirs wins
+            if found is None:  # it ended: not remembered lowered
+                forget_lowered(self.pulse, self._streams.pop(index))
+                changed = True
+            elif not self._streams[index].ours(found.raw):
+                del self._streams[index]  # the user set it: theirs wins
                 changed = True
         changes = []
         for index, found in now.items():
@@ -355,7 +387,7 @@ class Follower:
             if index not in self._streams and sink is not None and found.sink != sink:
                 continue  # sound on another device does not cover the session's words
             stream = self._streams.setdefault(
-                index, Ducked(index, found.name, found.raw, found.raw)
+                index, Ducked(index, found.name, found.raw, found.raw, remembered=found.remembered)
             )
             wanted = ducked_volume(stream.saved, self.duck_db, self._weight)
             if wanted != stream.set:
