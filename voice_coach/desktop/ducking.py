@@ -178,43 +178,35 @@ def set_volume(pulse: Any, index: int, raw: Sequence[int]) -> None:
         )
 
 
-def restore(pulse: Any, streams: Sequence[Ducked], session_pid: int | None = None) -> int:
+def restore(pulse: Any, streams: Sequence[Ducked], session_pid: int | None = None) -> None:
     """Each stream still at the volume voice-coach set put back to its saved one; a
     stream the user changed meanwhile left alone; one that ended, its remembered volume
-    put back (``forget_lowered``). How many streams were put back."""
+    put back (``forget_lowered``)."""
     now = volumes(pulse, session_pid)
-    restored = 0
     for stream in streams:
         found = now.get(stream.index)
         if found is None or found.name != stream.name:
             forget_lowered(pulse, stream)
-        elif stream.ours(found.raw):
-            if not same_volume(found.raw, stream.saved):
-                set_volume(pulse, stream.index, stream.saved)
-            restored += 1
-    return restored
+        elif stream.ours(found.raw) and not same_volume(found.raw, stream.saved):
+            set_volume(pulse, stream.index, stream.saved)
 
 
-def forget_lowered(pulse: Any, stream: Ducked) -> bool:
+def forget_lowered(pulse: Any, stream: Ducked) -> None:
     """For a stream that ended while lowered: the server remembers the volume it ended
     with for its application, and would start it that quiet next time; that memory is
-    put back to the saved volume, unless it holds one the user set. True when it was.
-    A server without the memory (PipeWire without the extension, say) is left alone."""
+    put back to the saved volume, unless it holds one the user set. A server without
+    the memory (PipeWire without the extension, say) is left alone."""
     import pulsectl
 
     if stream.remembered is None or same_volume(stream.set, stream.saved):
-        return False
-    try:
+        return
+    with contextlib.suppress(pulsectl.PulseError):
         entry = next((e for e in pulse.stream_restore_list() if e.name == stream.remembered), None)
         if entry is None or len(entry.volume.values) != len(stream.saved):
-            return False
-        if not stream.ours([round(value * VOLUME_NORM) for value in entry.volume.values]):
-            return False
-        entry.volume = pulsectl.PulseVolumeInfo([value / VOLUME_NORM for value in stream.saved])
-        pulse.stream_restore_write(entry, mode="replace")  # "merge" keeps the old entry
-        return True
-    except pulsectl.PulseError:
-        return False
+            return
+        if stream.ours([round(value * VOLUME_NORM) for value in entry.volume.values]):
+            entry.volume = pulsectl.PulseVolumeInfo([v / VOLUME_NORM for v in stream.saved])
+            pulse.stream_restore_write(entry, mode="replace")  # "merge" keeps the old entry
 
 
 def restore_from(path: Path) -> None:
