@@ -133,7 +133,7 @@ def volumes(pulse: Any, session_pid: int | None = None) -> dict[int, Playing]:
     for stream in pulse.sink_input_list():
         props = stream.proplist
         name = props.get("application.name") or stream.name or str(stream.index)
-        raw = [round(value * VOLUME_NORM) for value in stream.volume.values]
+        raw = raw_volume(stream.volume)
         found[stream.index] = Playing(
             name,
             stream.sink,
@@ -169,13 +169,23 @@ def check_ducking() -> str:
         pulse.close()
 
 
+def raw_volume(volume: Any) -> list[int]:
+    """A pulsectl volume (fractions of 100%) as the server's own per-channel integers."""
+    return [round(value * VOLUME_NORM) for value in volume.values]
+
+
+def pulse_volume(raw: Sequence[int]) -> Any:
+    """The server's per-channel integers as a pulsectl volume."""
+    import pulsectl
+
+    return pulsectl.PulseVolumeInfo([value / VOLUME_NORM for value in raw])
+
+
 def set_volume(pulse: Any, index: int, raw: Sequence[int]) -> None:
     import pulsectl
 
     with contextlib.suppress(pulsectl.PulseOperationFailed):  # the stream ended meanwhile
-        pulse.sink_input_volume_set(
-            index, pulsectl.PulseVolumeInfo([value / VOLUME_NORM for value in raw])
-        )
+        pulse.sink_input_volume_set(index, pulse_volume(raw))
 
 
 def restore(pulse: Any, streams: Sequence[Ducked], session_pid: int | None = None) -> None:
@@ -204,8 +214,8 @@ def forget_lowered(pulse: Any, stream: Ducked) -> None:
         entry = next((e for e in pulse.stream_restore_list() if e.name == stream.remembered), None)
         if entry is None or len(entry.volume.values) != len(stream.saved):
             return
-        if stream.ours([round(value * VOLUME_NORM) for value in entry.volume.values]):
-            entry.volume = pulsectl.PulseVolumeInfo([v / VOLUME_NORM for v in stream.saved])
+        if stream.ours(raw_volume(entry.volume)):
+            entry.volume = pulse_volume(stream.saved)
             pulse.stream_restore_write(entry, mode="replace")  # "merge" keeps the old entry
 
 
