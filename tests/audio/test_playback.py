@@ -117,6 +117,30 @@ def test_feed_pre_roll_is_near_silent_not_zero_and_then_starts_at_frame_0():
     assert np.array_equal(out[1000:], source.read(0, 500))
 
 
+def test_starting_the_feed_imports_nothing():
+    """Whatever the start needs comes in with the module: an import at the first sound
+    costs time there, and a Ctrl-C or SIGTERM landing inside a compiled module's import
+    can be lost (numpy.random's did that: the session played on to its end)."""
+    code = """
+import sys
+import numpy as np
+from voice_coach.audio.feed import Feed
+
+class Silence:
+    sample_rate, total_frames = 48000, 10
+    def read(self, start, frames):
+        return np.zeros(frames, np.float32)
+
+before = set(sys.modules)
+Feed(Silence(), pre_roll_frames=100).start(0)
+print(sorted(set(sys.modules) - before))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]", done.stdout
+
+
 def test_feed_pause_at_a_frame_sounds_until_it_then_holds_and_resumes_where_asked():
     source = ramp_source()
     feed = Feed(source)

@@ -9,6 +9,11 @@ from typing import Protocol
 
 import numpy as np
 
+# With the module, not on the way to the first sound: numpy.random's first import takes
+# milliseconds, and a Ctrl-C or SIGTERM that lands inside it can be lost (its compiled
+# code clears errors), which left a session playing on to its end.
+from numpy.random import default_rng
+
 DEFAULT_FADE_MS = 20.0
 # Pre-roll noise peaks at -66 dBFS: below clip.AUDIBLE_THRESHOLD (what the project calls
 # silence), yet not digital zero, which some devices treat as "nothing to wake up for".
@@ -33,7 +38,7 @@ def fade_out(frames: int) -> np.ndarray:
 
 
 def pre_roll_noise(frames: int) -> np.ndarray:
-    rng = np.random.default_rng(0)
+    rng = default_rng(0)
     return rng.uniform(-PRE_ROLL_PEAK, PRE_ROLL_PEAK, frames).astype(np.float32)
 
 
