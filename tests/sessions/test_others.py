@@ -212,6 +212,13 @@ def duck_started(music: Mpv, before: list[int]) -> bool:
     return all(n < b for n, b in zip(now, before, strict=True))
 
 
+def duck_held(music: Mpv, before: list[int]) -> bool:
+    """Lowered and still for a while (no ramp moving it)."""
+    first = music.volume()
+    time.sleep(0.1)
+    return duck_started(music, before) and music.volume() == first
+
+
 @pytest.mark.parametrize("how", ["end", "q", "ctrl-c", "sigterm", "sighup", "kill -9"])
 def test_every_way_out_puts_the_music_back_to_its_exact_volume(bus, music, how):
     env, _server = bus
@@ -250,11 +257,49 @@ def test_a_volume_the_user_sets_meanwhile_is_theirs(bus, music):
         [sys.executable, "-m", "voice_coach", "run", *SESSION, "--reps", "1", "--no-log",
          "--quiet", "--others", "duck"], env=env, stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    until(lambda: duck_started(music, before), "the music lowered")
+    # Set while the duck holds, as a hand at a mixer would between ramps; one set in
+    # the instant between a ramp step's read and its write: the test after this one.
+    until(lambda: duck_held(music, before), "the music held lowered")
     mine = [19_661, 19_661]  # 30%, set by hand while the session plays
     music.set_volume(mine)
     assert run.wait(timeout=120) == 0
     time.sleep(0.3)
+    assert music.volume() == mine
+
+
+def test_a_volume_the_user_sets_between_the_ducking_s_read_and_its_write_is_theirs(
+    bus, music, tmp_path, monkeypatch
+):
+    """The ducking reads the volumes, writes its state file, then sets the next step of
+    the ramp: a volume the user sets in between (here, while the file is written) is
+    kept, not overwritten by that step and then "restored" to the one before."""
+    from voice_coach.desktop import ducking
+
+    mine = [19_661, 19_661]
+    write_state = ducking.write_state
+    user_sets: list[list[int]] = [mine]
+
+    def the_user_sets_it_meanwhile(path, streams):
+        write_state(path, streams)
+        if user_sets:
+            music.set_volume(user_sets.pop())
+
+    monkeypatch.setattr(ducking, "write_state", the_user_sets_it_meanwhile)
+    pulse = ducking.connect()
+    try:
+        follower = ducking.Follower(pulse, os.getpid(), 15.0, tmp_path / "ducked.json")
+        follower.follow([(0.5, 5.0)])
+        follower.clock = (0.5, time.monotonic(), True)
+        follower.tick()
+        assert not user_sets, "the ducking changed nothing: the test set nothing"
+        assert music.volume() == mine
+        for _ in range(15):  # the duck goes on, from the user's volume
+            time.sleep(ducking.TICK_S)
+            follower.tick()
+        assert all(now < kept for now, kept in zip(music.volume(), mine, strict=True))
+        follower.restore()
+    finally:
+        pulse.close()
     assert music.volume() == mine
 
 

@@ -181,6 +181,16 @@ def pulse_volume(raw: Sequence[int]) -> Any:
     return pulsectl.PulseVolumeInfo([value / VOLUME_NORM for value in raw])
 
 
+def current_volume(pulse: Any, index: int) -> list[int] | None:
+    """One stream's per-channel volume now; ``None`` if it has ended."""
+    import pulsectl
+
+    try:
+        return raw_volume(pulse.sink_input_info(index).volume)
+    except pulsectl.PulseIndexError:
+        return None
+
+
 def set_volume(pulse: Any, index: int, raw: Sequence[int]) -> None:
     import pulsectl
 
@@ -398,7 +408,14 @@ class Follower:
         if changes or changed:
             self._write()  # before the server hears of it: a death between leaves both
         for stream in changes:
-            set_volume(self.pulse, stream.index, stream.set)
+            # Read again just before setting: a volume the user set since ``now`` was
+            # read would otherwise be overwritten, and then restored to the saved one.
+            # The server has no compare-and-set; this leaves one round trip open.
+            if stream.ours(current_volume(self.pulse, stream.index) or stream.set):
+                set_volume(self.pulse, stream.index, stream.set)
+            else:
+                del self._streams[stream.index]
+                self._write()
         if self._weight <= 0.0:
             self._streams.clear()  # all back: the next duck saves what is there then
             self._write()
