@@ -7,6 +7,8 @@ recording the checks are made on.
 """
 
 import itertools
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from onsets import find_onsets
 from pulse import HeardKeys, Tap, record_while
 
 from voice_coach.core.protocol import Pace
-from voice_coach.live import play_live
+from voice_coach.live import LiveState, play_live
 from voice_coach.session import SessionOptions, prepare_session
 from voice_coach.userdirs import CACHE_DIR_ENV
 
@@ -100,3 +102,44 @@ def test_skip_goes_to_the_end_of_a_one_set_session_and_plays_it(pulse_server, se
     end = next(c for c in session.timeline.cues if c.role == "end")
     tail = samples[onsets[-1] : onsets[-1] + round(end.duration_s * rate)]
     assert np.max(np.abs(tail)) > 0.1, "the closing chime was heard"
+
+
+@pytest.mark.pulse
+def test_another_thread_reads_what_is_heard_up_to_and_after_the_device_closing(
+    pulse_server, session
+):
+    """Other sound's ducking and the media keys read what the user hears from threads of
+    their own, and may as the session ends: never from a closed device (which raised
+    in the ducking's thread and printed a traceback after the session)."""
+    state = LiveState()
+    problems: list[Exception] = []
+    done = threading.Event()
+    result = {}
+
+    def read_all_along() -> None:
+        while not done.is_set():
+            try:
+                state.heard_s()
+            except Exception as exc:  # what the test is looking for
+                problems.append(exc)
+                return
+            time.sleep(0.0005)
+
+    reader = threading.Thread(target=read_all_along)
+
+    def play(tap: Tap) -> None:
+        keys = HeardKeys(tap, [(1.0, "q")])
+        reader.start()
+        try:
+            result["live"] = play_live(
+                session, backend="sounddevice", display_mode="quiet", keys=keys, state=state
+            )
+            result["after"] = state.heard_s()
+        finally:
+            done.set()
+            reader.join()
+
+    record_while(play, pulse_server, tap=True)
+    assert not problems, problems
+    assert result["live"].quit
+    assert result["after"] == session.timeline.duration_s
