@@ -394,12 +394,82 @@ def remembering(bus):
     subprocess.run(unload, env=env, check=True, timeout=10)
 
 
-def test_a_player_that_quits_while_lowered_starts_at_its_own_volume_next_time(
-    bus, remembering, tmp_path
-):
-    """The server remembers the volume a player's stream ended with; quit while lowered,
-    the player would start that quiet next time, unless that memory is put back."""
+def but_gaps(err: str) -> list[str]:
+    """What a session said on stderr but the note of a gap heard (the device ran short,
+    which a fresh PipeWire on a busy machine can do once): not what these tests test."""
+    return [line for line in err.splitlines() if "the audio device ran short" not in line]
+
+
+@pytest.fixture
+def pipewire(bus, tmp_path):
+    """PipeWire with WirePlumber (its session manager, which remembers each application's
+    volume) and its PulseAudio interface, as most new desktops run them, in folders of
+    this test's own, with a null sink: the environment that reaches it and the bus."""
     env, _server = bus
+    assert shutil.which("pipewire") and shutil.which("wireplumber"), "scripts/setup --dev"
+    home = tmp_path / "pipewire"
+    runtime = home / "run"
+    runtime.mkdir(parents=True, mode=0o700)
+    env = {**env, "XDG_RUNTIME_DIR": str(runtime), "XDG_STATE_HOME": str(home / "state"),
+           "XDG_CONFIG_HOME": str(home / "config"),
+           "PULSE_SERVER": f"unix:{runtime}/pulse/native"}  # fmt: skip
+    env.pop("PULSE_SINK", None)
+    interface = Path(__file__).with_name("pipewire-pulse.conf")
+    started: list[subprocess.Popen] = []
+    with (home / "log").open("w") as log:
+        try:
+            for command in (["pipewire"], ["wireplumber"], ["pipewire", "-c", str(interface)]):
+                started.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))
+                if command == ["pipewire"]:
+                    until(lambda: (runtime / "pipewire-0").exists(), "PipeWire started")
+            answers = ["pactl", "info"]
+            until(lambda: subprocess.run(answers, env=env, capture_output=True, timeout=10)
+                  .returncode == 0, "PipeWire's PulseAudio interface answering")  # fmt: skip
+            subprocess.run(
+                ["pactl", "load-module", "module-null-sink", "sink_name=voice_coach_pipewire"],
+                env=env, check=True, capture_output=True, timeout=10,
+            )  # fmt: skip
+            yield {**env, "PULSE_SINK": "voice_coach_pipewire"}
+        finally:
+            for process in reversed(started):
+                process.terminate()
+                process.wait(timeout=10)
+
+
+def test_on_pipewire_the_music_is_lowered_and_put_back_to_its_exact_volume(pipewire, tmp_path):
+    env = pipewire
+    info = ["pactl", "info"]
+    server = subprocess.run(info, env=env, capture_output=True, text=True, timeout=10).stdout
+    assert "PipeWire" in server, server
+    before = [52_000, 39_000]
+    player = Mpv(env, tmp_path / "mpv")
+    try:
+        player.set_volume(before)
+        run = subprocess.Popen(
+            [sys.executable, "-m", "voice_coach", "run", *SESSION, "--reps", "1", "--no-log",
+             "--quiet", "--others", "duck"], env=env, stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        until(lambda: duck_started(player, before), "the music lowered")
+        _out, err = run.communicate(timeout=120)
+        assert run.returncode == 0 and but_gaps(err) == [], err
+        assert player.volume() == before
+    finally:
+        player.close()
+
+
+@pytest.mark.parametrize("server", ["pulseaudio", "pipewire"])
+def test_a_player_that_quits_while_lowered_starts_at_its_own_volume_next_time(
+    request, server, tmp_path
+):
+    """The server remembers the volume a player's stream ended with (PulseAudio's
+    module-stream-restore; under PipeWire, WirePlumber); quit while lowered, the player
+    would start that quiet next time, unless that memory is put back."""
+    if server == "pulseaudio":
+        env, _server = request.getfixturevalue("bus")
+        request.getfixturevalue("remembering")
+    else:
+        env = request.getfixturevalue("pipewire")
     before = [52_000, 39_000]
     player = Mpv(env, tmp_path / "mpv")
     try:
@@ -413,7 +483,7 @@ def test_a_player_that_quits_while_lowered_starts_at_its_own_volume_next_time(
     finally:
         player.close()  # quits while lowered
     _out, err = run.communicate(timeout=120)
-    assert run.returncode == 0 and err == "", err
+    assert run.returncode == 0 and but_gaps(err) == [], err
     again = Mpv(env, tmp_path / "mpv")
     try:
         assert again.volume() == before

@@ -55,6 +55,7 @@ class Ducked:
     set: list[int]
     was: list[int] | None = None
     remembered: str | None = None  # its entry in the server's memory of volumes, if any
+    channels: list[str] | None = None  # its channel map, to write that entry anew
 
     def ours(self, raw: Sequence[int]) -> bool:
         """Whether ``raw`` is a volume voice-coach set (not one the user chose since)."""
@@ -123,6 +124,7 @@ class Playing:
     raw: list[int]
     own: bool  # this process's own (never lowered)
     remembered: str | None = None  # module-stream-restore's name for its volume
+    channels: list[str] | None = None  # its channel map ("front-left", ...)
 
 
 def volumes(pulse: Any, session_pid: int | None = None) -> dict[int, Playing]:
@@ -140,6 +142,7 @@ def volumes(pulse: Any, session_pid: int | None = None) -> dict[int, Playing]:
             raw,
             props.get("application.process.id") == own,
             props.get("module-stream-restore.id"),
+            list(stream.channel_list),
         )
     return found
 
@@ -198,35 +201,57 @@ def set_volume(pulse: Any, index: int, raw: Sequence[int]) -> None:
         pulse.sink_input_volume_set(index, pulse_volume(raw))
 
 
-def restore(pulse: Any, streams: Sequence[Ducked], session_pid: int | None = None) -> None:
+def restore(
+    pulse: Any, streams: Sequence[Ducked], session_pid: int | None = None, *, followed: bool = False
+) -> None:
     """Each stream still at the volume voice-coach set put back to its saved one; a
     stream the user changed meanwhile left alone; one that ended, its remembered volume
-    put back (``forget_lowered``)."""
+    put back (``forget_lowered``; ``followed`` where the streams were followed until now)."""
     now = volumes(pulse, session_pid)
     for stream in streams:
         found = now.get(stream.index)
         if found is None or found.name != stream.name:
-            forget_lowered(pulse, stream)
+            forget_lowered(pulse, stream, followed=followed)
         elif stream.ours(found.raw) and not same_volume(found.raw, stream.saved):
             set_volume(pulse, stream.index, stream.saved)
 
 
-def forget_lowered(pulse: Any, stream: Ducked) -> None:
+def forget_lowered(pulse: Any, stream: Ducked, *, followed: bool = False) -> None:
     """For a stream that ended while lowered: the server remembers the volume it ended
     with for its application, and would start it that quiet next time; that memory is
     put back to the saved volume, unless it holds one the user set. A server without
-    the memory (PipeWire without the extension, say) is left alone."""
+    the memory is left alone.
+
+    PulseAudio's memory (module-stream-restore) is read first. PipeWire's (WirePlumber's)
+    cannot be: its PulseAudio interface lists only what clients wrote there, maybe long
+    ago, but takes what is written. So there it is written only for a stream followed
+    until it ended (``followed``: seen at the session's volume a tick before), as what
+    is remembered then is the session's own."""
     import pulsectl
 
     if stream.remembered is None or same_volume(stream.set, stream.saved):
         return
     with contextlib.suppress(pulsectl.PulseError):
-        entry = next((e for e in pulse.stream_restore_list() if e.name == stream.remembered), None)
-        if entry is None or len(entry.volume.values) != len(stream.saved):
-            return
-        if stream.ours(raw_volume(entry.volume)):
+        if on_pipewire(pulse):
+            if not followed or stream.channels is None:
+                return
+            entry = pulsectl.PulseExtStreamRestoreInfo(
+                stream.remembered, pulse_volume(stream.saved), stream.channels
+            )
+        else:
+            listed = pulse.stream_restore_list()
+            entry = next((e for e in listed if e.name == stream.remembered), None)
+            if entry is None or len(entry.volume.values) != len(stream.saved):
+                return
+            if not stream.ours(raw_volume(entry.volume)):
+                return
             entry.volume = pulse_volume(stream.saved)
-            pulse.stream_restore_write(entry, mode="replace")  # "merge" keeps the old entry
+        pulse.stream_restore_write(entry, mode="replace")  # "merge" keeps the old entry
+
+
+def on_pipewire(pulse: Any) -> bool:
+    """Whether the server is PipeWire's PulseAudio interface (pipewire-pulse)."""
+    return "PipeWire" in pulse.server_info().server_name
 
 
 def restore_from(path: Path) -> None:
@@ -387,7 +412,7 @@ class Follower:
         for index in list(self._streams):
             found = now.get(index)
             if found is None:  # it ended: not remembered lowered
-                forget_lowered(self.pulse, self._streams.pop(index))
+                forget_lowered(self.pulse, self._streams.pop(index), followed=True)
                 changed = True
             elif not self._streams[index].ours(found.raw):
                 del self._streams[index]  # the user set it: theirs wins
@@ -398,9 +423,9 @@ class Follower:
                 continue
             if index not in self._streams and sink is not None and found.sink != sink:
                 continue  # sound on another device does not cover the session's words
-            stream = self._streams.setdefault(
-                index, Ducked(index, found.name, found.raw, found.raw, remembered=found.remembered)
-            )
+            first = Ducked(index, found.name, found.raw, found.raw, None, found.remembered)
+            stream = self._streams.setdefault(index, first)
+            stream.channels = found.channels
             wanted = ducked_volume(stream.saved, self.duck_db, self._weight)
             if wanted != stream.set:
                 stream.was, stream.set = stream.set, wanted
@@ -425,7 +450,7 @@ class Follower:
         return next((found.sink for found in now.values() if found.own), self._sink)
 
     def restore(self) -> None:
-        restore(self.pulse, list(self._streams.values()), self.session_pid)
+        restore(self.pulse, list(self._streams.values()), self.session_pid, followed=True)
         self._streams.clear()
         self.state_path.unlink(missing_ok=True)
 
