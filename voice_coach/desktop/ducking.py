@@ -423,9 +423,15 @@ class Follower:
                 continue
             if index not in self._streams and sink is not None and found.sink != sink:
                 continue  # sound on another device does not cover the session's words
-            first = Ducked(index, found.name, found.raw, found.raw, None, found.remembered)
+            first = Ducked(
+                index,
+                found.name,
+                saved=found.raw,
+                set=found.raw,
+                remembered=found.remembered,
+                channels=found.channels,
+            )
             stream = self._streams.setdefault(index, first)
-            stream.channels = found.channels
             wanted = ducked_volume(stream.saved, self.duck_db, self._weight)
             if wanted != stream.set:
                 stream.was, stream.set = stream.set, wanted
