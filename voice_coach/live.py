@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from voice_coach.audio.playback import Player
 from voice_coach.core.render import RenderedSession
@@ -43,12 +44,12 @@ class LiveState:
             return self.clock() if self.clock is not None else self.at_s
 
     @contextmanager
-    def clocked(self, clock: Callable[[], float]) -> Iterator[None]:
+    def clocked(self, clock: Callable[[], float]) -> Iterator[Callable[[], float]]:
         """``clock`` tells what the user hears until the block ends (before the device
         closes); then ``at_s`` does."""
         self.clock = clock
         try:
-            yield
+            yield clock
         finally:
             with self._lock:
                 self.clock = None
@@ -103,95 +104,94 @@ def play_live(
     with (
         Player(session, backend, pre_roll_s=pre_roll_s) as player,
         Display(timeline, display_mode) as display,
+        # Left first, before the device closes: no thread reads a closed device.
+        state.clocked(partial(heard_at, player, rate, display_delay_s)) as heard_s,
     ):
+        if keys.active:
+            display.message(_(KEY_HELP))
+        if before_start is not None:
+            before_start()
+        player.start()
+        state.status = "Playing"
+        if on_start is not None:
+            on_start()
+        resume_at: float | None = None
+        quitting = False
+        heard: list[tuple[float, float]] = []
+        from_s: float | None = 0.0  # where the stretch now playing began; None: paused
+        skips = 0
 
-        def heard_s() -> float:
-            """What the user hears now: what the device was given, less its latency
-            and the extra delay of, say, Bluetooth headphones."""
-            at = player.position_frames / rate - player.output_latency_s - display_delay_s
-            return max(0.0, at)
-
-        with state.clocked(heard_s):
-            if keys.active:
-                display.message(_(KEY_HELP))
-            if before_start is not None:
-                before_start()
-            player.start()
-            state.status = "Playing"
-            if on_start is not None:
-                on_start()
-            resume_at: float | None = None
-            quitting = False
-            heard: list[tuple[float, float]] = []
-            from_s: float | None = 0.0  # where the stretch now playing began; None: paused
-            skips = 0
-
-            def jumped(now: float, target: float) -> None:
-                nonlocal from_s
-                if from_s is not None:
-                    heard.append((from_s, now))
-                from_s = target
-                display.jumped(target)
-
-            try:
-                while not player.wait(timeout=0 if keys.listening else POLL_S):
-                    key = keys.read(POLL_S) if keys.listening else None
-                    now = state.at_s = heard_s()
-                    skips += key == "n"
-                    if key == " " and resume_at is None:
-                        resume_at = span_at(timeline, now).start_s
-                        player.pause()
-                        heard.append((from_s or 0.0, now))
-                        from_s = None
-                        state.status = "Paused"
-                        display.message(
-                            _("Paused at {time}; space resumes").format(time=clock(now))
-                        )
-                    elif key == " " or (key in ("n", "q") and resume_at is not None):
-                        target = resume_at if key == " " else None
-                        resume_at = None
-                        if key == "n":
-                            target = skip_target_s(timeline, now)
-                        elif key == "q":
-                            target, quitting = end_start_s(timeline), True
-                        player.resume(session.at_sample(target or 0.0))
-                        state.status = "Playing"
-                        jumped(now, target or 0.0)
-                    elif key == "n":
-                        target = skip_target_s(timeline, now)
-                        player.seek(session.at_sample(target))
-                        jumped(now, target)
-                    elif key == "q" and not quitting:
-                        quitting = True
-                        target = end_start_s(timeline)
-                        player.seek(session.at_sample(target))
-                        jumped(now, target)
-                    display.show(heard_s(), paused=resume_at is not None)
-            except KeyboardInterrupt:
-                at = state.at_s = heard_s()
-                state.status = "Stopped"
-                player.stop(STOP_FADE_MS)
-                if from_s is not None:
-                    heard.append((from_s, at))
-                return LiveResult(
-                    at,
-                    finished=False,
-                    quit=False,
-                    interrupted=True,
-                    heard=tuple(heard),
-                    skips=skips,
-                    underruns=player.underruns,
-                )
-            state.status, state.at_s = "Stopped", timeline.duration_s
-            display.show(timeline.duration_s)
+        def jumped(now: float, target: float) -> None:
+            nonlocal from_s
             if from_s is not None:
-                heard.append((from_s, timeline.duration_s))
+                heard.append((from_s, now))
+            from_s = target
+            display.jumped(target)
+
+        try:
+            while not player.wait(timeout=0 if keys.listening else POLL_S):
+                key = keys.read(POLL_S) if keys.listening else None
+                now = state.at_s = heard_s()
+                skips += key == "n"
+                if key == " " and resume_at is None:
+                    resume_at = span_at(timeline, now).start_s
+                    player.pause()
+                    heard.append((from_s or 0.0, now))
+                    from_s = None
+                    state.status = "Paused"
+                    display.message(_("Paused at {time}; space resumes").format(time=clock(now)))
+                elif key == " " or (key in ("n", "q") and resume_at is not None):
+                    target = resume_at if key == " " else None
+                    resume_at = None
+                    if key == "n":
+                        target = skip_target_s(timeline, now)
+                    elif key == "q":
+                        target, quitting = end_start_s(timeline), True
+                    player.resume(session.at_sample(target or 0.0))
+                    state.status = "Playing"
+                    jumped(now, target or 0.0)
+                elif key == "n":
+                    target = skip_target_s(timeline, now)
+                    player.seek(session.at_sample(target))
+                    jumped(now, target)
+                elif key == "q" and not quitting:
+                    quitting = True
+                    target = end_start_s(timeline)
+                    player.seek(session.at_sample(target))
+                    jumped(now, target)
+                display.show(heard_s(), paused=resume_at is not None)
+        except KeyboardInterrupt:
+            at = state.at_s = heard_s()
+            state.status = "Stopped"
+            player.stop(STOP_FADE_MS)
+            if from_s is not None:
+                heard.append((from_s, at))
             return LiveResult(
-                timeline.duration_s,
-                finished=not quitting,
-                quit=quitting,
-                interrupted=False,
+                at,
+                finished=False,
+                quit=False,
+                interrupted=True,
                 heard=tuple(heard),
                 skips=skips,
                 underruns=player.underruns,
             )
+        state.status, state.at_s = "Stopped", timeline.duration_s
+        display.show(timeline.duration_s)
+        if from_s is not None:
+            heard.append((from_s, timeline.duration_s))
+        return LiveResult(
+            timeline.duration_s,
+            finished=not quitting,
+            quit=quitting,
+            interrupted=False,
+            heard=tuple(heard),
+            skips=skips,
+            underruns=player.underruns,
+        )
+
+
+def heard_at(player: Player, rate: int, display_delay_s: float) -> float:
+    """What the user hears now: what the device was given, less its latency and the
+    extra delay of, say, Bluetooth headphones."""
+    at = player.position_frames / rate - player.output_latency_s - display_delay_s
+    return max(0.0, at)
